@@ -1,0 +1,311 @@
+"""Tiny Recursive Model (Jolicoeur-Martineau, 2025), written for export.
+
+State: x (embedded question, never updated), y (answer), z (latent), all (B, L, D) where
+L = puzzle_emb_len + seq_len. One small network `net` is reused everywhere; its input is the sum
+of its arguments:
+
+    latent step:  z <- net(z + y + x)     n_latent times
+    answer step:  y <- net(y + z)         once
+    recursion   = n_latent latent steps + 1 answer step
+    supervision step = T recursions (the first T-1 without gradients) + heads
+
+The recursion is exposed as export-friendly pieces: `embed`, `initial_state`, `step`; `solve`
+drives them with the shared host loop (`trm_edge.runtime.loop`), the same loop every exported
+artifact uses. Where the paper and the authors' code differ we follow the code (post-norm blocks,
+fixed random y/z init, q_head bias -5) and say so below.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class TRMConfig:
+    task: str = "sudoku6"         # task name (trm_edge.tasks registry); fixes vocab and seq_len
+    vocab_size: int = 8           # tokens: 0 pad, 1 blank, then task symbols
+    seq_len: int = 36             # output cells (puzzle-id prefix excluded)
+    d_model: int = 64             # D
+    n_layers: int = 2             # layers in the recursed network
+    expansion: float = 4.0        # SwiGLU hidden = round_up(expansion * D * 2/3, 256)
+    mixer: str = "mlp"            # "mlp" (SwiGLU over the sequence axis) or "attention"
+    n_heads: int = 8              # attention heads (head_dim = D / n_heads)
+    pos: str = "none"             # "rope", "learned" or "none" (the MLP mixer needs none)
+    rope_base: float = 10000.0
+    n_latent: int = 2             # n: latent steps per recursion (paper: 6 Sudoku, 4 Maze/ARC)
+    T: int = 2                    # recursions per supervision step (paper: 3)
+    n_sup: int = 8                # N_sup: supervision steps at most (paper: 16)
+    puzzle_emb_len: int = 0       # prefix positions for the puzzle-id embedding (authors: 16)
+    n_puzzle_ids: int = 1         # distinct puzzle ids (ARC: one per augmented puzzle)
+    halt_threshold: float = 0.0   # halt when q_halt (a logit) > threshold
+    norm_eps: float = 1e-5
+
+    # ---- presets -------------------------------------------------------------------------
+    @staticmethod
+    def preset(name: str, **overrides) -> "TRMConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        return replace(PRESETS[name], **overrides)
+
+    # ---- derived -------------------------------------------------------------------------
+    @property
+    def total_len(self) -> int:
+        return self.puzzle_emb_len + self.seq_len
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TRMConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TRMConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+_PAPER = dict(d_model=512, n_layers=2, expansion=4.0, n_heads=8, n_latent=6, T=3, n_sup=16,
+              puzzle_emb_len=16)
+PRESETS: dict[str, TRMConfig] = {
+    # the paper's models (D=512, n=6 / 4, T=3, N_sup=16, 16 puzzle-id prefix positions)
+    "sudoku-mlp": TRMConfig(task="sudoku9", vocab_size=11, seq_len=81, mixer="mlp", pos="none", **_PAPER),
+    "sudoku-att": TRMConfig(task="sudoku9", vocab_size=11, seq_len=81, mixer="attention", pos="rope", **_PAPER),
+    "maze-att": TRMConfig(task="maze30", vocab_size=6, seq_len=900, mixer="attention", pos="rope",
+                          **{**_PAPER, "n_latent": 4}),
+    "arc-att": TRMConfig(task="arc1", vocab_size=12, seq_len=900, mixer="attention", pos="rope",
+                         **{**_PAPER, "n_latent": 4}),
+    # small CPU presets (no puzzle-id prefix: every Sudoku has id 0, so it carries no information)
+    "sudoku4-tiny": TRMConfig(task="sudoku4", vocab_size=6, seq_len=16, d_model=32, n_latent=2, T=2, n_sup=4),
+    "sudoku6-small": TRMConfig(task="sudoku6", vocab_size=8, seq_len=36, d_model=64, n_latent=2, T=2, n_sup=8),
+    "sudoku9-small": TRMConfig(task="sudoku9", vocab_size=11, seq_len=81, d_model=128, n_latent=3, T=2, n_sup=8),
+    "maze-tiny": TRMConfig(task="maze8", vocab_size=6, seq_len=64, d_model=64, mixer="attention", pos="rope",
+                           n_heads=4, n_latent=2, T=2, n_sup=4),
+}
+
+
+# ---- layers --------------------------------------------------------------------------------
+def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Weightless RMSNorm in fp32, by hand: F.rms_norm breaks Core ML conversion on torch 2.13."""
+    dtype = x.dtype
+    x = x.float()
+    return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)).to(dtype)
+
+
+def _round_up(v: float, multiple: int) -> int:
+    return int(math.ceil(round(v) / multiple) * multiple)
+
+
+class SwiGLU(nn.Module):
+    """Fused gate+up projection, no biases: down(silu(gate) * up)."""
+
+    def __init__(self, dim: int, expansion: float):
+        super().__init__()
+        hidden = _round_up(expansion * dim * 2 / 3, 256)
+        self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(h).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+def rope_tables(length: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    freqs = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)  # (L, hd/2)
+    emb = torch.cat([freqs, freqs], dim=-1)  # (L, hd)
+    return emb.cos(), emb.sin()
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+class Attention(nn.Module):
+    """Non-causal multi-head self-attention, no biases, optional RoPE."""
+
+    def __init__(self, cfg: TRMConfig):
+        super().__init__()
+        self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.use_rope = cfg.pos == "rope"
+        if self.use_rope:
+            cos, sin = rope_tables(cfg.total_len, cfg.head_dim, cfg.rope_base)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, L, D = h.shape
+        q, k, v = self.qkv(h).view(B, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3x (B, H, L, hd)
+        if self.use_rope:
+            cos, sin = self.rope_cos.to(q.dtype), self.rope_sin.to(q.dtype)
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
+        o = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, hd)
+        return self.out(o.transpose(1, 2).reshape(B, L, D))
+
+
+class SequenceMLP(nn.Module):
+    """TRM-MLP mixer: SwiGLU over the sequence axis (fixed L, no positions needed)."""
+
+    def __init__(self, cfg: TRMConfig):
+        super().__init__()
+        self.mlp = SwiGLU(cfg.total_len, cfg.expansion)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D)
+        return self.mlp(h.transpose(1, 2)).transpose(1, 2)
+
+
+class Block(nn.Module):
+    """Post-norm: h = norm(h + mixer(h)); h = norm(h + mlp(h))."""
+
+    def __init__(self, cfg: TRMConfig):
+        super().__init__()
+        self.mixer = Attention(cfg) if cfg.mixer == "attention" else SequenceMLP(cfg)
+        self.mlp = SwiGLU(cfg.d_model, cfg.expansion)
+        self.eps = cfg.norm_eps
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = rms_norm(h + self.mixer(h), self.eps)
+        return rms_norm(h + self.mlp(h), self.eps)
+
+
+class ReasoningNet(nn.Module):
+    """The tiny network that is recursed: a stack of `n_layers` blocks over the sum of its inputs."""
+
+    def __init__(self, cfg: TRMConfig):
+        super().__init__()
+        if cfg.mixer not in ("mlp", "attention"):
+            raise ValueError(f"mixer must be 'mlp' or 'attention', got {cfg.mixer!r}")
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+
+    def forward(self, h: torch.Tensor, *inject: torch.Tensor) -> torch.Tensor:
+        for t in inject:
+            h = h + t
+        for block in self.blocks:
+            h = block(h)
+        return h
+
+
+# ---- the model -----------------------------------------------------------------------------
+class TinyRecursiveModel(nn.Module):
+    def __init__(self, cfg: TRMConfig, net: nn.Module | None = None):
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.d_model
+        self.net = net if net is not None else ReasoningNet(cfg)
+        self.embed_scale = math.sqrt(D)
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, D)
+        nn.init.trunc_normal_(self.embed_tokens.weight, std=1.0 / math.sqrt(D))
+        if cfg.pos == "learned":
+            self.embed_pos = nn.Parameter(torch.randn(cfg.total_len, D) / math.sqrt(D))
+        if cfg.puzzle_emb_len > 0:
+            # one vector per puzzle id, at prefix position 0 (the other prefix positions are zero);
+            # zero-initialised as in the authors' code. ARC trains it with its own optimizer.
+            self.puzzle_emb = nn.Embedding(cfg.n_puzzle_ids, D)
+            nn.init.zeros_(self.puzzle_emb.weight)
+        self.lm_head = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.q_head = nn.Linear(D, 1, bias=True)
+        with torch.no_grad():  # start "don't halt"
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+        # fixed random initial answer / latent vectors (std 1), broadcast over positions
+        self.register_buffer("y_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2, b=2))
+        self.register_buffer("z_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2, b=2))
+
+    # -- pieces ------------------------------------------------------------------------------
+    def embed(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens int32 (B, seq_len) [+ puzzle_ids int32 (B,)] -> x (B, L, D)."""
+        x = self.embed_tokens(tokens)  # (B, S, D)
+        P = self.cfg.puzzle_emb_len
+        if P > 0:
+            B, D = tokens.shape[0], self.cfg.d_model
+            if puzzle_ids is None:
+                puzzle_ids = torch.zeros(B, dtype=tokens.dtype, device=tokens.device)
+            first = self.puzzle_emb(puzzle_ids).unsqueeze(1)  # (B, 1, D)
+            rest = torch.zeros(B, P - 1, D, dtype=x.dtype, device=x.device)
+            x = torch.cat([first.to(x.dtype), rest, x], dim=1)  # (B, L, D)
+        if self.cfg.pos == "learned":
+            # 1/sqrt(2) keeps the variance of the sum at that of the token embedding
+            return 0.7071067811865476 * (self.embed_scale * x + self.embed_pos)
+        return self.embed_scale * x
+
+    def initial_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, L, D) -> (y, z), each (B, L, D) copies of the fixed init vectors."""
+        y = self.y_init.to(x.dtype).expand_as(x).contiguous()
+        z = self.z_init.to(x.dtype).expand_as(x).contiguous()
+        return y, z
+
+    def recursion(self, x, y, z):
+        """One recursion: n_latent latent updates, then one answer update."""
+        for _ in range(self.cfg.n_latent):
+            z = self.net(z, y, x)
+        y = self.net(y, z)
+        return y, z
+
+    def heads(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """y (B, L, D) -> logits (B, seq_len, V) over the output cells, q_halt (B,)."""
+        logits = self.lm_head(y[:, self.cfg.puzzle_emb_len:])
+        q_halt = self.q_head(y[:, 0]).squeeze(-1)
+        return logits, q_halt
+
+    def step(self, x, y, z):
+        """One supervision step: T recursions (the first T-1 without gradients) + heads.
+
+        Returns (y, z) detached for the next step, logits (B, seq_len, V) and q_halt (B,), which
+        carry gradients through the last recursion only.
+        """
+        if self.cfg.T > 1:
+            with torch.no_grad():
+                for _ in range(self.cfg.T - 1):
+                    y, z = self.recursion(x, y, z)
+        y, z = self.recursion(x, y, z)
+        logits, q_halt = self.heads(y)
+        return y.detach(), z.detach(), logits, q_halt
+
+    def forward(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None):
+        """One supervision step from scratch (handy for shape checks): -> logits, q_halt."""
+        x = self.embed(tokens, puzzle_ids)
+        _, _, logits, q_halt = self.step(x, *self.initial_state(x))
+        return logits, q_halt
+
+    @torch.no_grad()
+    def solve(self, tokens: torch.Tensor, max_steps: int | None = None, halt: bool = True,
+              puzzle_ids: torch.Tensor | None = None, threshold: float | None = None):
+        """Run up to `max_steps` supervision steps with per-sample halting (the host loop).
+
+        Returns a `trm_edge.runtime.loop.SolveResult`: predictions after every step (S, B, seq_len),
+        q_halt per step (S, B) and the step at which each sample halted (B,).
+        """
+        from trm_edge.runtime.loop import host_loop
+
+        def init(tok):
+            x = self.embed(tok, puzzle_ids)
+            return (x, *self.initial_state(x))
+
+        def step(state):
+            x, y, z = state
+            y, z, logits, q_halt = self.step(x, y, z)
+            return (x, y, z), logits.argmax(-1), q_halt.float()
+
+        return host_loop(init, step, tokens, max_steps or self.cfg.n_sup, halt,
+                         self.cfg.halt_threshold if threshold is None else threshold)
+
+
+def build_model(cfg: TRMConfig) -> TinyRecursiveModel:
+    return TinyRecursiveModel(cfg, ReasoningNet(cfg))
+
+
+def count_params(model: nn.Module, exclude_puzzle_emb: bool = True) -> int:
+    return sum(p.numel() for n, p in model.named_parameters()
+               if not (exclude_puzzle_emb and n.startswith("puzzle_emb")))

@@ -1,0 +1,48 @@
+"""The task interface every puzzle family implements (Sudoku, Maze, ARC).
+
+A task turns puzzles into fixed-length int32 token rows and back. Token 0 is padding everywhere;
+the rest of the vocabulary is the task's own. Arrays, not objects, cross this boundary:
+`inputs` and `labels` are int32 (N, seq_len).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class PuzzleError(ValueError):
+    """Bad user input (a malformed or contradictory puzzle); the CLI prints it as one line."""
+
+
+class Task(ABC):
+    name: str          # registry name, e.g. "sudoku6"
+    vocab_size: int    # including pad (0)
+    seq_len: int       # tokens per puzzle
+
+    @abstractmethod
+    def generate(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """n fresh (inputs, labels) pairs, deterministic in `seed`."""
+
+    @abstractmethod
+    def augment(self, inputs: np.ndarray, labels: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A random symmetry of each (inputs, labels) pair; the result is still a valid puzzle."""
+
+    @abstractmethod
+    def verify(self, inputs: np.ndarray, preds: np.ndarray) -> np.ndarray:
+        """(N,) bool: is each predicted answer a correct solution of its puzzle?"""
+
+    @abstractmethod
+    def parse(self, text: str) -> np.ndarray:
+        """A puzzle in the task's text form -> int32 (seq_len,) tokens; PuzzleError if invalid."""
+
+    @abstractmethod
+    def render(self, tokens: np.ndarray, given: np.ndarray | None = None) -> str:
+        """Tokens (seq_len,) -> a human-readable board (optionally marking the givens)."""
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.parse(text)
+
+    def decode(self, tokens: np.ndarray) -> str:
+        return self.render(tokens)
