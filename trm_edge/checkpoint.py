@@ -1,0 +1,96 @@
+"""Model checkpoints: a directory with `model.safetensors` + `config.json` (the TRMConfig).
+
+Weights are safetensors only (never pickle). Writes are atomic: files go to a temporary sibling
+directory that replaces the target with os.replace, so a kill never leaves a half-written checkpoint.
+Bundled checkpoints live in `trm_edge/checkpoints/<name>/` and are addressed by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import ArtifactError
+
+BUNDLED_DIR = Path(__file__).parent / "checkpoints"
+DEFAULT_CHECKPOINT = "sudoku6"
+
+
+def resolve(path_or_name: str | os.PathLike | None) -> Path:
+    """A checkpoint directory from a path or a bundled name (None -> the default bundled model)."""
+    name = str(path_or_name) if path_or_name is not None else DEFAULT_CHECKPOINT
+    p = Path(name)
+    if p.is_dir():
+        return p
+    if (BUNDLED_DIR / name).is_dir():
+        return BUNDLED_DIR / name
+    bundled = sorted(d.name for d in BUNDLED_DIR.iterdir() if (d / "config.json").exists()) if BUNDLED_DIR.is_dir() else []
+    raise ArtifactError(f"no checkpoint at {name!r} (bundled: {', '.join(bundled) or 'none'})")
+
+
+def atomic_write_dir(target: Path, write_fn) -> None:
+    """Call write_fn(tmp_dir) and then swap tmp_dir into place as `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write_fn(tmp)
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_model(model, path: str | os.PathLike, extra_json: dict | None = None) -> Path:
+    """Atomically save weights + config (+ optional extra JSON files, name -> dict)."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+
+    def write(d: Path):
+        save_file(state, str(d / "model.safetensors"))
+        (d / "config.json").write_text(model.cfg.to_json() + "\n")
+        for name, obj in (extra_json or {}).items():
+            (d / name).write_text(json.dumps(obj, indent=2) + "\n")
+
+    atomic_write_dir(Path(path), write)
+    return Path(path)
+
+
+def load_model(path_or_name=None, device: str = "cpu"):
+    """-> (TinyRecursiveModel in eval mode, checkpoint dir)."""
+    from safetensors.torch import load_file
+
+    from .model import TRMConfig, build_model
+
+    d = resolve(path_or_name)
+    cfg_file, weights = d / "config.json", d / "model.safetensors"
+    if not cfg_file.exists() or not weights.exists():
+        raise ArtifactError(f"{d} is not a checkpoint (needs config.json and model.safetensors)")
+    try:
+        cfg = TRMConfig.from_dict(json.loads(cfg_file.read_text()))
+        model = build_model(cfg)
+        missing, unexpected = model.load_state_dict(load_file(str(weights), device="cpu"), strict=False)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise ArtifactError(f"cannot load checkpoint {d}: {str(e).splitlines()[0]}") from None
+    missing = [k for k in missing if not k.endswith(("rope_cos", "rope_sin"))]
+    if missing or unexpected:
+        raise ArtifactError(f"checkpoint {d} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model.to(device).eval(), d
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
