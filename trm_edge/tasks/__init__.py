@@ -1,14 +1,28 @@
 """Puzzle tasks by name. Each returns a `Task` (see base.py)."""
 from __future__ import annotations
 
+from .arc import ArcTask
 from .base import PuzzleError, Task
+from .maze import Maze
 from .sudoku import Sudoku
 
 _FACTORIES = {
     "sudoku4": lambda: Sudoku(4),
     "sudoku6": lambda: Sudoku(6),
     "sudoku9": lambda: Sudoku(9),
+    "sudoku9-hard": lambda: _sudoku9_hard(),
+    "maze8": lambda: Maze(8),
+    "maze12": lambda: Maze(12),
+    "maze30": lambda: Maze(30),
+    "arc1": lambda: ArcTask("arc1"),
+    "arc2": lambda: ArcTask("arc2"),
 }
+
+
+def _sudoku9_hard() -> Task:
+    from .sudoku_hard import SudokuHard  # imported on demand: it loads numba when installed
+
+    return SudokuHard()
 
 
 def get_task(name: str) -> Task:
@@ -21,4 +35,4 @@ def task_names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-__all__ = ["PuzzleError", "Task", "Sudoku", "get_task", "task_names"]
+__all__ = ["PuzzleError", "Task", "Sudoku", "Maze", "get_task", "task_names"]

@@ -1,0 +1,91 @@
+"""Put exported artifacts into the demo apps: `trm-edge export --for-app android|ios`.
+
+Each app bundles a folder `trm/` in its assets / resources:
+
+    trm/index.json          {"format": "trm-edge-app-assets/1", "default": NAME, "artifacts": [...]}
+    trm/<artifact-name>/    the artifact exactly as exported (manifest.json + model files)
+    trm/puzzles.json        sample puzzles for the picker, in the bench's puzzles.json format
+                            {"task": ..., "inputs": [[tokens]...], "labels": [[tokens]...]}
+
+The apps read everything else (shapes, names, token encoding) from each manifest.json. Only looped
+artifacts of the app's runtimes are accepted: Android runs ExecuTorch (.pte) and LiteRT (.tflite),
+iOS runs Core ML (multifunction .mlpackage, iOS 18). The copy is atomic (temporary folder + rename)
+and every artifact's sha256 is verified first, so an app never ships a partial or tampered model.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .checkpoint import atomic_write_dir
+from .errors import TRMEdgeError
+
+APPS = {
+    # app -> (runtimes it embeds, assets folder relative to the repository root)
+    "android": (("executorch", "tflite"), Path("android_demo/app/src/main/assets/trm")),
+    "ios": (("coreml",), Path("ios_demo/TRMDemo/Resources/trm")),
+}
+INDEX_FORMAT = "trm-edge-app-assets/1"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def targets_for(app: str) -> tuple[str, ...]:
+    if app not in APPS:
+        raise TRMEdgeError(f"unknown app {app!r}; choose from {', '.join(APPS)}")
+    return APPS[app][0]
+
+
+def assets_dir(app: str, root: Path | None = None) -> Path:
+    targets_for(app)
+    return (root or REPO_ROOT) / APPS[app][1]
+
+
+def sample_puzzles(task_name: str, n: int = 12, seed: int = 7) -> dict:
+    """Puzzles for the app's picker (and a default set for its benchmark mode)."""
+    from .tasks import get_task
+
+    task = get_task(task_name)
+    inputs, labels = task.generate(n, seed=seed)
+    return {"task": task_name, "seed": seed, "inputs": inputs.tolist(), "labels": labels.tolist()}
+
+
+def install(artifact_dirs: list[str | Path], app: str, root: Path | None = None,
+            n_puzzles: int = 12) -> Path:
+    """Verify and copy looped artifacts into the app's `trm/` folder; returns that folder."""
+    from .export.common import read_manifest, verify_files
+
+    allowed = targets_for(app)
+    if not artifact_dirs:
+        raise TRMEdgeError(f"no artifacts to install for {app}")
+    manifests = []
+    for d in map(Path, artifact_dirs):
+        m = read_manifest(d)
+        verify_files(d, m)
+        if m["target"] not in allowed:
+            raise TRMEdgeError(f"{m['name']}: the {app} app runs {' or '.join(allowed)} artifacts, not {m['target']}")
+        if m["mode"] != "looped":
+            raise TRMEdgeError(f"{m['name']}: the apps run looped artifacts (init + step), not {m['mode']}")
+        manifests.append((d, m))
+    tasks = {m["task"]["name"] for _, m in manifests}
+    if len(tasks) != 1:
+        raise TRMEdgeError(f"artifacts for one app must share a task, got {sorted(tasks)}")
+    # fp32 first: the default the app opens with is the reference-accurate one
+    manifests.sort(key=lambda dm: (dm[1]["precision"] != "fp32", allowed.index(dm[1]["target"])))
+    index = {
+        "format": INDEX_FORMAT,
+        "default": manifests[0][1]["name"],
+        "artifacts": [{"name": m["name"], "target": m["target"], "precision": m["precision"],
+                       "mode": m["mode"], "batch": m.get("batch", 1)} for _, m in manifests],
+    }
+    puzzles = sample_puzzles(tasks.pop(), n_puzzles)
+
+    def write(tmp: Path):
+        for d, m in manifests:
+            shutil.copytree(d, tmp / m["name"])
+        (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+        (tmp / "puzzles.json").write_text(json.dumps(puzzles) + "\n")
+
+    out = assets_dir(app, root)
+    atomic_write_dir(out, write)
+    return out

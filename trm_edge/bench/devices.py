@@ -1,0 +1,113 @@
+"""Device profiles (benchmarks/devices.toml) and whether each one is reachable right now.
+
+A profile says how to reach a device: `local` (this machine: host, a Mac, a Raspberry Pi you are
+logged into), `adb` (Android, Debian's `adb` / platform-tools) or `devicectl` (iOS, `xcrun devicectl`
+on macOS with Xcode 15+). Reachability is checked with the official tools, never guessed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trm_edge.errors import DeviceError
+
+DEVICES_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "devices.toml"  # in a clone
+# without the clone (pip install), the local machine is still a device:
+_HOST = {"host": {"platform": "local", "reach": "local", "description": "this machine", "cores": "auto",
+                  "targets": ["eager", "onnx", "executorch", "tflite", "coreml"]}}
+
+
+@dataclass
+class DeviceProfile:
+    name: str
+    platform: str                 # local | linux | macos | android | ios
+    reach: str                    # local | adb | devicectl
+    description: str = ""
+    serial: str = ""              # adb serial / devicectl UDID ("" = the only one attached)
+    cores: int | str = "auto"
+    machine: str = ""             # local profiles: CPU architecture it is (platform.machine()), "" = any
+    threads: int = 0              # default benchmark threads (0 = runtime default)
+    targets: list[str] = field(default_factory=list)
+    delegates: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_cores(self) -> int | None:
+        return os.cpu_count() if self.cores == "auto" and self.reach == "local" else (
+            self.cores if isinstance(self.cores, int) else None)
+
+
+def _toml():
+    if sys.version_info >= (3, 11):
+        import tomllib
+        return tomllib
+    import tomli
+    return tomli
+
+
+def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProfile]:
+    """Profiles from `path`, $TRM_EDGE_DEVICES, or benchmarks/devices.toml (host only if none)."""
+    p = Path(path or os.environ.get("TRM_EDGE_DEVICES") or DEVICES_FILE)
+    if p.exists():
+        try:
+            raw = _toml().loads(p.read_text())
+        except Exception as e:  # tomllib.TOMLDecodeError; keep one line
+            raise DeviceError(f"cannot parse device profiles {p}: {e}") from None
+    elif path:
+        raise DeviceError(f"no device profiles at {p}")
+    else:
+        raw = _HOST
+    out = {}
+    for name, d in raw.items():
+        known = {k: v for k, v in d.items() if k in DeviceProfile.__dataclass_fields__}
+        try:
+            out[name] = DeviceProfile(name=name, **known)
+        except TypeError as e:
+            raise DeviceError(f"device profile {name!r} in {p}: {e}") from None
+        if out[name].reach not in ("local", "adb", "devicectl"):
+            raise DeviceError(f"device profile {name!r}: reach must be local, adb or devicectl")
+    return out
+
+
+def get_profile(name: str, path=None) -> DeviceProfile:
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise DeviceError(f"unknown device {name!r}; profiles: {', '.join(profiles)} (see `trm-edge devices`)")
+    return profiles[name]
+
+
+def reachability(profile: DeviceProfile) -> tuple[bool, str]:
+    """(reachable now, one-line status) using adb / devicectl for remote devices."""
+    if profile.reach == "local":
+        import platform
+
+        want = {"macos": "darwin", "linux": "linux"}.get(profile.platform)
+        here = f"{sys.platform} {platform.machine()}"
+        if (want and not sys.platform.startswith(want)) or (profile.machine and profile.machine != platform.machine()):
+            return False, f"run it on the {profile.platform} {profile.machine or ''} machine itself (this host is {here})"
+        return True, f"this machine ({os.cpu_count()} cores)"
+    if profile.reach == "adb":
+        from trm_edge.bench import android
+        try:
+            serial = android.pick_serial(profile.serial)
+        except DeviceError as e:
+            return False, str(e)
+        return True, f"adb device {serial}"
+    from trm_edge.bench import ios
+    try:
+        udid = ios.pick_udid(profile.serial)
+    except DeviceError as e:
+        return False, str(e)
+    return True, f"devicectl device {udid}"
+
+
+def table(profiles: dict[str, DeviceProfile], check: bool = True) -> list[dict]:
+    """Rows for `trm-edge devices`: name, platform, reach, cores, targets, reachable, status."""
+    rows = []
+    for p in profiles.values():
+        ok, status = reachability(p) if check else (None, "not checked")
+        rows.append({"name": p.name, "platform": p.platform, "reach": p.reach, "cores": p.n_cores or p.cores,
+                     "targets": ",".join(p.targets), "reachable": ok, "status": status,
+                     "description": p.description})
+    return rows

@@ -1,0 +1,235 @@
+"""Bench reports: the result JSON (schema `trm-edge-bench/1`, see benchmarks/README.md), derived
+ratios, a markdown table and one PNG with three panels (latency vs depth, accuracy vs depth,
+accuracy vs latency with the Pareto front). Host, adb and devicectl runs all end here.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from trm_edge.errors import ArtifactError
+
+SCHEMA = "trm-edge-bench/1"
+_TOP = ("schema", "created", "command", "device", "model", "settings", "runtimes")
+_RUNTIME = ("name", "target", "precision", "mode", "load_ms", "first_call_ms", "peak_rss_mb", "depths", "halting")
+_DEPTH = ("depth", "step_ms", "solve_ms", "exact_acc", "cell_acc")
+_STATS = ("median", "p90", "min")
+
+
+# ---- schema ----------------------------------------------------------------------------------
+def validate(result: dict, source: str = "result") -> dict:
+    """Check the fields every consumer relies on; raise ArtifactError naming the first problem."""
+    def bad(msg):
+        raise ArtifactError(f"{source} is not a {SCHEMA} result: {msg}")
+
+    if not isinstance(result, dict):
+        bad("top level is not a JSON object")
+    if result.get("schema") != SCHEMA:
+        bad(f"schema is {result.get('schema')!r}")
+    for k in _TOP:
+        if k not in result:
+            bad(f"missing {k!r}")
+    if not isinstance(result["runtimes"], list) or not result["runtimes"]:
+        bad("'runtimes' is empty")
+    for rt in result["runtimes"]:
+        for k in _RUNTIME:
+            if k not in rt:
+                bad(f"runtime {rt.get('name', '?')!r} misses {k!r}")
+        if rt.get("error"):
+            continue
+        for d in rt["depths"]:
+            for k in _DEPTH:
+                if k not in d:
+                    bad(f"runtime {rt['name']!r} depth {d.get('depth', '?')} misses {k!r}")
+            for k in ("step_ms", "solve_ms"):
+                if d[k] is not None and any(s not in d[k] for s in _STATS):
+                    bad(f"runtime {rt['name']!r} depth {d['depth']} {k} needs {', '.join(_STATS)}")
+    return result
+
+
+def load_result(path: str | Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"cannot read bench result {path}: {e}") from None
+    return validate(data, str(path))
+
+
+def write_json(result: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+# ---- derived ratios --------------------------------------------------------------------------
+def add_derived(result: dict) -> dict:
+    """Fill speedup_vs_eager and roofline_pct in place (both need figures from the same run)."""
+    eager = next((r for r in result["runtimes"] if r["target"] == "eager" and r["precision"] == "fp32"
+                  and not r.get("error")), None)
+    eager_ms = {d["depth"]: d["step_ms"]["median"] for d in eager["depths"]} if eager else {}
+    roof = result.get("roofline") or {}
+    flops, peak = roof.get("flops_per_step"), roof.get("peak_gflops")
+    batch = result["settings"].get("batch", 1)
+    for rt in result["runtimes"]:
+        for d in rt.get("depths", []):
+            ms = (d.get("step_ms") or {}).get("median")
+            if not ms:
+                continue
+            if d["depth"] in eager_ms:
+                d["speedup_vs_eager"] = eager_ms[d["depth"]] / ms
+            if flops and peak:
+                d["roofline_pct"] = 100 * flops * batch / (ms / 1e3) / (peak * 1e9)
+    return result
+
+
+def goals(result: dict) -> dict:
+    """The issue's three goal ratios, as measured in this result (None where not measurable)."""
+    ok = [r for r in result["runtimes"] if not r.get("error") and r["depths"]]
+    arts = [r for r in ok if r["target"] != "eager"]
+
+    def best(key):
+        vals = [(d[key], r["name"], d["depth"]) for r in arts for d in r["depths"] if d.get(key) is not None]
+        return max(vals) if vals else None
+
+    sp, rf = best("speedup_vs_eager"), best("roofline_pct")
+    halts = [(r["halting"]["speedup_vs_full_depth"], r["halting"]["acc_loss_pt"], r["name"])
+             for r in ok if r.get("halting")]
+    return {"speedup_vs_eager": sp, "roofline_pct": rf,
+            "halting": max(halts, key=lambda h: (h[1] <= 0.5, h[0])) if halts else None}
+
+
+# ---- markdown -------------------------------------------------------------------------------
+def _f(v, fmt="{:.3g}"):
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def to_markdown(result: dict) -> str:
+    dev, st, model = result["device"], result["settings"], result["model"]
+    lines = []
+    if result.get("fixture"):
+        lines += ["> **FIXTURE — not a measurement.**", ""]
+    lines += [f"# trm-edge bench — {model.get('task')} on {dev.get('name')} ({dev.get('platform')})", "",
+              f"- command: `{result['command']}`",
+              f"- created: {result['created']}; device: {dev.get('cpu') or dev.get('model')}, "
+              f"{dev.get('cores')} cores, load average at start {dev.get('load_avg')}",
+              f"- model: `{model.get('checkpoint')}`, n_sup {model.get('n_sup')}, params {model.get('params')}",
+              f"- batch {st.get('batch')}, threads {st.get('threads') or 'runtime default'}, "
+              f"R={st.get('runs')} timed runs after W={st.get('warmup')} warm-ups, {st.get('n_puzzles')} puzzles"]
+    roof = result.get("roofline")
+    if roof:
+        lines.append(f"- roofline: {_f(roof.get('flops_per_step'), '{:.4g}')} FLOPs per supervision step; "
+                     f"peak {_f(roof.get('peak_gflops'), '{:.1f}')} GFLOP/s ({roof.get('peak_method')})")
+    for n in result.get("notes") or []:
+        lines.append(f"- note: {n}")
+    lines += ["", "## Runtimes", "",
+              "| runtime | size KiB | load ms | first call ms | peak RSS MiB (baseline) | status |",
+              "|---|---|---|---|---|---|"]
+    for rt in result["runtimes"]:
+        size = rt.get("size_bytes")
+        lines.append(f"| {rt['name']} | {_f(size / 1024 if size else None, '{:.0f}')} | {_f(rt.get('load_ms'), '{:.1f}')} "
+                     f"| {_f(rt.get('first_call_ms'), '{:.2f}')} | {_f(rt.get('peak_rss_mb'), '{:.0f}')} "
+                     f"({_f(rt.get('baseline_rss_mb'), '{:.0f}')}) | {rt.get('error') or 'ok'} |")
+    lines += ["", "## Per depth", "",
+              "| runtime | depth | step ms median / p90 / min | solve ms median / p90 | exact | cell | speed-up vs eager | % roofline |",
+              "|---|---|---|---|---|---|---|---|"]
+    for rt in result["runtimes"]:
+        for d in rt.get("depths") or []:
+            s, v = d.get("step_ms") or {}, d.get("solve_ms") or {}
+            lines.append(
+                f"| {rt['name']} | {d['depth']} | {_f(s.get('median'))} / {_f(s.get('p90'))} / {_f(s.get('min'))} "
+                f"| {_f(v.get('median'))} / {_f(v.get('p90'))} | {_f(d.get('exact_acc'), '{:.3f}')} "
+                f"| {_f(d.get('cell_acc'), '{:.3f}')} | {_f(d.get('speedup_vs_eager'), '{:.2f}x')} "
+                f"| {_f(d.get('roofline_pct'), '{:.1f}')} |")
+    halts = [rt for rt in result["runtimes"] if rt.get("halting")]
+    if halts:
+        lines += ["", "## Adaptive halting (batch of the run, up to the largest depth)", "",
+                  "| runtime | threshold | mean steps | exact (halt / full) | loss pt | ms per puzzle (halt / full) "
+                  "| ms per solved | speed-up vs full depth |", "|---|---|---|---|---|---|---|---|"]
+        for rt in halts:
+            h = rt["halting"]
+            lines.append(
+                f"| {rt['name']} | {_f(h['threshold'])} | {_f(h['mean_steps'], '{:.2f}')} "
+                f"| {_f(h['exact_acc'], '{:.3f}')} / {_f(h['full_depth_exact_acc'], '{:.3f}')} "
+                f"| {_f(h['acc_loss_pt'], '{:.1f}')} | {_f(h['ms_per_puzzle'])} / {_f(h['full_depth_ms_per_puzzle'])} "
+                f"| {_f(h.get('ms_per_solved'))} | {_f(h['speedup_vs_full_depth'], '{:.2f}x')} |")
+    g = goals(result)
+    lines += ["", "## Goals (ratios from this run)", ""]
+    if g["speedup_vs_eager"]:
+        v, n, d = g["speedup_vs_eager"]
+        lines.append(f"- best artifact vs eager fp32, per supervision step: **{v:.2f}x** ({n}, depth {d}; goal >= 3x)")
+    if g["roofline_pct"]:
+        v, n, d = g["roofline_pct"]
+        lines.append(f"- best % of measured CPU peak: **{v:.1f} %** ({n}, depth {d}; goal >= 50 % on sudoku-mlp)")
+    if g["halting"]:
+        v, loss, n = g["halting"]
+        lines.append(f"- adaptive halting: **{v:.2f}x** lower mean latency per puzzle at {loss:.1f} pt accuracy "
+                     f"loss ({n}; goal >= 2x at <= 0.5 pt)")
+    return "\n".join(lines) + "\n"
+
+
+# ---- plots ------------------------------------------------------------------------------------
+def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """(latency, accuracy, label) points nobody beats on both axes, by increasing latency."""
+    front, best_acc = [], -1.0
+    for lat, acc, label in sorted(points, key=lambda p: (p[0], -p[1])):
+        if acc > best_acc:
+            front.append((lat, acc, label))
+            best_acc = acc
+    return front
+
+
+def plot(result: dict, path: str | Path) -> Path:
+    """One PNG, three panels: step latency vs depth, exact accuracy vs depth, accuracy vs solve latency."""
+    from trm_edge.errors import require
+
+    mpl = require("matplotlib", "bench")
+    mpl.use("Agg")  # files only, never a window
+    plt = require("matplotlib.pyplot", "bench")
+
+    rts = [r for r in result["runtimes"] if not r.get("error") and r.get("depths")
+           and all((d.get("step_ms") or {}).get("median") is not None for d in r["depths"])]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(16, 4.8))
+    points = []
+    for rt in rts:
+        ds = rt["depths"]
+        depth = [d["depth"] for d in ds]
+        a1.plot(depth, [d["step_ms"]["median"] for d in ds], marker="o", label=rt["name"])
+        acc = [d["exact_acc"] for d in ds]
+        if all(a is not None for a in acc):
+            a2.plot(depth, acc, marker="o", label=rt["name"])
+            points += [(d["solve_ms"]["median"], d["exact_acc"], f"{rt['name']} d{d['depth']}") for d in ds]
+        h = rt.get("halting")
+        if h and h.get("ms_per_puzzle") is not None:
+            points.append((h["ms_per_puzzle"], h["exact_acc"], f"{rt['name']} halt"))
+    a1.set(xscale="log", yscale="log", xlabel="depth (supervision steps)", ylabel="ms per step (median)",
+           title="latency per supervision step")
+    a2.set(xscale="log", xlabel="depth (supervision steps)", ylabel="exact accuracy", title="accuracy vs depth")
+    for ax in (a1, a2):
+        ax.set_xticks(sorted({d["depth"] for r in rts for d in r["depths"]}))
+        ax.get_xaxis().set_major_formatter(mpl.ticker.ScalarFormatter())
+        ax.grid(alpha=0.3)
+    if points:
+        a3.scatter([p[0] for p in points], [p[1] for p in points], s=14, alpha=0.5, color="grey")
+        front = pareto_front(points)
+        a3.plot([p[0] for p in front], [p[1] for p in front], marker="o", color="C3", label="Pareto front")
+        for lat, acc, label in front:
+            a3.annotate(label, (lat, acc), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    a3.set(xscale="log", xlabel="ms per solve (batch %s)" % result["settings"].get("batch", 1),
+           ylabel="exact accuracy", title="accuracy vs latency (depth x target x precision)")
+    a3.grid(alpha=0.3)
+    a1.legend(fontsize=7)
+    a3.legend(fontsize=7, loc="lower right")
+    title = f"trm-edge bench: {result['model'].get('task')} on {result['device'].get('name')}"
+    if result.get("fixture"):
+        title += " — FIXTURE, not a measurement"
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

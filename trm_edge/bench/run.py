@@ -1,0 +1,199 @@
+"""`trm-edge bench` end to end: choose runtimes, clip depths, pick puzzles, measure on the chosen
+device (host / adb / devicectl), assemble the `trm-edge-bench/1` result, derive the ratios.
+
+Default runtimes: eager PyTorch fp32 (the reference) plus a looped artifact for every export target
+available on this machine and the device, in fp32 and int8, exported once from the checkpoint into
+a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trm_edge.bench.host import BenchSettings, RuntimeSpec
+from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
+
+
+@dataclass
+class BenchRequest:
+    artifacts: list[str] = field(default_factory=list)  # artifact dirs; empty = defaults
+    all_targets: bool = False       # every available target (also when artifacts are given)
+    checkpoint: str | None = None   # eager reference + source of default exports (None: bundled)
+    device: str = "host"            # profile in benchmarks/devices.toml
+    precisions: tuple[str, ...] = ("fp32", "int8")
+    eager: bool = True              # include eager PyTorch fp32 (the reference)
+    isolate: bool = True            # one fresh process per runtime (honest peak RSS)
+    progress: bool = True
+    runner: str | None = None       # android: a benchmark_model / executor_runner binary instead of the app
+    command: str = ""               # the exact command line, recorded in the result
+
+
+def clip_depths(requested: list[int], n_sup: int) -> tuple[list[int], list[str]]:
+    """Depths above the model's n_sup are clipped to n_sup (with a note); duplicates dropped."""
+    if not requested or any(d < 1 for d in requested):
+        raise TRMEdgeError(f"depths must be positive integers, got {requested}")
+    clipped = sorted({min(d, n_sup) for d in requested})
+    over = [d for d in requested if d > n_sup]
+    notes = [f"depth(s) {', '.join(map(str, over))} > n_sup {n_sup}: clipped to {n_sup}"] if over else []
+    return clipped, notes
+
+
+def spec_from_artifact(path: str | Path) -> RuntimeSpec:
+    p = Path(path)
+    man_file = p / "manifest.json"
+    if not man_file.is_file():
+        raise ArtifactError(f"{p} is not an artifact directory (no manifest.json); export one with `trm-edge export`")
+    try:
+        man = json.loads(man_file.read_text())
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{man_file} is not valid JSON: {e}") from None
+    name = man.get("name") or p.name
+    return RuntimeSpec(name=name, target=man.get("target", "?"), precision=man.get("precision", "fp32"),
+                       mode=man.get("mode", "looped"), path=str(p), delegate=man.get("delegate"))
+
+
+def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, batch: int,
+                      notes: list[str], progress: bool = True) -> list[RuntimeSpec]:
+    """Looped artifacts of every available target x precision, exported once into the cache."""
+    from trm_edge.data import cache_dir
+    from trm_edge.export import Recipe, export, target_module
+    from trm_edge.export.common import artifact_name, weights_sha256
+
+    root = cache_dir() / "bench" / f"{weights_sha256(model)[:12]}-b{batch}"
+    specs = []
+    for target in targets:
+        try:
+            mod = target_module(target)
+            why = mod.available()
+        except ImportError as e:  # target module not in this build
+            mod, why = None, f"trm_edge.export.{target} missing: {e}"
+        if why:
+            notes.append(f"{target}: not available here ({why})")
+            continue
+        for precision in precisions:
+            recipe = Recipe(target=target, mode="looped", precision=precision, batch=batch)
+            name = artifact_name(recipe)
+            out = root / name
+            try:
+                if not (out / "manifest.json").exists():
+                    if progress:
+                        print(f"exporting {name} from {ckpt_dir} ...", file=sys.stderr, flush=True)
+                    t0 = time.perf_counter()
+                    export(model, recipe, root)
+                    if progress:
+                        print(f"  {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+                specs.append(spec_from_artifact(out))
+            except TRMEdgeError as e:
+                notes.append(f"{name}: skipped ({e})")
+            except Exception as e:  # an exporter crash must not lose the other runtimes' numbers
+                notes.append(f"{name}: export failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+    return specs
+
+
+def test_puzzles(task_name: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same n held-out puzzles for every runtime: the test split (disjoint from training)."""
+    from trm_edge.data import load_split
+
+    return load_split(task_name, "test", n, seed=0)
+
+
+def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
+    from trm_edge.bench import devices as devmod
+    from trm_edge.bench.report import SCHEMA, add_derived
+    from trm_edge.bench.roofline import flops_per_step
+    from trm_edge.checkpoint import load_model
+    from trm_edge.model import count_params
+
+    profile = devmod.get_profile(req.device)
+    reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
+    if not reachable:
+        raise DeviceError(f"device {profile.name}: {why}")
+    model, ckpt_dir = load_model(req.checkpoint)
+    cfg = model.cfg
+    depths, notes = clip_depths(settings.depths, cfg.n_sup)
+    settings.depths = depths
+    if settings.threads is None and profile.threads:
+        settings.threads = profile.threads
+    specs = [spec_from_artifact(a) for a in req.artifacts]
+    if req.all_targets or not req.artifacts:
+        targets = [t for t in ("onnx", "executorch", "tflite", "coreml") if t in profile.targets]
+        if profile.reach != "local":  # only the device's own targets; exported here, pushed there
+            targets = [t for t in targets if t != "coreml" or profile.platform == "ios"]
+        specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress)
+    for s in specs:
+        m = json.loads((Path(s.path) / "manifest.json").read_text())
+        if (m.get("model") or {}).get("config", asdict(cfg)) != asdict(cfg):
+            notes.append(f"{s.name}: exported from a different model config than {ckpt_dir}")
+    inputs, labels = test_puzzles(cfg.task, settings.n_puzzles, settings.seed)
+
+    result = {
+        "schema": SCHEMA, "fixture": False,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": req.command or "trm_edge.bench.run_bench(...)",
+        "device": None,
+        "model": {"checkpoint": str(ckpt_dir), "task": cfg.task, "n_sup": cfg.n_sup,
+                  "params": count_params(model), "config": asdict(cfg)},
+        "settings": {**asdict(settings), "requested_depths": None, "halt_threshold": cfg.halt_threshold},
+        "notes": notes, "roofline": None, "runtimes": [],
+    }
+    if profile.reach == "local":
+        from trm_edge.bench.host import bench_host, host_device_info
+
+        result["device"] = host_device_info(profile.name)
+        if req.eager:
+            specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
+        entries, peak = bench_host(specs, settings, inputs, labels, cfg.task, req.isolate, req.progress)
+        result["runtimes"] = entries
+        result["roofline"] = {"flops_per_step": flops_per_step(cfg, 1), **peak}
+    elif profile.reach == "adb":
+        result.update(_android(profile, specs, settings, inputs, labels, cfg.task, req.runner))
+    else:
+        result.update(_ios(profile, specs, settings))
+    if not result["runtimes"]:
+        raise TRMEdgeError("nothing to benchmark: no artifact given and no export target available "
+                           f"({'; '.join(notes) or 'see trm-edge export'})")
+    return add_derived(result)
+
+
+def _ios(profile, specs, settings) -> dict:
+    """The ios_demo benchmark mode over devicectl, one launch per artifact bundled in the app."""
+    from trm_edge.bench import ios
+
+    udid = ios.pick_udid(profile.serial)
+    entries, device = [], None
+    for spec in specs:
+        res = ios.run_app_bench(udid, Path(spec.path).name, depths=settings.depths, runs=settings.runs,
+                                warmup=settings.warmup, threads=settings.threads or 0, batch=settings.batch,
+                                n_puzzles=settings.n_puzzles, halt=settings.halt)
+        device = device or {**res["device"], "name": profile.name}
+        entries += res["runtimes"]
+    return {"device": device, "runtimes": entries}
+
+
+def _android(profile, specs, settings, inputs, labels, task_name, runner) -> dict:
+    """Run every artifact through the android_demo benchmark activity; merge into one result."""
+    import tempfile
+
+    from trm_edge.bench import android
+
+    adb = android.Adb(profile.serial)
+    device = adb.device_info(profile.name)
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        puzzles = Path(tmp) / "puzzles.json"
+        puzzles.write_text(json.dumps({"task": task_name, "inputs": inputs.tolist(), "labels": labels.tolist()}))
+        for spec in specs:
+            if runner:
+                entries.append(android.run_runner_bench(adb, spec.path, runner, settings.threads or 0,
+                                                        settings.runs, settings.warmup, spec.name))
+                continue
+            args = android.AppBenchArgs(android.remote_artifact_dir(spec.path), settings.depths, settings.runs,
+                                        settings.warmup, settings.threads or 0, settings.batch, len(inputs), settings.halt)
+            res = android.run_app_bench(adb, spec.path, args, puzzles)
+            entries += res["runtimes"]
+    return {"device": device, "runtimes": entries}

@@ -1,0 +1,153 @@
+"""Deterministic puzzle datasets, generated from a seed and cached on disk as .npz.
+
+Nothing is ever downloaded: `load_split(task, "train", n, seed)` generates (or reads from the cache)
+`n` puzzles. Splits use disjoint seed streams (`SeedSequence([seed, split_id, chunk])`), and the
+`val` and `test` splits are de-duplicated against the training puzzles (exact input match), so a test
+puzzle is never one the model trained on. `val` comes from the training distribution and is what
+halting-threshold calibration uses; `test` is for reporting only.
+
+Cache: $TRM_EDGE_CACHE, default ~/.cache/trm-edge. Generation runs in fixed-size chunks (each with
+its own seed), so the result does not depend on how many worker processes produced it.
+
+`TrainStream` draws fresh, augmented training samples one refill at a time. Its position
+(epoch, cursor) is the whole data state, so a resumed run draws exactly the same samples.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .tasks import get_task
+from .tasks.base import Task
+
+DATA_VERSION = 1     # bump when generation changes, so stale caches are not reused
+CHUNK = 500          # puzzles per generation chunk (one seed each)
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TRM_EDGE_CACHE") or Path.home() / ".cache" / "trm-edge")
+
+
+def _task_key(task: Task) -> str:
+    """A short hash of the task's scalar settings (size, clue range, hard mode, ...)."""
+    params = {k: v for k, v in sorted(vars(task).items()) if isinstance(v, (int, float, str, bool))}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _gen_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    task, n, seed_words = args
+    seed = int(np.random.SeedSequence(seed_words).generate_state(1)[0])
+    return task.generate(n, seed)
+
+
+def generate(task: Task, split: str, n: int, seed: int, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """n puzzles of `split`, deterministic in (task settings, split, n, seed); no cache, no dedup."""
+    sid = SPLIT_IDS[split]
+    jobs = [(task, min(CHUNK, n - start), [seed, sid, start // CHUNK]) for start in range(0, n, CHUNK)]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_gen_chunk, jobs))
+    else:
+        parts = [_gen_chunk(j) for j in jobs]
+    if not parts:
+        return np.empty((0, task.seq_len), np.int32), np.empty((0, task.seq_len), np.int32)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _cached(path: Path, make) -> tuple[np.ndarray, np.ndarray]:
+    if path.exists():
+        try:
+            with np.load(path) as f:
+                return f["inputs"], f["labels"]
+        except (OSError, KeyError, ValueError):
+            pass  # a damaged cache file is regenerated
+    inputs, labels = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, inputs=inputs, labels=labels)
+    os.replace(tmp, path)  # atomic: concurrent runs never read half a file
+    return inputs, labels
+
+
+def load_split(task: Task | str, split: str, n: int, seed: int = 0, n_train: int | None = None,
+               workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, labels) int32 (n, seq_len) for split "train", "val" or "test".
+
+    For "val"/"test", puzzles whose input also occurs in the training set (`n_train` puzzles from the
+    same seed, default: the same n) are dropped and replaced, so exactly n puzzles come back.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    if split not in SPLIT_IDS:
+        raise ValueError(f"split must be one of {sorted(SPLIT_IDS)}, got {split!r}")
+    root = cache_dir() / f"v{DATA_VERSION}"
+    base = f"{task.name}-{_task_key(task)}"
+    if split == "train":
+        return _cached(root / f"{base}-train-n{n}-s{seed}.npz",
+                       lambda: generate(task, "train", n, seed, workers))
+    n_train = n if n_train is None else n_train
+    train_inputs, _ = load_split(task, "train", n_train, seed, workers=workers)
+
+    def make():
+        seen = {row.tobytes() for row in train_inputs}
+        extra = max(8, n // 20)
+        while True:  # over-generate a little; collisions with training puzzles are rare
+            inputs, labels = generate(task, split, n + extra, seed, workers)
+            keep = np.array([row.tobytes() not in seen for row in inputs], bool)
+            _, first = np.unique(inputs, axis=0, return_index=True)  # and no duplicates inside
+            unique = np.zeros(len(inputs), bool)
+            unique[first] = True
+            idx = np.flatnonzero(keep & unique)
+            if len(idx) >= n:
+                return inputs[idx[:n]], labels[idx[:n]]
+            extra *= 4
+
+    return _cached(root / f"{base}-{split}-n{n}-s{seed}-t{n_train}.npz", make)
+
+
+class TrainStream:
+    """Endless stream of augmented training samples; DDP ranks read disjoint shards.
+
+    State = (epoch, cursor): every `take` derives its augmentation RNG from (seed, rank, epoch,
+    cursor), so resuming from a saved state reproduces the same samples bit for bit.
+    """
+
+    def __init__(self, task: Task, inputs: np.ndarray, labels: np.ndarray, seed: int = 0,
+                 rank: int = 0, world: int = 1, augment: bool = True):
+        self.task, self.seed, self.rank, self.augment = task, seed, rank, augment
+        self.inputs, self.labels = inputs[rank::world], labels[rank::world]
+        if len(self.inputs) == 0:
+            raise ValueError("empty training set for this rank")
+        self.epoch, self.cursor = 0, 0
+        self._order = self._perm(0)
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, self.rank, epoch, 7]).permutation(len(self.inputs))
+
+    def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """k fresh (inputs, labels) int32 (k, seq_len)."""
+        rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.cursor])
+        idx = []
+        while len(idx) < k:
+            if self.cursor >= len(self._order):
+                self.epoch, self.cursor = self.epoch + 1, 0
+                self._order = self._perm(self.epoch)
+            m = min(k - len(idx), len(self._order) - self.cursor)
+            idx.extend(self._order[self.cursor:self.cursor + m])
+            self.cursor += m
+        x, y = self.inputs[idx], self.labels[idx]
+        if self.augment and k:
+            x, y = self.task.augment(x, y, rng)
+        return x, y
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state(self, s: dict) -> None:
+        self.epoch, self.cursor = int(s["epoch"]), int(s["cursor"])
+        self._order = self._perm(self.epoch)

@@ -1,0 +1,110 @@
+"""Export the recursive core: a registry of targets (one module each), recipes, `export()`.
+
+    from trm_edge.export import Recipe, export
+    art = export(model, Recipe(target="onnx", mode="looped"), "artifacts")   # -> artifacts/onnx-fp32-looped/
+
+A recipe is target x precision x mode x depth x batch; recipes live as small TOML files in the
+top-level `export/` folder (`trm-edge export --recipe onnx-fp32-looped`). Every target module
+(onnx, executorch, coreml, tflite) exposes the same functions: `available() -> str | None` (None
+when usable, else why not), `supports(recipe) -> str | None`, and `export(model, recipe, out_dir)
+-> Artifact`. Heavy backends are imported inside those modules, lazily.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from ..errors import TRMEdgeError
+from .common import Artifact, UnsupportedError, artifact_name
+
+TARGETS = ("onnx", "executorch", "coreml", "tflite")
+MODES = ("looped", "unrolled")
+PRECISIONS = ("fp32", "fp16", "int8")   # fp16/int8 are implemented in trm_edge.export.quantize
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "export"   # <repo>/export/*.toml
+
+
+@dataclass(frozen=True)
+class Recipe:
+    target: str = "onnx"           # onnx | executorch | coreml | tflite
+    mode: str = "looped"           # looped (init + step, host loop) | unrolled (one graph, K steps)
+    precision: str = "fp32"        # fp32 here; int8 / fp16 via trm_edge.export.quantize
+    depth: int | None = None       # unrolled: supervision steps K (None -> the model's n_sup)
+    batch: int = 1                 # static batch of every entry point (sessions chunk to it)
+    in_graph_loop: bool = True     # onnx looped: also write loop.onnx (whole recursion in an ONNX Loop)
+    opset: int = 18                # ONNX opset
+    options: dict = field(default_factory=dict, hash=False)  # target/quantizer-specific settings
+    name: str | None = None        # recipe file name, if it came from one
+
+    def resolved(self, cfg) -> "Recipe":
+        """Fill model-dependent defaults (depth) and check the combination."""
+        r = self
+        if r.mode == "unrolled" and r.depth is None:
+            r = replace(r, depth=cfg.n_sup)
+        if r.mode == "looped" and r.depth is not None:
+            r = replace(r, depth=None)
+        r.check()
+        return r
+
+    def check(self) -> None:
+        if self.target not in TARGETS:
+            raise UnsupportedError(f"unknown target {self.target!r}; choose from {', '.join(TARGETS)}")
+        if self.mode not in MODES:
+            raise UnsupportedError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.precision not in PRECISIONS:
+            raise UnsupportedError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if self.batch < 1:
+            raise UnsupportedError(f"batch must be >= 1, got {self.batch}")
+        if self.depth is not None and self.depth < 1:
+            raise UnsupportedError(f"depth must be >= 1, got {self.depth}")
+        why = target_module(self.target).supports(self)
+        if why:
+            raise UnsupportedError(f"{artifact_name(self)}: {why}")
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "Recipe":
+        """A recipe from a TOML file: an explicit path, or NAME -> export/NAME.toml."""
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        p = Path(name_or_path)
+        if not p.is_file():
+            p = RECIPE_DIR / f"{name_or_path}.toml"
+        if not p.is_file():
+            raise TRMEdgeError(f"no recipe {str(name_or_path)!r} (available: {', '.join(recipe_names()) or 'none'})")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise TRMEdgeError(f"recipe {p} is not valid TOML: {e}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise TRMEdgeError(f"recipe {p}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        data.setdefault("name", p.stem)
+        return cls(**data)
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.toml")) if RECIPE_DIR.is_dir() else []
+
+
+def target_module(target: str):
+    if target not in TARGETS:
+        raise UnsupportedError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    return importlib.import_module(f"{__name__}.{target}")
+
+
+def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
+    """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/."""
+    recipe = recipe.resolved(model.cfg)
+    mod = target_module(recipe.target)
+    why = mod.available()
+    if why:
+        raise UnsupportedError(f"target {recipe.target} is not available here: {why}")
+    model = model.eval().cpu()
+    return mod.export(model, recipe, Path(out_dir))
+
+
+__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export",
+           "recipe_names", "target_module", "artifact_name"]

@@ -1,0 +1,347 @@
+"""What every export target shares, written once: the wrapper modules, example inputs, the
+manifest (with the sha256 of every file), output naming and the quantization hook.
+
+Entry points (the contract, see notes/README-export.md):
+
+    looped    init(tokens int32 (B, S) [, puzzle_ids int32 (B,)]) -> x, y, z      float32 (B, L, D)
+              step(x, y, z) -> y_next, z_next (B, L, D), logits float32 (B, S, V),
+                               preds int32 (B, S) (argmax of logits), q_halt float32 (B,)
+    unrolled  forward(tokens [, puzzle_ids]) -> preds int32 (K, B, S), logits float32 (K, B, S, V),
+                               q_halt float32 (K, B)      -- one row per supervision step 1..K
+    loop      (ONNX only) forward(tokens [, puzzle_ids], max_steps int32 (), threshold float32 ())
+                               -> preds int32 (B, S), halted_at int32 (B,), q_halt float32 (B,),
+                                  logits float32 (B, S, V), steps int32 ()
+
+S = seq_len (output cells), L = puzzle_emb_len + seq_len, D = d_model, V = vocab_size.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import ArtifactError, TRMEdgeError
+
+FORMAT = "trm-edge-artifact/1"   # manifest schema id; fields are only ever added under this id
+MANIFEST = "manifest.json"
+
+
+class UnsupportedError(TRMEdgeError):
+    """An unknown target or a combination of target / mode / precision that is not supported."""
+
+
+# ---- wrappers around TinyRecursiveModel ---------------------------------------------------------
+class Init(nn.Module):
+    """init(tokens[, puzzle_ids]) -> (x, y, z): embed the question, fixed initial answer / latent."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None):
+        x = self.model.embed(tokens, puzzle_ids)      # (B, L, D)
+        y, z = self.model.initial_state(x)            # (B, L, D) each
+        return x, y, z
+
+
+def _supervision_step(model, x, y, z):
+    """Same math as TinyRecursiveModel.step, without its no_grad block (exporters trace it plainly)."""
+    for _ in range(model.cfg.T):
+        y, z = model.recursion(x, y, z)
+    logits, q_halt = model.heads(y)                   # (B, S, V), (B,)
+    return y, z, logits, q_halt
+
+
+class Step(nn.Module):
+    """step(x, y, z) -> (y, z, logits, preds, q_halt): one supervision step (T recursions + heads)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+        y, z, logits, q_halt = _supervision_step(self.model, x, y, z)
+        preds = logits.argmax(-1).to(torch.int32)     # (B, S)
+        return y, z, logits, preds, q_halt
+
+
+class Unrolled(nn.Module):
+    """forward(tokens[, puzzle_ids]) -> per-step (preds, logits, q_halt) for K supervision steps."""
+
+    def __init__(self, model, depth: int):
+        super().__init__()
+        self.model, self.depth = model, depth
+
+    def forward(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None):
+        x = self.model.embed(tokens, puzzle_ids)
+        y, z = self.model.initial_state(x)
+        preds, logits, qs = [], [], []
+        for _ in range(self.depth):
+            y, z, lg, q = _supervision_step(self.model, x, y, z)
+            logits.append(lg)
+            preds.append(lg.argmax(-1).to(torch.int32))
+            qs.append(q)
+        return torch.stack(preds), torch.stack(logits), torch.stack(qs)   # (K,B,S) (K,B,S,V) (K,B)
+
+
+# ---- names, shapes, example inputs -------------------------------------------------------------
+def io_spec(cfg, mode: str, batch: int, depth: int | None = None) -> dict[str, dict]:
+    """Entry point -> {"inputs": [...], "outputs": [...]}, each {"name", "shape", "dtype"}."""
+    B, S, L, D, V = batch, cfg.seq_len, cfg.total_len, cfg.d_model, cfg.vocab_size
+
+    def t(name, shape, dtype="float32"):
+        return {"name": name, "shape": list(shape), "dtype": dtype}
+
+    question = [t("tokens", (B, S), "int32")]
+    if cfg.puzzle_emb_len > 0:
+        question.append(t("puzzle_ids", (B,), "int32"))
+    state = [t(n, (B, L, D)) for n in ("x", "y", "z")]
+    if mode == "looped":
+        return {
+            "init": {"inputs": question, "outputs": state},
+            "step": {"inputs": state,
+                     "outputs": [t("y_next", (B, L, D)), t("z_next", (B, L, D)), t("logits", (B, S, V)),
+                                 t("preds", (B, S), "int32"), t("q_halt", (B,))]},
+        }
+    if mode == "unrolled":
+        K = depth
+        return {"forward": {"inputs": question,
+                            "outputs": [t("preds", (K, B, S), "int32"), t("logits", (K, B, S, V)),
+                                        t("q_halt", (K, B))]}}
+    if mode == "loop":
+        return {"loop": {"inputs": question + [t("max_steps", (), "int32"), t("threshold", ())],
+                         "outputs": [t("preds", (B, S), "int32"), t("halted_at", (B,), "int32"),
+                                     t("q_halt", (B,)), t("logits", (B, S, V)), t("steps", (), "int32")]}}
+    raise UnsupportedError(f"unknown mode {mode!r}")
+
+
+def example_inputs(spec: dict) -> tuple[torch.Tensor, ...]:
+    """Tensors matching an entry point's inputs (values are irrelevant to the exported graph)."""
+    out = []
+    for i in spec["inputs"]:
+        if i["dtype"] == "int32":
+            out.append(torch.ones(i["shape"], dtype=torch.int32))
+        else:
+            out.append(torch.randn(i["shape"], dtype=torch.float32))
+    return tuple(out)
+
+
+def artifact_name(recipe) -> str:
+    """<target>-<precision>-<mode>[-d<depth>] (the bench names runtimes the same way)."""
+    name = f"{recipe.target}-{recipe.precision}-{recipe.mode}"
+    return name + (f"-d{recipe.depth}" if recipe.mode == "unrolled" and recipe.depth else "")
+
+
+# ---- quantization hook -------------------------------------------------------------------------
+@dataclass
+class ExportContext:
+    """Everything a quantizer may need at its target's hook (see notes/README-export.md)."""
+    model: Any                      # TinyRecursiveModel (eval, fp32)
+    recipe: Any                     # Recipe
+    spec: dict                      # io_spec(...) of the artifact being written
+    work_dir: Path                  # the artifact's (temporary) directory
+
+
+def quantize(target: str, obj, entry: str | None, ctx: ExportContext):
+    """Apply the recipe's precision at the target's hook; fp32 returns `obj` unchanged.
+
+    Hooks (what `obj` is): onnx -> Path of a written .onnx file (entry "init"/"step"/"forward"/"loop");
+    executorch -> (nn.Module wrapper, example_args) before torch.export, returns an ExportedProgram;
+    tflite -> Path of the converted .tflite (entry None: all signatures); coreml -> ct.models.MLModel
+    of one function. The int8/fp16 implementations live in trm_edge.export.quantize.
+    """
+    if ctx.recipe.precision == "fp32":
+        return obj
+    try:
+        from . import quantize as q
+    except ImportError:
+        raise UnsupportedError(f"precision {ctx.recipe.precision!r} needs trm_edge.export.quantize, "
+                               "which is not available in this build") from None
+    fn = getattr(q, target, None)
+    if fn is None:
+        raise UnsupportedError(f"precision {ctx.recipe.precision!r} is not supported for target {target!r}")
+    return fn(obj, entry, ctx)
+
+
+# ---- task description for the manifest ---------------------------------------------------------
+def task_info(cfg) -> dict:
+    """Token encoding and board shape of the model's task (read by the demo apps)."""
+    info: dict[str, Any] = {"name": cfg.task, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len}
+    try:
+        from ..tasks import get_task
+        task = get_task(cfg.task)
+    except (ValueError, ImportError):
+        task = None
+    enc = getattr(task, "token_encoding", None)
+    if callable(enc):
+        info["tokens"] = enc()
+    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
+        n = task.size
+        info["tokens"] = {"pad": 0, "blank": 1,
+                          "symbols": {str(d): d + 1 for d in range(1, n + 1)},
+                          "rule": "token 0 pad, 1 blank, digit d -> d + 1"}
+        info["board"] = [n, n]
+        info["box"] = [task.box_rows, task.box_cols]
+    else:
+        info["tokens"] = {"pad": 0}
+    if "board" not in info:
+        side = int(round(cfg.seq_len ** 0.5))
+        info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
+    return info
+
+
+# ---- hashing -----------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_sha256(model) -> str:
+    """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
+    whether the model came from a checkpoint directory or from memory."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if name.endswith(("rope_cos", "rope_sin")):   # non-persistent, recomputed at load
+            continue
+        h.update(name.encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def list_files(root: Path) -> dict[str, dict]:
+    """Every file under root except the manifest: relative path -> {sha256, bytes}."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            out[p.relative_to(root).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return out
+
+
+def verify_files(root: Path, manifest: dict) -> None:
+    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ArtifactError(f"{root}/{MANIFEST} lists no files")
+    for rel, meta in files.items():
+        p = root / rel
+        if ".." in Path(rel).parts or not p.is_file():
+            raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
+        if p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
+            raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
+                                "match the manifest")
+
+
+def read_manifest(root: Path) -> dict:
+    m = root / MANIFEST
+    if not m.is_file():
+        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})")
+    try:
+        manifest = json.loads(m.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{m} is not valid JSON: {e}") from None
+    if manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{m}: unsupported format {manifest.get('format')!r} (expected {FORMAT})")
+    return manifest
+
+
+# ---- the manifest ------------------------------------------------------------------------------
+def tool_versions(*modules: str) -> dict[str, str]:
+    from importlib import metadata
+    out = {}
+    for m in ("torch",) + modules:
+        try:
+            out[m] = metadata.version(m)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str | None,
+                   seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
+    """Write root/manifest.json; `entry_points`: name -> {"file", "method"?, "inputs", "outputs"}."""
+    cfg = model.cfg
+    B, L, D = recipe.batch, cfg.total_len, cfg.d_model
+    manifest = {
+        "format": FORMAT,
+        "name": artifact_name(recipe),
+        "target": recipe.target,
+        "mode": recipe.mode,
+        "precision": recipe.precision,
+        "depth": recipe.depth if recipe.mode == "unrolled" else None,
+        "batch": B,
+        "task": task_info(cfg),
+        "model": {
+            "d_model": D, "total_len": L, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
+            "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+            "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
+            "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
+            "n_layers": cfg.n_layers,
+            "params": sum(p.numel() for p in model.parameters()),
+            "config": asdict(cfg),
+        },
+        "state": {n: {"shape": [B, L, D], "dtype": "float32"} for n in ("x", "y", "z")},
+        "entry_points": entry_points,
+        "files": list_files(root),
+        "source": {"checkpoint": source, "weights_sha256": weights_sha256(model)},
+        "recipe": asdict(recipe),
+        "trm_edge_version": __version__,
+        "tools": tool_versions(*tools),
+        "host": f"{platform.system()} {platform.machine()}",
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "export_seconds": round(seconds, 2),
+    }
+    if extra:
+        manifest.update(extra)
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+@dataclass
+class Artifact:
+    path: Path                      # directory holding manifest.json and the model file(s)
+    manifest: dict = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f["bytes"] for f in self.manifest["files"].values())
+
+    @property
+    def seconds(self) -> float:
+        return self.manifest["export_seconds"]
+
+
+def write_artifact(out_dir: Path, recipe, write_fn) -> Artifact:
+    """Atomically create out_dir/<artifact_name>: write_fn(tmp_dir) writes files + manifest and
+    returns the manifest. A failed export leaves no partial artifact behind."""
+    from ..checkpoint import atomic_write_dir
+
+    target = Path(out_dir) / artifact_name(recipe)
+    box: dict = {}
+
+    def write(tmp: Path):
+        box["manifest"] = write_fn(tmp)
+
+    atomic_write_dir(target, write)
+    return Artifact(target, box["manifest"])
+
+
+def source_of(model) -> str | None:
+    """The checkpoint a model was loaded from, if the loader recorded it."""
+    src = getattr(model, "source_checkpoint", None)
+    return os.fspath(src) if src is not None else None

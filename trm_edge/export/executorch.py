@@ -1,0 +1,63 @@
+"""ExecuTorch: one `model.pte`, lowered to XNNPACK.
+
+looped   -> methods `init` and `step` in the same program (to_edge_transform_and_lower with a dict
+            of exported programs); ExecuTorch rejects torch's while_loop, so there is no in-graph loop.
+unrolled -> method `forward` at a fixed depth K.
+Runtime: executorch.runtime.Runtime.get().load_program(path).load_method(name).execute([...]).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ..errors import require
+from .common import (ExportContext, Init, Step, Unrolled, example_inputs, io_spec, quantize,
+                     source_of, write_artifact, write_manifest)
+
+FILE = "model.pte"
+
+
+def available() -> str | None:
+    try:
+        require("executorch.exir", "executorch")
+        require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
+    except Exception as e:  # MissingExtraError
+        return str(e)
+    return None
+
+
+def supports(recipe) -> str | None:
+    return None  # looped (init + step methods) and unrolled; no in-graph loop (see module doc)
+
+
+def export(model, recipe, out_dir: Path):
+    exir = require("executorch.exir", "executorch")
+    xnn = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
+    cfg = model.cfg
+    t0 = time.perf_counter()
+    if recipe.mode == "looped":
+        spec = io_spec(cfg, "looped", recipe.batch)
+        jobs = [("init", Init(model)), ("step", Step(model))]
+    else:
+        spec = io_spec(cfg, "unrolled", recipe.batch, recipe.depth)
+        jobs = [("forward", Unrolled(model, recipe.depth))]
+
+    def write(tmp: Path):
+        ctx = ExportContext(model, recipe, spec, tmp)
+        programs = {}
+        for entry, module in jobs:
+            args = example_inputs(spec[entry])
+            if recipe.precision == "fp32":
+                with torch.no_grad():
+                    programs[entry] = torch.export.export(module, args, strict=False)
+            else:  # the quantizer exports (PT2E prepare / calibrate / convert) and returns the program
+                programs[entry] = quantize("executorch", (module, args), entry, ctx)
+        edge = exir.to_edge_transform_and_lower(programs, partitioner=[xnn.XnnpackPartitioner()])
+        (tmp / FILE).write_bytes(edge.to_executorch().buffer)
+        entries = {e: {"file": FILE, "method": e, **spec[e]} for e, _ in jobs}
+        return write_manifest(tmp, model, recipe, entries, source=source_of(model),
+                              seconds=time.perf_counter() - t0, tools=("executorch",))
+
+    return write_artifact(out_dir, recipe, write)

@@ -1,0 +1,214 @@
+"""One Session type over every artifact and over eager PyTorch (the reference).
+
+    sess = trm_edge.runtime.load("artifacts/onnx-fp32-looped")   # or a checkpoint dir / bundled name
+    state = sess.init(tokens)                          # int (N, seq_len) [+ puzzle_ids (N,)]
+    state, preds, q_halt = sess.step(state)            # (N, seq_len) int32, (N,) float32
+    state, out = sess.step_full(state)                 # out.y / out.z / out.logits / out.preds / out.q_halt
+    result = sess.solve(tokens, max_steps=8, halt=True)   # SolveResult via runtime.loop.host_loop
+
+Any number of puzzles works: a static-batch artifact is fed in chunks of its batch (the last chunk
+padded with copies of its last row, and the padding dropped from every output). A backend only
+implements `_init` / `_step` (looped) or `_forward` (unrolled) on one chunk of numpy arrays.
+An unrolled artifact runs its whole graph in `init` and `step` hands out one supervision step at a
+time, so both modes go through the same host loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArtifactError, TRMEdgeError
+from ..tasks.base import PuzzleError
+from .loop import SolveResult, host_loop
+
+
+@dataclass
+class StepOutput:
+    """Everything one supervision step produced, as numpy, for N puzzles."""
+    y: np.ndarray | None        # float32 (N, L, D): answer state after the step (None: unrolled)
+    z: np.ndarray | None        # float32 (N, L, D): latent state (None: unrolled)
+    logits: np.ndarray          # float32 (N, S, V)
+    preds: np.ndarray           # int32 (N, S): argmax of logits
+    q_halt: np.ndarray          # float32 (N,): halting logit (halt when > threshold)
+
+
+@dataclass
+class State:
+    """Opaque to callers: backend-native state per chunk, the number of real rows, steps taken."""
+    chunks: list
+    n: int
+    steps: int = 0
+    extra: Any = field(default=None, repr=False)
+
+
+class Session:
+    backend = "base"
+
+    def __init__(self, manifest: dict, path: Path | None):
+        self.manifest, self.path = manifest, path
+        m = manifest["model"]
+        self.mode: str = manifest["mode"]
+        self.batch: int | None = manifest.get("batch")      # None: any batch (eager)
+        self.depth: int | None = manifest.get("depth")
+        self.seq_len, self.vocab_size = m["seq_len"], m["vocab_size"]
+        self.puzzle_emb_len, self.n_puzzle_ids = m["puzzle_emb_len"], m["n_puzzle_ids"]
+        self.n_sup, self.halt_threshold = m["n_sup"], m["halt_threshold"]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name", self.backend)
+
+    @property
+    def max_steps(self) -> int:
+        return self.depth if self.mode == "unrolled" else self.n_sup
+
+    # ---- backend interface (one chunk, numpy) ------------------------------------------------
+    def _init(self, tokens: np.ndarray, puzzle_ids: np.ndarray | None):
+        raise NotImplementedError
+
+    def _step(self, native) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """native state -> (native state, y, z, logits, preds, q_halt)."""
+        raise NotImplementedError
+
+    def _forward(self, tokens: np.ndarray, puzzle_ids: np.ndarray | None):
+        """Unrolled: -> (preds (K, B, S), logits (K, B, S, V), q_halt (K, B))."""
+        raise NotImplementedError
+
+    # ---- public API ------------------------------------------------------------------------
+    def _check_inputs(self, tokens, puzzle_ids):
+        tokens = np.asarray(tokens)
+        if tokens.ndim == 1:
+            tokens = tokens[None]
+        if tokens.ndim != 2 or tokens.shape[1] != self.seq_len or tokens.shape[0] == 0:
+            raise PuzzleError(f"tokens must have shape (N, {self.seq_len}), got {tokens.shape}")
+        if not np.issubdtype(tokens.dtype, np.integer):
+            raise PuzzleError(f"tokens must be integers, got {tokens.dtype}")
+        if tokens.min() < 0 or tokens.max() >= self.vocab_size:
+            raise PuzzleError(f"tokens must lie in [0, {self.vocab_size}), got [{tokens.min()}, {tokens.max()}]")
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        if self.puzzle_emb_len > 0:
+            pid = np.zeros(len(tokens), np.int32) if puzzle_ids is None else np.asarray(puzzle_ids).reshape(-1)
+            if pid.shape != (len(tokens),) or pid.min() < 0 or pid.max() >= self.n_puzzle_ids:
+                raise PuzzleError(f"puzzle_ids must be (N,) = ({len(tokens)},) in [0, {self.n_puzzle_ids})")
+            return tokens, np.ascontiguousarray(pid, dtype=np.int32)
+        if puzzle_ids is not None and np.any(np.asarray(puzzle_ids) != 0):
+            raise PuzzleError("this model has no puzzle-id embedding (puzzle_emb_len = 0)")
+        return tokens, None
+
+    def _chunks(self, tokens, pid):
+        B = self.batch or len(tokens)
+        for i in range(0, len(tokens), B):
+            t = tokens[i:i + B]
+            p = None if pid is None else pid[i:i + B]
+            pad = B - len(t)
+            if pad:  # a static batch: repeat the last row, drop it from the outputs later
+                t = np.concatenate([t, np.repeat(t[-1:], pad, 0)])
+                p = None if p is None else np.concatenate([p, np.repeat(p[-1:], pad, 0)])
+            yield t, p
+
+    def init(self, tokens, puzzle_ids=None) -> State:
+        tokens, pid = self._check_inputs(tokens, puzzle_ids)
+        if self.mode == "unrolled":
+            outs = [self._forward(t, p) for t, p in self._chunks(tokens, pid)]
+            preds, logits, q = (np.concatenate([o[i] for o in outs], axis=1)[:, :len(tokens)] for i in range(3))
+            return State([], len(tokens), 0, (preds, logits, q))
+        return State([self._init(t, p) for t, p in self._chunks(tokens, pid)], len(tokens))
+
+    def step_full(self, state: State) -> tuple[State, StepOutput]:
+        if self.mode == "unrolled":
+            k = state.steps
+            preds, logits, q = state.extra
+            if k >= len(preds):
+                raise TRMEdgeError(f"{self.name} is unrolled to {len(preds)} steps; step {k + 1} does not exist")
+            out = StepOutput(None, None, logits[k].astype(np.float32), preds[k].astype(np.int32),
+                             q[k].astype(np.float32).reshape(-1))
+            return State([], state.n, k + 1, state.extra), out
+        chunks, parts = [], []
+        for native in state.chunks:
+            native, *arrays = self._step(native)
+            chunks.append(native)
+            parts.append(arrays)
+        y, z, logits, preds, q = (np.concatenate([np.asarray(p[i]) for p in parts])[:state.n] for i in range(5))
+        out = StepOutput(y.astype(np.float32), z.astype(np.float32), logits.astype(np.float32),
+                         preds.astype(np.int32), q.astype(np.float32).reshape(-1))
+        return State(chunks, state.n, state.steps + 1), out
+
+    def step(self, state: State):
+        state, out = self.step_full(state)
+        return state, out.preds, out.q_halt
+
+    def solve(self, tokens, max_steps: int | None = None, halt: bool = True, puzzle_ids=None,
+              threshold: float | None = None) -> SolveResult:
+        max_steps = max_steps or self.max_steps
+        if self.mode == "unrolled" and max_steps > self.depth:
+            raise TRMEdgeError(f"{self.name} is unrolled to {self.depth} steps; max_steps={max_steps} needs a "
+                               "looped artifact or a deeper export")
+        tokens = np.asarray(tokens)
+        return host_loop(lambda tok: self.init(tok, puzzle_ids), self.step, tokens, max_steps, halt,
+                         self.halt_threshold if threshold is None else threshold)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} mode={self.mode} batch={self.batch}>"
+
+
+# ---- eager PyTorch: the reference --------------------------------------------------------------
+class EagerSession(Session):
+    backend = "eager"
+
+    def __init__(self, model, source: str | None = None, device: str = "cpu"):
+        import torch
+
+        self.torch, self.model, self.device = torch, model.eval().to(device), device
+        cfg = model.cfg
+        manifest = {"name": "eager", "target": "eager", "mode": "looped", "batch": None, "depth": None,
+                    "model": {"seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
+                              "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+                              "n_sup": cfg.n_sup, "halt_threshold": cfg.halt_threshold},
+                    "source": {"checkpoint": source}}
+        super().__init__(manifest, Path(source) if source else None)
+
+    def _init(self, tokens, puzzle_ids):
+        torch = self.torch
+        with torch.no_grad():
+            tok = torch.from_numpy(tokens).to(self.device)
+            pid = None if puzzle_ids is None else torch.from_numpy(puzzle_ids).to(self.device)
+            x = self.model.embed(tok, pid)
+            return (x, *self.model.initial_state(x))
+
+    def _step(self, native):
+        x, y, z = native
+        with self.torch.no_grad():
+            y, z, logits, q = self.model.step(x, y, z)
+        np_ = lambda t: t.float().cpu().numpy()  # noqa: E731
+        return (x, y, z), np_(y), np_(z), np_(logits), logits.argmax(-1).int().cpu().numpy(), np_(q)
+
+
+# ---- load ------------------------------------------------------------------------------------
+def load(path, threads: int | None = None, device: str = "cpu", verify: bool = True) -> Session:
+    """An artifact directory (with manifest.json) -> its runtime's Session; a checkpoint directory
+    or bundled name -> the eager PyTorch reference. The sha256 of every file in the manifest is
+    checked before anything is loaded (ArtifactError if a file is missing or changed)."""
+    from ..export.common import MANIFEST, read_manifest, verify_files
+
+    p = Path(path)
+    if (p / MANIFEST).is_file():
+        manifest = read_manifest(p)
+        if verify:
+            verify_files(p, manifest)
+        from . import backends
+        return backends.open_session(manifest, p, threads=threads)
+    if p.is_file() and p.name == MANIFEST:
+        return load(p.parent, threads, device, verify)
+    try:
+        from ..checkpoint import load_model, resolve
+        d = resolve(path)
+    except ArtifactError:
+        raise ArtifactError(f"{path} is neither an artifact (no {MANIFEST}) nor a checkpoint") from None
+    model, d = load_model(d, device=device)
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    return EagerSession(model, source=str(d), device=device)

@@ -1,0 +1,83 @@
+"""Training state on disk: safetensors (tensors) + JSON (everything else), never pickle.
+
+A run directory holds two atomically written subdirectories:
+
+    <out>/model/        the EMA weights + config.json (trm_edge.checkpoint.save_model): what eval,
+                        solve, export and bench load
+    <out>/train_state/  state.safetensors + state.json: raw weights, AdamW moments, EMA, the ACT
+                        carry of every rank, RNG states, data cursors, step -- all `--resume` needs
+
+The optimizer's state_dict is flattened to `optim.<param index>.<name>` tensors plus its
+param_groups in JSON (betas become lists there and tuples again on load).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .checkpoint import atomic_write_dir
+from .errors import ArtifactError
+
+STATE_VERSION = 1
+
+
+def optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    sd = opt.state_dict()
+    tensors = {}
+    for idx, st in sd["state"].items():
+        for name, v in st.items():
+            tensors[f"optim.{idx}.{name}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, groups
+
+
+def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict]) -> None:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in groups]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+
+    def write(d: Path):
+        save_file(tensors, str(d / "state.safetensors"))
+        (d / "state.json").write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
+
+    atomic_write_dir(Path(path), write)
+
+
+def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors.torch import load_file
+
+    d = Path(path)
+    if (d / "train_state").is_dir():  # accept the run directory too
+        d = d / "train_state"
+    f_t, f_j = d / "state.safetensors", d / "state.json"
+    if not f_t.exists() or not f_j.exists():
+        raise ArtifactError(f"no training state to resume in {path} (needs train_state/state.safetensors + state.json)")
+    try:
+        meta = json.loads(f_j.read_text())
+        tensors = load_file(str(f_t), device="cpu")
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"cannot read training state {d}: {str(e).splitlines()[0]}") from None
+    if meta.get("version") != STATE_VERSION:
+        raise ArtifactError(f"training state {d} has version {meta.get('version')}, expected {STATE_VERSION}")
+    return tensors, meta
+
+
+def prefixed(prefix: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v for k, v in sd.items()}
+
+
+def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    p = prefix + "."
+    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
