@@ -93,3 +93,88 @@ def test_pure_python_fallback_gives_identical_puzzles():
                          capture_output=True, text=True, check=True, timeout=120).stdout.split()
     g, s, r = H.candidates(3, 7, 1)
     assert out == ["".join(map(str, g[0])), "".join(map(str, s[0])), str(r[0])]
+
+
+# ---- the paper recipe at tiny size on CPU ------------------------------------------------------
+TINY_MODEL = {"d_model": 32, "n_latent": 2, "T": 2, "n_sup": 4}
+TINY = dict(n_train=32, batch_size=8, warmup=2, val_n=0, checkpoint_every=0, log_every=0)
+
+
+@pytest.fixture
+def one_thread(monkeypatch, tmp_path):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("TRM_EDGE_CACHE", str(tmp_path / "cache"))
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threads only add contention
+    yield
+    torch.set_num_threads(n)
+
+
+def test_recipe_has_the_paper_hyperparameters():
+    from trm_edge.model import TRMConfig
+    from trm_edge.train import recipe_config
+
+    cfg = recipe_config("sudoku-mlp", batch_size=8, model={"d_model": 32})
+    assert (cfg.lr, cfg.weight_decay, cfg.betas, cfg.warmup, cfg.ema) == (1e-4, 1.0, (0.9, 0.95), 2000, 0.999)
+    assert (cfg.halt, cfg.halt_explore, cfg.loss, cfg.n_train, cfg.portable) == (True, 0.1, "stablemax", 1000, True)
+    assert cfg.batch_size == 8 and cfg.model == {"task": "sudoku9-hard", "d_model": 32}
+    assert recipe_config("sudoku-mlp").batch_size == 768
+    m = TRMConfig.preset("sudoku-mlp")
+    assert (m.n_latent, m.T, m.n_sup, m.d_model, m.mixer) == (6, 3, 16, 512, "mlp")
+
+
+def test_recipe_resume_across_two_budgeted_runs_is_identical(one_thread, tmp_path, monkeypatch):
+    """4 steps in one run == 1 step (time budget hit) + resume for 3, bit for bit; sharded state files."""
+    from trm_edge import train_state
+    from trm_edge.train import recipe_config, train
+
+    kw = dict(model=TINY_MODEL, steps=4, portable=False, **TINY)
+    full = train(recipe_config("sudoku-mlp", **kw), tmp_path / "full", device="cpu", progress=False)
+    monkeypatch.setattr(train_state, "MAX_SHARD_BYTES", 64 * 1024)  # force many shards and split tensors
+    first = train(recipe_config("sudoku-mlp", time_budget=1e-9, **kw), tmp_path / "cut", device="cpu", progress=False)
+    assert first["stopped_by"] == "time budget" and first["step"] == 1
+    shards = sorted((tmp_path / "cut" / "train_state").glob("state-*.safetensors"))
+    assert len(shards) > 3 and all(f.stat().st_size <= 64 * 1024 + 4096 for f in shards)
+    second = train(recipe_config("sudoku-mlp", time_budget=1e9, **kw), tmp_path / "cut", device="cpu",
+                   resume=True, progress=False)
+    assert second["step"] == full["step"] == 4 and second["loss"] == full["loss"]
+    a, _ = train_state.load_train_state(tmp_path / "full")
+    b, _ = train_state.load_train_state(tmp_path / "cut")
+    torch = pytest.importorskip("torch")
+    for k in a:
+        if k.startswith(("model.", "ema.", "optim.")):
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_recipe_cli_portable_chunks(one_thread, tmp_path):
+    """`trm-edge train --preset sudoku-mlp --task sudoku9-hard` in two chunks with a portable state."""
+    import json
+
+    from click.testing import CliRunner
+    from trm_edge import train_state
+    from trm_edge.checkpoint import load_model
+    from trm_edge.cli import cli
+
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--preset", "sudoku-mlp", "--task", "sudoku9-hard", "--device", "cpu",
+            "--quiet", "--steps", "3", "--batch-size", "8", "--n-train", "32", "--warmup", "2", "--val-n", "0",
+            *[f"--model={k}={v}" for k, v in TINY_MODEL.items()]]
+    r1 = CliRunner().invoke(cli, args + ["--time-budget", "1e-9"])
+    assert r1.exit_code == 0, r1.output
+    assert json.loads(r1.output.strip().splitlines()[-1])["step"] == 1
+    r2 = CliRunner().invoke(cli, args + ["--time-budget", "1e9", "--resume"])
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.output.strip().splitlines()[-1])["step"] == 3
+    tensors, meta = train_state.load_train_state(out)
+    cfg = meta["train_config"]
+    assert (cfg["lr"], cfg["weight_decay"], cfg["batch_size"], cfg["portable"]) == (1e-4, 1.0, 8, True)
+    assert meta["model_config"]["task"] == "sudoku9-hard"
+    assert not any(".carry." in k for k in tensors)
+    assert any(k.endswith(".exp_avg_sq") for k in tensors)
+    torch = pytest.importorskip("torch")
+    assert all(v.dtype == torch.bfloat16 for k, v in tensors.items() if k.endswith((".exp_avg", ".exp_avg_sq")))
+    assert tensors["model.lm_head.weight"].dtype == torch.float32
+    for f in out.rglob("*.safetensors"):
+        assert f.stat().st_size <= 16 * 2**20
+    model, _ = load_model(out / "model")
+    assert model.cfg.task == "sudoku9-hard" and next(model.parameters()).dtype == torch.float32

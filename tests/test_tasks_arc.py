@@ -142,3 +142,36 @@ def test_task_text_form():
     for bad in ("", "01\n2", "0a1", "\n".join(["0" * 31] * 2)):
         with pytest.raises(PuzzleError):
             parse_grid(bad)
+
+
+@pytest.mark.slow  # ~1 min on the loaded 2-core machine (ONNX export)
+def test_arc_like_export_takes_puzzle_ids(tmp_path, arc1):
+    """An ARC-shaped model (900 cells + puzzle-id prefix) exported to ONNX: `init` takes the puzzle
+    ids, the manifest records them, and the runtime matches eager for each id."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from trm_edge.export import Recipe, export, target_module
+    from trm_edge.model import TRMConfig, build_model
+    from trm_edge.runtime import load
+
+    if target_module("onnx").available():
+        pytest.skip(target_module("onnx").available())
+    torch.manual_seed(0)
+    cfg = TRMConfig.preset("arc-att", d_model=32, n_heads=2, n_latent=1, T=1, n_sup=2, puzzle_emb_len=2,
+                           n_puzzle_ids=5)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.puzzle_emb.weight.normal_(0, 1.0)  # zero-initialised in training; make ids matter here
+        model.q_head.weight.normal_(0, 0.5)
+    data = ArcData(ArcSpec(n_aug=2, n_train_puzzles=0, n_eval_puzzles=2), arc1)
+    x, _, pids = data.encode_rows(data.test_index[:2], test=True)
+    pids = (pids % 5).astype(np.int32)
+    art = export(model, Recipe(target="onnx", mode="looped", batch=1, in_graph_loop=False), tmp_path)
+    assert art.manifest["model"]["puzzle_emb_len"] == 2 and art.manifest["model"]["n_puzzle_ids"] == 5
+    sess = load(art.path)
+    got = sess.solve(x, max_steps=2, halt=False, puzzle_ids=pids)
+    want = model.solve(torch.as_tensor(x), max_steps=2, halt=False, puzzle_ids=torch.as_tensor(pids))
+    np.testing.assert_allclose(got.q_halt, want.q_halt, atol=1e-3, rtol=1e-3)
+    assert (got.preds == want.preds).mean() > 0.999
+    other = sess.solve(x, max_steps=1, halt=False, puzzle_ids=(pids + 1) % 5)
+    assert not np.allclose(other.q_halt[0], got.q_halt[0])  # the id really reaches the model

@@ -150,3 +150,41 @@ def test_parse_render_roundtrip(maze8):
 def test_parse_rejects(bad, msg):
     with pytest.raises(PuzzleError, match=msg):
         Maze(8).parse(bad)
+
+
+# ---- export parity (fp32, Linux runtimes): attention + RoPE through init/step artifacts ------------
+@pytest.mark.parametrize("target", [
+    "onnx",
+    pytest.param("executorch", marks=pytest.mark.slow),  # ~5 min on the loaded 2-core machine
+    pytest.param("tflite", marks=pytest.mark.slow),
+])
+def test_maze_export_parity_fp32(target, tmp_path):
+    """maze-tiny (attention + RoPE, 8x8) exported looped: same answers and q_halt as eager at every
+    step on real mazes. Untrained weights with a sharpened head (so argmax is not decided by noise)."""
+    import importlib.util
+
+    torch = pytest.importorskip("torch")
+    if importlib.util.find_spec(f"trm_edge.export.{target}") is None:
+        pytest.skip(f"trm_edge.export.{target} is not written yet")
+    from trm_edge.export import Recipe, export, target_module
+    from trm_edge.model import TRMConfig, build_model
+    from trm_edge.runtime import load
+
+    why = target_module(target).available()
+    if why:
+        pytest.skip(why)
+    torch.manual_seed(0)
+    cfg = TRMConfig.preset("maze-tiny")
+    assert cfg.mixer == "attention" and cfg.pos == "rope" and cfg.task == "maze8"
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.q_head.weight.normal_(0, 0.5)  # non-trivial q_halt
+    m = Maze(8)
+    x, _ = m.generate(3, seed=11)
+    art = export(model, Recipe(target=target, mode="looped", batch=1, in_graph_loop=False), tmp_path)
+    sess = load(art.path)
+    got = sess.solve(x, max_steps=cfg.n_sup, halt=False)
+    want = model.solve(torch.as_tensor(x), max_steps=cfg.n_sup, halt=False)
+    assert got.preds.shape == want.preds.shape == (cfg.n_sup, 3, 64)
+    np.testing.assert_allclose(got.q_halt, want.q_halt, atol=1e-3, rtol=1e-3)
+    assert (got.preds == want.preds).mean() > 0.999

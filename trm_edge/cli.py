@@ -34,15 +34,185 @@ def pick_device(device: str | None) -> str:
 
 # ---- commands (one block per verb; keep each thin) -----------------------------------------
 
+# -- train ------------------------------------------------------------------------------------
+def _kv_overrides(items) -> dict:
+    """('d_model=32', 'hidden_multiple=1') -> {'d_model': 32, 'hidden_multiple': 1} (JSON values)."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--model")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (model/ + train_state/).")
+@click.option("--preset", default="sudoku6-small", show_default=True,
+              help="TRMConfig preset; a preset with a recipe (sudoku-mlp: the paper's) sets the defaults below.")
+@click.option("--task", default=None, help="Task override, e.g. sudoku9-hard (default: the preset's / recipe's).")
+@click.option("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
+@click.option("--steps", default=10000, show_default=True, type=click.IntRange(1), help="Optimizer steps.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Global batch.")
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--weight-decay", default=0.1, show_default=True)
+@click.option("--warmup", default=200, show_default=True, type=click.IntRange(0))
+@click.option("--ema", default=0.999, show_default=True, help="EMA decay (0 disables).")
+@click.option("--loss", type=click.Choice(["stablemax", "softmax"]), default="stablemax", show_default=True)
+@click.option("--halt/--no-halt", default=True, show_default=True,
+              help="ACT halting + batch refill in training; --no-halt trains every step up to n_sup.")
+@click.option("--n-train", default=20000, show_default=True, type=click.IntRange(1), help="Generated training puzzles.")
+@click.option("--data-seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Model init + halting exploration.")
+@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(0))
+@click.option("--log-every", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--time-budget", default=None, type=float, help="Seconds of training; then save and stop.")
+@click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0),
+              help="Validation puzzles for halting calibration at the end (0: skip).")
+@click.option("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--threads", default=None, type=click.IntRange(1), help="torch intra-op threads.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--portable/--no-portable", default=False, show_default=True,
+              help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
+@click.pass_context
+def train(ctx, out, preset, task, model_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
+          data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device, threads, quiet,
+          portable):
+    """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
+    import json
+
+    import torch
+
+    from .train import RECIPES, recipe_config, train as run_train
+
+    if threads:
+        torch.set_num_threads(threads)
+    values = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ema=ema,
+                  loss=loss, halt=halt, n_train=n_train, data_seed=data_seed, seed=seed,
+                  checkpoint_every=checkpoint_every, log_every=log_every, time_budget=time_budget, val_n=val_n,
+                  portable=portable)
+    if preset in RECIPES:  # the recipe replaces the option defaults; options given explicitly still win
+        values = {k: v for k, v in values.items()
+                  if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    model = _kv_overrides(model_kv) | ({"task": task} if task else {})
+    cfg = recipe_config(preset, model=model, **values)
+    try:
+        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet)
+    except ValueError as e:
+        raise TRMEdgeError(str(e)) from None
+    click.echo(json.dumps(summary))
+
+
+# -- eval / calibrate -------------------------------------------------------------------------
+@cli.command("eval")
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.option("--seed", default=None, type=int, help="Data seed (default: the checkpoint's training seed).")
+@click.option("--max-steps", default=None, type=click.IntRange(1), help="Supervision steps (default: n_sup).")
+@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the checkpoint's).")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1))
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the result JSON here.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--artifact", default=None, type=click.Path(exists=True),
+              help="An exported artifact: run it through its runtime and add drift vs eager fp32 "
+                   "(--checkpoint then names the eager reference, default: the manifest's source).")
+def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact):
+    """Exact and cell accuracy after every supervision step, and with adaptive halting."""
+    import json
+    from pathlib import Path
+
+    from .evaluate import evaluate_checkpoint, format_table
+
+    if artifact:
+        from .evaluate_artifact import evaluate_artifact, format_drift
+
+        res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
+                                checkpoint=checkpoint, batch_size=batch_size)
+        click.echo(format_drift(res))
+    else:
+        res = evaluate_checkpoint(checkpoint, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
+                                  device=pick_device(device), batch_size=batch_size)
+        click.echo(format_table(res))
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+        click.echo(f"wrote {json_out}")
+
+
+@cli.command()
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Validation puzzles.")
+@click.option("--max-drop", default=0.005, show_default=True, type=click.FloatRange(0, 1),
+              help="Allowed exact-accuracy loss vs full depth.")
+@click.option("--device", default="auto", show_default=True)
+def calibrate(checkpoint, n, max_drop, device):
+    """Choose the q_halt threshold on a validation split; store it in the checkpoint's config."""
+    import json
+
+    from .evaluate import calibrate_checkpoint
+
+    click.echo(json.dumps(calibrate_checkpoint(checkpoint, n=n, max_drop=max_drop, device=pick_device(device))))
+
+
+# -- solve / demo -----------------------------------------------------------------------------
+@cli.command()
+@click.argument("puzzle")
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--max-steps", default=None, type=click.IntRange(1), help="Supervision steps (default: n_sup).")
+@click.option("--all-steps", is_flag=True, help="Keep refining after the halting step.")
+@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the checkpoint's).")
+def solve(puzzle, checkpoint, max_steps, all_steps, threshold):
+    """Solve PUZZLE (a string like '1.3...' with '.' or '0' for blanks, or a file holding one)."""
+    import json
+    from pathlib import Path
+
+    from .checkpoint import load_model, resolve
+    from .demo import solve_steps
+    from .tasks import get_task
+
+    d = resolve(checkpoint)
+    try:  # the task name alone, so bad input fails fast, before torch is imported
+        task = get_task(json.loads((d / "config.json").read_text())["task"])
+    except (OSError, ValueError, KeyError):
+        raise TRMEdgeError(f"{d} has no readable config.json") from None
+    p = Path(puzzle)
+    text = p.read_text() if len(puzzle) < 4096 and p.is_file() else puzzle
+    tokens = task.parse(text)
+    model, _ = load_model(d)
+    _, _, valid = solve_steps(model, task, tokens, max_steps, all_steps, threshold, echo=click.echo)
+    if not valid:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0), help="Puzzles shown live.")
+@click.option("--n", "n_table", default=300, show_default=True, type=click.IntRange(1), help="Puzzles in the table.")
+@click.option("--seed", default=None, type=int, help="Puzzle seed (default: random).")
+def demo(checkpoint, n_show, n_table, seed):
+    """The bundled model solving fresh puzzles live, then accuracy per depth."""
+    from .demo import run_demo
+
+    run_demo(checkpoint, n_show=n_show, n_table=n_table, seed=seed, echo=click.echo)
+
+
 
 # -- bench ------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--all-targets", is_flag=True, help="Also export + bench every target available here.")
 @click.option("--checkpoint", default=None, help="Eager reference and export source (default: bundled).")
+@click.option("--preset", default=None, help="Instead: random weights of a model preset (timing only).")
 @click.option("--device", default="host", show_default=True, help="Profile from benchmarks/devices.toml.")
 @click.option("--depths", default="1,2,4,8,16", show_default=True, help="Supervision steps (clipped to n_sup).")
 @click.option("--halt/--no-halt", default=True, show_default=True, help="Also measure adaptive halting.")
+@click.option("--halt-threshold", default=None, type=float, help="Halt when q_halt > this (default: the model's).")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--threads", default=None, type=click.IntRange(1), help="Intra-op threads (default: profile / runtime).")
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(1), help="Timed runs per depth.")
@@ -56,7 +226,7 @@ def pick_device(device: str | None) -> str:
 @click.option("--json", "json_out", default=None, help="Result JSON (default: benchmarks/results/<device>-<date>.json).")
 @click.option("--plot", "plot_out", default=None, help="PNG plots (default: next to the JSON).")
 @click.option("--markdown", "md_out", default=None, help="Markdown table (default: next to the JSON).")
-def bench(artifacts, all_targets, checkpoint, device, depths, halt, batch, threads, runs, warmup, n_puzzles,
+def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt_threshold, batch, threads, runs, warmup, n_puzzles,
           precisions, no_eager, in_process, runner, json_out, plot_out, md_out):
     """Latency, memory and accuracy per recursion depth, for eager PyTorch and each artifact."""
     import shlex
@@ -80,8 +250,9 @@ def bench(artifacts, all_targets, checkpoint, device, depths, halt, batch, threa
         + [f"--{k.replace('_', '-')}" for k, v in ctx.params.items() if v is True and k != "halt"]
         + ["--halt" if halt else "--no-halt"])
     settings = BenchSettings(depths=depth_list, batch=batch, threads=threads, runs=runs, warmup=warmup,
-                             n_puzzles=n_puzzles, halt=halt)
-    req = BenchRequest(artifacts=list(artifacts), all_targets=all_targets, checkpoint=checkpoint, device=device,
+                             n_puzzles=n_puzzles, halt=halt, halt_threshold=halt_threshold)
+    req = BenchRequest(artifacts=list(artifacts), all_targets=all_targets, checkpoint=checkpoint, preset=preset,
+                       device=device,
                        precisions=tuple(p for p in precisions.split(",") if p), eager=not no_eager,
                        isolate=not in_process, runner=runner, command=command)
     result = run_bench(req, settings)
@@ -135,6 +306,86 @@ def vectors(checkpoint, n_puzzles, seed, out):
     correct = sum(c["final_correct"] for c in v["cases"])
     click.echo(f"wrote {path}: {len(v['cases'])} puzzles x {v['max_steps']} steps, halted at {halted}, "
                f"{correct}/{len(halted)} correct at the halting step ({Path(path).stat().st_size // 1024} KiB)")
+
+
+# -- export / validate ------------------------------------------------------------------------
+@cli.command("export")
+@click.option("--target", default=None, help="onnx, executorch, coreml, tflite or all (default: the recipe's, else onnx).")
+@click.option("--mode", default=None, help="looped, unrolled or all (default: the recipe's, else looped).")
+@click.option("--depth", default=None, type=click.IntRange(1), help="Unrolled: supervision steps K (default: n_sup).")
+@click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
+@click.option("--batch", default=None, type=click.IntRange(1), help="Static batch of the entry points (default 1).")
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out):
+    """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest."""
+    import time
+    from dataclasses import replace
+
+    from .export import MODES, TARGETS, Recipe, export, load_source
+
+    base = Recipe.load(recipe) if recipe else Recipe()
+    targets = list(TARGETS) if target == "all" else [target or base.target]
+    modes = list(MODES) if mode == "all" else [mode or base.mode]
+    over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
+    recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
+    model = load_source(checkpoint)
+    recipes = [r.resolved(model.cfg) for r in recipes]  # check every combination before exporting any
+    t0 = time.perf_counter()
+    for r in recipes:
+        art = export(model, r, out)
+        click.echo(f"{art.name:<28} {art.size_bytes / 1024:8.0f} KiB  {art.seconds:6.1f} s  {art.path}")
+    if len(recipes) > 1:
+        click.echo(f"total {time.perf_counter() - t0:.1f} s for {len(recipes)} artifacts")
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(exists=True, file_okay=False))
+@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
+def validate(artifact, n, checkpoint, json_out):
+    """Compare an artifact with eager PyTorch after every supervision step (per-step table)."""
+    import json
+    from pathlib import Path
+
+    from .export.validate import check_passed, format_report, validate as run
+
+    rep = run(artifact, n=n, checkpoint=checkpoint)
+    click.echo(format_report(rep))
+    if json_out:
+        Path(json_out).write_text(json.dumps(rep, indent=2) + "\n")
+    check_passed(rep)
+
+
+# -- report -------------------------------------------------------------------------------------
+@cli.group()
+def report():
+    """Reports over exported artifacts."""
+
+
+@report.command("quant")
+@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--targets", default="onnx,executorch,tflite,coreml", show_default=True)
+@click.option("--precisions", default="fp32,int8,int8-dynamic,fp16", show_default=True,
+              help="Unsupported target/precision pairs are skipped (fp16: Core ML).")
+@click.option("--mode", default="looped", show_default=True, type=click.Choice(["looped", "unrolled"]))
+@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Quantizer option (trm_edge.export.quantize), e.g. ops=all; repeatable.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
+def report_quant(checkpoint, targets, precisions, mode, n, options, out):
+    """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
+    from .report_quant import QuantReportConfig, quant_report
+
+    cfg = QuantReportConfig(targets=tuple(t for t in targets.split(",") if t),
+                            precisions=tuple(p for p in precisions.split(",") if p), mode=mode, n=n,
+                            options=_kv_overrides(options))
+    rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
+    from .report_quant import to_markdown
+    click.echo(to_markdown(rep))
 
 
 def main(argv=None):

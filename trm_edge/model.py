@@ -32,7 +32,8 @@ class TRMConfig:
     seq_len: int = 36             # output cells (puzzle-id prefix excluded)
     d_model: int = 64             # D
     n_layers: int = 2             # layers in the recursed network
-    expansion: float = 4.0        # SwiGLU hidden = round_up(expansion * D * 2/3, 256)
+    expansion: float = 4.0        # SwiGLU hidden = round_up(expansion * D * 2/3, hidden_multiple)
+    hidden_multiple: int = 256    # authors: 256; 1 = no rounding (the spec's 87k-param CPU prototype)
     mixer: str = "mlp"            # "mlp" (SwiGLU over the sequence axis) or "attention"
     n_heads: int = 8              # attention heads (head_dim = D / n_heads)
     pos: str = "none"             # "rope", "learned" or "none" (the MLP mixer needs none)
@@ -107,9 +108,9 @@ def _round_up(v: float, multiple: int) -> int:
 class SwiGLU(nn.Module):
     """Fused gate+up projection, no biases: down(silu(gate) * up)."""
 
-    def __init__(self, dim: int, expansion: float):
+    def __init__(self, dim: int, expansion: float, multiple: int = 256):
         super().__init__()
-        hidden = _round_up(expansion * dim * 2 / 3, 256)
+        hidden = _round_up(expansion * dim * 2 / 3, multiple)
         self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
         self.down = nn.Linear(hidden, dim, bias=False)
 
@@ -160,7 +161,7 @@ class SequenceMLP(nn.Module):
 
     def __init__(self, cfg: TRMConfig):
         super().__init__()
-        self.mlp = SwiGLU(cfg.total_len, cfg.expansion)
+        self.mlp = SwiGLU(cfg.total_len, cfg.expansion, cfg.hidden_multiple)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D)
         return self.mlp(h.transpose(1, 2)).transpose(1, 2)
@@ -172,7 +173,7 @@ class Block(nn.Module):
     def __init__(self, cfg: TRMConfig):
         super().__init__()
         self.mixer = Attention(cfg) if cfg.mixer == "attention" else SequenceMLP(cfg)
-        self.mlp = SwiGLU(cfg.d_model, cfg.expansion)
+        self.mlp = SwiGLU(cfg.d_model, cfg.expansion, cfg.hidden_multiple)
         self.eps = cfg.norm_eps
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:

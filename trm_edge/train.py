@@ -17,6 +17,7 @@ when `time_budget` runs out; `resume` continues with bit-identical next steps.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -64,6 +65,8 @@ class TrainConfig:
     arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
     puzzle_lr: float = 1e-2         # puzzle-id embeddings: their own sign-SGD (spec: lr 1e-2, ARC)
     puzzle_weight_decay: float = 0.1
+    portable: bool = False          # state to carry between machines: EMA, AdamW moments and the saved
+                                    # model in bf16, no ACT carry (paper model: ~50 MB, files <= 16 MiB)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -74,6 +77,26 @@ class TrainConfig:
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
+
+
+# Recipes: TrainConfig defaults per model preset; explicit overrides (CLI flags) win, `model` dicts merge.
+RECIPES: dict[str, dict] = {
+    # The paper's Sudoku run (spec "Training"): AdamW lr 1e-4, wd 1.0, betas (0.9, 0.95), warmup 2000,
+    # global batch 768, EMA 0.999, stablemax CE, ACT with exploration 0.1; n=6, T=3, N_sup=16 come from
+    # the preset. Data: Sudoku-hard, 1000 puzzles augmented on the fly. `portable` keeps every state file
+    # <= 16 MiB so a run can hop between machines in --time-budget chunks with --resume.
+    "sudoku-mlp": dict(model={"task": "sudoku9-hard"}, n_train=1000, batch_size=768, lr=1e-4,
+                       weight_decay=1.0, betas=(0.9, 0.95), warmup=2000, ema=0.999, loss="stablemax",
+                       halt=True, halt_explore=0.1, steps=50000, checkpoint_every=500, log_every=50,
+                       val_n=1000, portable=True),
+}
+
+
+def recipe_config(preset: str, **overrides) -> TrainConfig:
+    """TrainConfig for `preset`: its recipe (if any), then `overrides` on top."""
+    base = RECIPES.get(preset, {})
+    model = {**base.get("model", {}), **(overrides.pop("model", None) or {})}
+    return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
 
 
 def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -232,7 +255,12 @@ class Trainer:
         out.update(flat)
         out["rng.torch"] = torch.get_rng_state()
         for r, (t, _) in enumerate(per_rank):
-            out.update(prefixed(f"rank{r}", t))
+            out.update(prefixed(f"rank{r}", t if not self.cfg.portable else
+                                {k: v for k, v in t.items() if not k.startswith("carry.")}))
+        if self.cfg.portable:  # weights stay fp32; their EMA and the AdamW moments go bf16
+            ema_params = {f"ema.module.{n}" for n, _ in self.model.named_parameters()}
+            out = {k: v.to(torch.bfloat16) if k in ema_params or k.endswith((".exp_avg", ".exp_avg_sq")) else v
+                   for k, v in out.items()}
         meta = {"step": self.step, "elapsed": self.elapsed, "world": self.world,
                 "train_config": asdict(self.cfg), "model_config": asdict(self.mcfg),
                 "optim_groups": groups, "ranks": [m for _, m in per_rank]}
@@ -247,7 +275,9 @@ class Trainer:
         optimizer_from_flat(self.opt, tensors, meta["optim_groups"])
         torch.set_rng_state(tensors["rng.torch"])
         mine = unprefixed(f"rank{self.rank}", tensors)
-        self.carry = {k: v.to(self.device) for k, v in unprefixed("carry", mine).items()}
+        carry = unprefixed("carry", mine)
+        if carry:  # a portable state has none: the batch refills with fresh samples
+            self.carry = {k: v.to(self.device) for k, v in carry.items()}
         self.explore_rng.set_state(mine["rng.explore"])
         self.stream.load_state(meta["ranks"][self.rank]["stream"])
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
@@ -258,7 +288,12 @@ class Trainer:
         if self.rank == 0:
             save_train_state(out / "train_state", tensors, meta)
             info = {"step": self.step, "train_seconds": round(self.elapsed, 1), "train_config": asdict(self.cfg)}
-            save_model(self.eval_model(), out / "model", extra_json={"training.json": info, **self.extra_json})
+            model = self.eval_model()
+            if self.cfg.portable:  # bf16 weights (fp32 buffers): the paper model's file is 10 MB
+                model = copy.deepcopy(model)
+                for p in model.parameters():
+                    p.data = p.data.to(torch.bfloat16)
+            save_model(model, out / "model", extra_json={"training.json": info, **self.extra_json})
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -332,6 +367,8 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
                         "halted_exact": round(window["halted_exact"] / h, 4),
                         "halted_mean_steps": round(window["halted_steps"] / h, 2),
                         "samples_per_s": round(window["samples"] / dt, 1), "elapsed_s": round(trainer.elapsed, 1)}
+                if trainer.device.type == "cuda":  # peak GPU memory of this process so far
+                    line["gpu_mem_gib"] = round(torch.cuda.max_memory_allocated(trainer.device) / 2**30, 2)
                 logf.write(json.dumps(line) + "\n")
                 logf.flush()
                 bar.write(" ".join(f"{k}={v}" for k, v in line.items()))

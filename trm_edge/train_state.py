@@ -43,13 +43,56 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Ten
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
+# Files stay <= 16 MiB so a state can be carried between machines by transfers with a per-file cap:
+# a bigger state is written as state-00001.safetensors, state-00002..., tensors bigger than a shard
+# split along dim 0 as "<name>#<part>" (joined again on load). Small states stay one state.safetensors.
+MAX_SHARD_BYTES = 16 * 2**20 - 2**16  # headroom for the safetensors JSON header
+
+
+def _shards(tensors: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    shards, cur, size = [], {}, 0
+    for k, v in tensors.items():
+        nbytes = v.numel() * v.element_size()
+        if nbytes > MAX_SHARD_BYTES and v.dim() > 0 and v.shape[0] > 1:
+            rows = max(1, MAX_SHARD_BYTES // (nbytes // v.shape[0]))
+            pieces = [(f"{k}#{i}", v[s:s + rows].contiguous()) for i, s in enumerate(range(0, v.shape[0], rows))]
+        else:
+            pieces = [(k, v)]
+        for name, t in pieces:
+            n = t.numel() * t.element_size()
+            if cur and size + n > MAX_SHARD_BYTES:
+                shards.append(cur)
+                cur, size = {}, 0
+            cur[name], size = t, size + n
+    return shards + [cur]
+
+
+def _join(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    parts: dict[str, list] = {}
+    out = {}
+    for k, v in tensors.items():
+        if "#" in k:
+            base, i = k.rsplit("#", 1)
+            parts.setdefault(base, []).append((int(i), v))
+        else:
+            out[k] = v
+    for base, ps in parts.items():
+        out[base] = torch.cat([v for _, v in sorted(ps, key=lambda p: p[0])])
+    return out
+
+
 def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
     def write(d: Path):
-        save_file(tensors, str(d / "state.safetensors"))
+        shards = _shards(tensors)
+        if len(shards) == 1:
+            save_file(shards[0], str(d / "state.safetensors"))
+        else:
+            for i, shard in enumerate(shards, 1):
+                save_file(shard, str(d / f"state-{i:05d}.safetensors"))
         (d / "state.json").write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
 
     atomic_write_dir(Path(path), write)
@@ -62,11 +105,12 @@ def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     if (d / "train_state").is_dir():  # accept the run directory too
         d = d / "train_state"
     f_t, f_j = d / "state.safetensors", d / "state.json"
-    if not f_t.exists() or not f_j.exists():
+    files = [f_t] if f_t.exists() else sorted(d.glob("state-*.safetensors"))
+    if not files or not f_j.exists():
         raise ArtifactError(f"no training state to resume in {path} (needs train_state/state.safetensors + state.json)")
     try:
         meta = json.loads(f_j.read_text())
-        tensors = load_file(str(f_t), device="cpu")
+        tensors = _join({k: v for f in files for k, v in load_file(str(f), device="cpu").items()})
     except (OSError, ValueError) as e:
         raise ArtifactError(f"cannot read training state {d}: {str(e).splitlines()[0]}") from None
     if meta.get("version") != STATE_VERSION:

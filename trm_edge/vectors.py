@@ -163,7 +163,7 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
     r = cfg.decimals
     top2 = np.sort(logits, -1)[..., -2:]
     margin = top2[..., 1] - top2[..., 0]  # (S, N, L)
-    from .export.common import task_info
+    from .export.common import task_info, weights_sha256
 
     info = task_info(mc)  # exactly the manifest's "task" block
     enc = info["tokens"]
@@ -197,6 +197,7 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
         "generator": "trm-edge vectors (eager PyTorch, fp32, CPU)",
         "checkpoint": ckpt_dir.name,
         "checkpoint_sha256": file_sha256(ckpt_dir / "model.safetensors"),
+        "weights_sha256": weights_sha256(model),  # = an artifact manifest's source.weights_sha256
         "task": mc.task,
         "vocab_size": mc.vocab_size,
         "seq_len": mc.seq_len,

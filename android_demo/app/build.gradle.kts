@@ -30,7 +30,6 @@ android {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
     }
-    kotlinOptions { jvmTarget = "17" }
     buildFeatures { compose = true }
 
     // Model files are copied out of the APK once (runtimes want a file path); keep them uncompressed.
@@ -40,9 +39,16 @@ android {
         // One contract: the golden vectors written by `trm-edge vectors` in the Python repo.
         getByName("test").resources.srcDir("../../tests/vectors")
         getByName("androidTest").assets.srcDir("../../tests/vectors")
+        // the vectors reader + replay session, used by both the JVM and the instrumented tests
+        getByName("test").java.srcDir("src/sharedTest/java")
+        getByName("androidTest").java.srcDir("src/sharedTest/java")
     }
 
     packaging { jniLibs { useLegacyPackaging = false } }
+}
+
+kotlin {
+    compilerOptions { jvmTarget.set(org.jetbrains.kotlin.gradle.dsl.JvmTarget.JVM_17) }
 }
 
 dependencies {

@@ -138,9 +138,10 @@ def parse_runner_output(text: str) -> dict:
                   r"Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)", text)
     if m:
         out.update(init_ms=float(m[1]) / 1e3, first_ms=float(m[2]) / 1e3, avg_ms=float(m[4]) / 1e3)
-    m = re.search(r"Peak memory footprint \(MB\): init=([\d.]+) overall=([\d.]+)", text)
+    # "Peak memory footprint (MB): init=X overall=Y" (older) or "... via periodic monitoring: Y" (newer)
+    m = re.search(r"peak memory footprint \(MB\)[^:]*:\s*(?:init=[\d.]+ overall=)?([\d.]+)", text, re.I)
     if m:
-        out["peak_mb"] = float(m[2])
+        out["peak_mb"] = float(m[1])
     m = re.search(r"executed successfully (\d+) time\(s\) in ([\d.]+) ms", text)
     if m:
         out["avg_ms"] = float(m[2]) / int(m[1])

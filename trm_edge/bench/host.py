@@ -40,6 +40,7 @@ class BenchSettings:
     warmup: int = 3             # W untimed solves before them
     n_puzzles: int = 100        # puzzles scored for accuracy / halting (same for every runtime)
     halt: bool = True           # also measure adaptive halting
+    halt_threshold: float | None = None  # halt when q_halt > this (None: the model's calibrated value)
     seed: int = 20251006        # puzzle generation seed (kept away from training seeds)
 
 
@@ -54,65 +55,19 @@ class RuntimeSpec:
 
 
 # ---- sessions ------------------------------------------------------------------------------
-class EagerSession:
-    """Eager PyTorch behind the same init/step/solve calls as an exported artifact.
-
-    trm_edge.runtime.load() returns the project's Session for an artifact; this wrapper is only
-    used for a checkpoint when that loader cannot open checkpoints itself.
-    """
-
-    target, precision, mode, delegate = "eager", "fp32", "looped", None
-
-    def __init__(self, model):
-        import torch
-
-        self.torch, self.model = torch, model.eval()
-        self.cfg = model.cfg
-        self.halt_threshold = model.cfg.halt_threshold
-
-    def init(self, tokens):
-        with self.torch.inference_mode():
-            x = self.model.embed(self.torch.as_tensor(np.asarray(tokens, np.int32)))
-            return (x, *self.model.initial_state(x))
-
-    def step(self, state):
-        with self.torch.inference_mode():
-            x, y, z = state
-            y, z, logits, q = self.model.step(x, y, z)
-            return (x, y, z), logits.argmax(-1), q.float()
-
-    def solve(self, tokens, max_steps=None, halt=True):
-        return host_loop(self.init, self.step, np.asarray(tokens, np.int32), max_steps or self.cfg.n_sup,
-                         halt, self.halt_threshold)
-
-
 def open_session(spec: RuntimeSpec, threads: int | None):
-    """Load `spec` with trm_edge.runtime.load when it exists; eager checkpoints fall back to EagerSession."""
-    import inspect
+    """The project's one Session API: an artifact dir or (eager) a checkpoint dir."""
+    from trm_edge.runtime import load
 
-    try:
-        from trm_edge import runtime
-        load = getattr(runtime, "load", None)
-    except ImportError:
-        load = None
-    if load is not None and (spec.target != "eager" or (Path(spec.path) / "manifest.json").exists()):
-        kw = {"threads": threads} if "threads" in inspect.signature(load).parameters else {}
-        return load(spec.path, **kw)
-    if spec.target != "eager":
-        raise ArtifactError(f"cannot open {spec.path}: trm_edge.runtime.load is not available")
-    from trm_edge.checkpoint import load_model
-
-    model, _ = load_model(spec.path)
-    return EagerSession(model)
+    return load(spec.path, threads=threads)
 
 
 def session_info(session, spec: RuntimeSpec) -> dict:
     """Threshold, mode and fixed depth of a session (manifest first, then attributes)."""
     man = getattr(session, "manifest", None) or {}
-    cfg = getattr(session, "cfg", None)
     thr = getattr(session, "halt_threshold", None)
     if thr is None:
-        thr = man.get("halt_threshold", cfg.halt_threshold if cfg is not None else 0.0)
+        thr = (man.get("model") or {}).get("halt_threshold", 0.0)
     mode = getattr(session, "mode", None) or man.get("mode") or spec.mode
     depth = getattr(session, "depth", None) or man.get("depth")
     return {"threshold": float(thr), "mode": mode, "depth": int(depth) if depth else None}
@@ -199,7 +154,8 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
     session = open_session(spec, settings.threads)
     out["load_ms"] = (time.perf_counter() - t0) * 1e3
     info = session_info(session, spec)
-    thr, unrolled = info["threshold"], info["mode"] == "unrolled"
+    thr = info["threshold"] if settings.halt_threshold is None else float(settings.halt_threshold)
+    unrolled = info["mode"] == "unrolled"
     out["mode"] = info["mode"]
     tick("load")
 
@@ -250,7 +206,7 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
         halt_ms, steps, finals = [], [], []
         for chunk, real in _chunks(inputs, B):
             t0 = time.perf_counter()
-            res = session.solve(chunk, max_d, True)
+            res = session.solve(chunk, max_d, True, threshold=thr)
             halt_ms.append((time.perf_counter() - t0) * 1e3 / B)
             steps.extend(np.asarray(res.halted_at)[:real].tolist())
             finals.append(np.asarray(res.final)[:real])

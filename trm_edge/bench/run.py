@@ -24,6 +24,7 @@ class BenchRequest:
     artifacts: list[str] = field(default_factory=list)  # artifact dirs; empty = defaults
     all_targets: bool = False       # every available target (also when artifacts are given)
     checkpoint: str | None = None   # eager reference + source of default exports (None: bundled)
+    preset: str | None = None       # instead: random weights of a TRMConfig preset (timing only)
     device: str = "host"            # profile in benchmarks/devices.toml
     precisions: tuple[str, ...] = ("fp32", "int8")
     eager: bool = True              # include eager PyTorch fp32 (the reference)
@@ -95,6 +96,25 @@ def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, bat
     return specs
 
 
+def random_checkpoint(preset: str) -> Path:
+    """A checkpoint of `preset` with seed-0 random weights, saved once in the cache."""
+    import torch
+
+    from trm_edge.checkpoint import save_model
+    from trm_edge.data import cache_dir
+    from trm_edge.model import TRMConfig, build_model
+
+    try:
+        cfg = TRMConfig.preset(preset)
+    except ValueError as e:
+        raise TRMEdgeError(str(e)) from None
+    path = cache_dir() / "bench" / f"random-{preset}"
+    if not (path / "model.safetensors").exists():
+        torch.manual_seed(0)
+        save_model(build_model(cfg), path)
+    return path
+
+
 def test_puzzles(task_name: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same n held-out puzzles for every runtime: the test split (disjoint from training)."""
     from trm_edge.data import load_split
@@ -113,17 +133,24 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
     if not reachable:
         raise DeviceError(f"device {profile.name}: {why}")
-    model, ckpt_dir = load_model(req.checkpoint)
+    notes: list[str] = []
+    if req.preset:
+        ckpt = random_checkpoint(req.preset)
+        notes.append(f"random weights of preset {req.preset!r} (seed 0): timing only, accuracy is meaningless")
+    model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
     cfg = model.cfg
-    depths, notes = clip_depths(settings.depths, cfg.n_sup)
+    depths, clip_notes = clip_depths(settings.depths, cfg.n_sup)
+    notes += clip_notes
     settings.depths = depths
     if settings.threads is None and profile.threads:
         settings.threads = profile.threads
     specs = [spec_from_artifact(a) for a in req.artifacts]
     if req.all_targets or not req.artifacts:
         targets = [t for t in ("onnx", "executorch", "tflite", "coreml") if t in profile.targets]
-        if profile.reach != "local":  # only the device's own targets; exported here, pushed there
-            targets = [t for t in targets if t != "coreml" or profile.platform == "ios"]
+        if "coreml" in targets and ((profile.reach == "local" and sys.platform != "darwin")
+                                    or profile.platform == "android"):
+            targets.remove("coreml")
+            notes.append("coreml: Core ML artifacts run only on macOS / iOS; not benchmarked on this device")
         specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress)
     for s in specs:
         m = json.loads((Path(s.path) / "manifest.json").read_text())
@@ -138,7 +165,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         "device": None,
         "model": {"checkpoint": str(ckpt_dir), "task": cfg.task, "n_sup": cfg.n_sup,
                   "params": count_params(model), "config": asdict(cfg)},
-        "settings": {**asdict(settings), "requested_depths": None, "halt_threshold": cfg.halt_threshold},
+        "settings": {**asdict(settings), "requested_depths": None,
+                     "halt_threshold": cfg.halt_threshold if settings.halt_threshold is None else settings.halt_threshold},
         "notes": notes, "roofline": None, "runtimes": [],
     }
     if profile.reach == "local":

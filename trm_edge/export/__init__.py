@@ -20,7 +20,7 @@ from .common import Artifact, UnsupportedError, artifact_name
 
 TARGETS = ("onnx", "executorch", "coreml", "tflite")
 MODES = ("looped", "unrolled")
-PRECISIONS = ("fp32", "fp16", "int8")   # fp16/int8 are implemented in trm_edge.export.quantize
+PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")   # non-fp32: trm_edge.export.quantize
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "export"   # <repo>/export/*.toml
 
 
@@ -95,6 +95,17 @@ def target_module(target: str):
     return importlib.import_module(f"{__name__}.{target}")
 
 
+def load_source(checkpoint=None):
+    """Load a checkpoint (path or bundled name; None -> the bundled default) for export, recording
+    where it came from (bundled models by name, so manifests stay machine-independent)."""
+    from ..checkpoint import BUNDLED_DIR, load_model
+
+    model, d = load_model(checkpoint)
+    d = Path(d).resolve()
+    model.source_checkpoint = d.name if d.parent == BUNDLED_DIR.resolve() else str(d)
+    return model
+
+
 def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
     """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/."""
     recipe = recipe.resolved(model.cfg)
@@ -107,4 +118,4 @@ def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
 
 
 __all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export",
-           "recipe_names", "target_module", "artifact_name"]
+           "recipe_names", "target_module", "artifact_name", "load_source"]

@@ -1,5 +1,7 @@
 package dev.trmedge.demo.runtime
 
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.ensureActive
 import kotlin.math.exp
 
 /**
@@ -42,9 +44,10 @@ class HostLoop(
 
     /**
      * Runs the loop on [tokens] (B*L int32, B = tokens.size / seqLen). [onStep] is called after
-     * every step (the app redraws there; a coroutine caller may throw CancellationException from it).
+     * every step, outside the timed region (the app redraws there; cancelling the caller's
+     * coroutine stops the loop at the next step).
      */
-    fun run(session: TrmSession, tokens: IntArray, onStep: (StepUpdate) -> Unit = {}): Result {
+    suspend fun run(session: TrmSession, tokens: IntArray, onStep: suspend (StepUpdate) -> Unit = {}): Result {
         val L = session.manifest.seqLen
         require(tokens.size % L == 0) { "tokens length ${tokens.size} is not a multiple of seq_len $L" }
         val b = tokens.size / L
@@ -67,6 +70,7 @@ class HostLoop(
             val u = StepUpdate(s, preds, conf, out.qHalt.copyOf(), haltedAt.copyOf(), stepMs)
             updates += u
             onStep(u)
+            currentCoroutineContext().ensureActive()
             prev = preds
             if (halt && haltedAt.all { it != 0 }) break
         }

@@ -5,8 +5,9 @@ import org.json.JSONObject
 import java.io.File
 import java.security.MessageDigest
 
-/** One tensor of an entry point, as listed in manifest.json. */
-data class TensorSpec(val name: String, val shape: List<Int>, val dtype: String) {
+/** One tensor of an entry point, as listed in manifest.json (`runtime_name`: the name inside the
+ *  model file when it differs, e.g. a TFLite signature's tensor names). */
+data class TensorSpec(val name: String, val shape: List<Int>, val dtype: String, val runtimeName: String = name) {
     val numel: Int get() = shape.fold(1) { a, b -> a * b }
 }
 
@@ -42,6 +43,7 @@ data class Manifest(
     val files: Map<String, String>,   // relative path -> sha256
     val fileBytes: Map<String, Long>,
     val configJson: JSONObject?,      // TRMConfig as exported (for the bench JSON)
+    val weightsSha256: String?,       // source.weights_sha256: which weights were exported
 ) {
     fun entry(name: String): EntryPoint =
         entryPoints[name] ?: throw ArtifactException("artifact ${this.name} has no entry point '$name' (has ${entryPoints.keys})")
@@ -95,13 +97,16 @@ data class Manifest(
                 files = files,
                 fileBytes = bytes,
                 configJson = model.optJSONObject("config"),
+                weightsSha256 = j.optJSONObject("source")?.optString("weights_sha256")?.ifEmpty { null },
             )
         }
 
         private fun specs(a: JSONArray): List<TensorSpec> = (0 until a.length()).map { i ->
             val t = a.getJSONObject(i)
             val shape = t.getJSONArray("shape")
-            TensorSpec(t.getString("name"), (0 until shape.length()).map { shape.getInt(it) }, t.getString("dtype"))
+            val name = t.getString("name")
+            TensorSpec(name, (0 until shape.length()).map { shape.getInt(it) }, t.getString("dtype"),
+                t.optString("runtime_name", name).ifEmpty { name })
         }
 
         /** Reads dir/manifest.json and refuses a partial or tampered artifact (sha256 of every file). */

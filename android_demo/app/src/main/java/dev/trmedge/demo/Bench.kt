@@ -1,0 +1,219 @@
+package dev.trmedge.demo
+
+import android.os.Build
+import dev.trmedge.demo.runtime.HostLoop
+import dev.trmedge.demo.runtime.Manifest
+import dev.trmedge.demo.runtime.SudokuBoard
+import dev.trmedge.demo.runtime.TokenCodec
+import dev.trmedge.demo.runtime.TrmSession
+import org.json.JSONArray
+import org.json.JSONObject
+import java.io.File
+import java.time.Instant
+import java.time.temporal.ChronoUnit
+
+/** Benchmark settings: the intent extras of benchmarks/README.md ("Android benchmark protocol"). */
+data class BenchArgs(
+    val artifactDir: String,          // /data/local/tmp/trm-edge/<artifact-name> (manifest.json inside)
+    val puzzles: String,              // /data/local/tmp/trm-edge/puzzles.json
+    val depths: List<Int>,            // supervision steps, e.g. 1,2,4,8
+    val runs: Int = 20,               // R timed solves per depth
+    val warmup: Int = 3,              // W untimed solves before them
+    val threads: Int = 0,             // 0 = runtime default
+    val batch: Int = 1,               // puzzles per init/step call (must equal the artifact's batch)
+    val nPuzzles: Int = 100,          // puzzles scored for accuracy
+    val halt: Boolean = true,         // also measure adaptive halting
+    val out: String = "bench_result.json",
+    val command: String = "",
+)
+
+/** Puzzles in the bench's puzzles.json format: {"task", "inputs": [[tokens]], "labels": [[tokens]]}. */
+class Puzzles(val task: String, val inputs: List<IntArray>, val labels: List<IntArray>) {
+    companion object {
+        fun parse(text: String): Puzzles {
+            val j = JSONObject(text)
+            fun rows(a: JSONArray) = (0 until a.length()).map { i ->
+                val r = a.getJSONArray(i); IntArray(r.length()) { r.getInt(it) }
+            }
+            return Puzzles(j.getString("task"), rows(j.getJSONArray("inputs")), rows(j.getJSONArray("labels")))
+        }
+    }
+}
+
+/**
+ * Measures what the host bench measures (benchmarks/README.md, "Definitions"), for one artifact,
+ * in this app process, and returns the `trm-edge-bench/1` result JSON.
+ */
+class Bench(private val args: BenchArgs) {
+    private val notes = JSONArray()
+
+    suspend fun run(): JSONObject {
+        val created = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()
+        val runtime = JSONObject().put("name", File(args.artifactDir).name).put("error", JSONObject.NULL)
+        var manifest: Manifest? = null
+        try {
+            manifest = Manifest.load(File(args.artifactDir))
+            measure(manifest, runtime)
+        } catch (e: Exception) {  // one line in the result file, never a silent crash
+            runtime.put("error", "${e.javaClass.simpleName}: ${e.message?.lineSequence()?.first()}")
+            for (k in listOf("target", "precision", "mode", "load_ms", "first_call_ms", "peak_rss_mb", "halting"))
+                if (!runtime.has(k)) runtime.put(k, JSONObject.NULL)
+            if (!runtime.has("depths")) runtime.put("depths", JSONArray())
+        }
+        return JSONObject()
+            .put("schema", "trm-edge-bench/1")
+            .put("fixture", false)
+            .put("created", created)
+            .put("command", args.command)
+            .put("device", deviceJson())
+            .put("model", modelJson(manifest))
+            .put("settings", settingsJson(manifest))
+            .put("notes", notes)
+            .put("roofline", JSONObject.NULL)
+            .put("runtimes", JSONArray().put(runtime))
+    }
+
+    private suspend fun measure(m: Manifest, rt: JSONObject) {
+        val puzzles = Puzzles.parse(File(args.puzzles).readText())
+        if (puzzles.task != m.task) throw IllegalArgumentException("puzzles are for ${puzzles.task}, the artifact for ${m.task}")
+        if (args.batch != m.batch) throw IllegalArgumentException("batch ${args.batch} requested, artifact exported for batch ${m.batch}")
+        val depths = args.depths.filter { it in 1..m.nSup }.distinct().sorted()
+        if (depths.size < args.depths.size) notes.put("depths above n_sup ${m.nSup} dropped")
+        if (depths.isEmpty()) throw IllegalArgumentException("no depth in 1..${m.nSup}")
+        val codec = TokenCodec(m.tokens, m.seqLen)
+        val board = SudokuBoard(m.seqLen, m.box)
+        val n = minOf(args.nPuzzles, puzzles.inputs.size)
+        if (n < args.nPuzzles) notes.put("only $n puzzles in ${args.puzzles}")
+
+        rt.put("target", m.target).put("precision", m.precision).put("mode", m.mode)
+            .put("artifact", args.artifactDir).put("size_bytes", m.sizeBytes).put("rss_scope", "app")
+        val baseline = rssMb("VmRSS")
+        var t0 = System.nanoTime()
+        val session = TrmSession.open(File(args.artifactDir), args.threads)   // verifies sha256 too
+        rt.put("load_ms", ms(t0)).put("delegate", session.delegate ?: JSONObject.NULL)
+        session.use { s ->
+            val B = m.batch
+            val batchTokens = IntArray(B * m.seqLen) { puzzles.inputs[(it / m.seqLen) % n][it % m.seqLen] }
+            t0 = System.nanoTime()
+            s.init(batchTokens, B); s.step()
+            rt.put("first_call_ms", ms(t0))
+
+            // latency per depth: W untimed, then R timed solves (init + depth steps, halting off)
+            val acc = accuracy(s, puzzles, n, depths.last(), codec, board)
+            val depthRows = JSONArray()
+            for (d in depths) {
+                val loop = HostLoop(d, m.haltThreshold, halt = false)
+                repeat(args.warmup) { loop.run(s, batchTokens) }
+                val stepMs = ArrayList<Double>(); val solveMs = ArrayList<Double>()
+                repeat(args.runs) {
+                    val t = System.nanoTime()
+                    val r = loop.run(s, batchTokens)
+                    solveMs += ms(t); r.updates.forEach { stepMs += it.stepMs }
+                }
+                depthRows.put(JSONObject().put("depth", d).put("step_ms", stats(stepMs)).put("solve_ms", stats(solveMs))
+                    .put("exact_acc", acc[d - 1].first).put("cell_acc", acc[d - 1].second)
+                    .put("speedup_vs_eager", JSONObject.NULL).put("roofline_pct", JSONObject.NULL))
+            }
+            rt.put("depths", depthRows)
+            rt.put("halting", if (args.halt) halting(s, puzzles, n, depths.last(), codec, board) else JSONObject.NULL)
+        }
+        rt.put("peak_rss_mb", rssMb("VmHWM") ?: JSONObject.NULL).put("baseline_rss_mb", baseline ?: JSONObject.NULL)
+    }
+
+    /** One pass, halting off, up to maxDepth; (exact, cell) accuracy after each step. */
+    private suspend fun accuracy(s: TrmSession, p: Puzzles, n: Int, maxDepth: Int, codec: TokenCodec,
+                                 board: SudokuBoard): List<Pair<Double, Double>> {
+        val L = s.manifest.seqLen; val B = s.manifest.batch
+        val exact = IntArray(maxDepth); val cells = LongArray(maxDepth)
+        for (start in 0 until n step B) {
+            val rows = (0 until B).map { minOf(start + it, n - 1) }   // pad the last chunk with its last puzzle
+            val tokens = IntArray(B * L) { p.inputs[rows[it / L]][it % L] }
+            HostLoop(maxDepth, s.manifest.haltThreshold, halt = false).run(s, tokens) { u ->
+                for (b in 0 until B) {
+                    if (b > 0 && rows[b] == rows[b - 1]) continue    // padding
+                    val pred = u.preds.copyOfRange(b * L, (b + 1) * L)
+                    val label = p.labels[rows[b]]
+                    if (board.verify(p.inputs[rows[b]], pred, codec)) exact[u.step - 1]++
+                    cells[u.step - 1] += pred.indices.count { pred[it] == label[it] }.toLong()
+                }
+            }
+        }
+        return (0 until maxDepth).map { exact[it].toDouble() / n to cells[it].toDouble() / (n.toLong() * L) }
+    }
+
+    /** Each puzzle alone with halting on, then with halting off, both timed after W warm-ups. */
+    private suspend fun halting(s: TrmSession, p: Puzzles, n: Int, maxSteps: Int, codec: TokenCodec,
+                                board: SudokuBoard): JSONObject {
+        val B = s.manifest.batch
+        if (B != 1) notes.put("halting measured with each puzzle repeated to the artifact's batch $B")
+        val on = HostLoop(maxSteps, s.manifest.haltThreshold, halt = true)
+        val off = HostLoop(maxSteps, s.manifest.haltThreshold, halt = false)
+        val one = { i: Int -> TrmSession.fillBatch(p.inputs[i], B) }
+        repeat(args.warmup) { on.run(s, one(it % n)); off.run(s, one(it % n)) }
+        var stepsSum = 0L; var exactH = 0; var exactF = 0; var cellsH = 0L; var msH = 0.0; var msF = 0.0
+        val L = s.manifest.seqLen
+        for (i in 0 until n) {
+            var t = System.nanoTime()
+            val r = on.run(s, one(i)); msH += ms(t)
+            t = System.nanoTime()
+            val f = off.run(s, one(i)); msF += ms(t)
+            val pred = r.finalPreds.copyOfRange(0, L)
+            stepsSum += r.steps
+            if (board.verify(p.inputs[i], pred, codec)) exactH++
+            if (board.verify(p.inputs[i], f.finalPreds.copyOfRange(0, L), codec)) exactF++
+            cellsH += pred.indices.count { pred[it] == p.labels[i][it] }
+        }
+        val exactAcc = exactH.toDouble() / n; val fullAcc = exactF.toDouble() / n
+        return JSONObject().put("max_steps", maxSteps).put("threshold", s.manifest.haltThreshold.toDouble())
+            .put("mean_steps", stepsSum.toDouble() / n).put("exact_acc", exactAcc)
+            .put("cell_acc", cellsH.toDouble() / (n.toLong() * L)).put("full_depth_exact_acc", fullAcc)
+            .put("acc_loss_pt", 100 * (fullAcc - exactAcc)).put("ms_per_puzzle", msH / n)
+            .put("full_depth_ms_per_puzzle", msF / n)
+            .put("ms_per_solved", if (exactH > 0) msH / exactH else JSONObject.NULL)
+            .put("speedup_vs_full_depth", if (msH > 0) msF / msH else JSONObject.NULL)
+    }
+
+    private fun settingsJson(m: Manifest?) = JSONObject()
+        .put("depths", JSONArray(args.depths.filter { m == null || it in 1..m.nSup }.distinct().sorted()))
+        .put("requested_depths", JSONArray(args.depths)).put("batch", args.batch)
+        .put("threads", if (args.threads > 0) args.threads else JSONObject.NULL)
+        .put("runs", args.runs).put("warmup", args.warmup).put("n_puzzles", args.nPuzzles).put("halt", args.halt)
+        .put("halt_threshold", m?.haltThreshold?.toDouble() ?: JSONObject.NULL).put("seed", JSONObject.NULL)
+
+    private fun modelJson(m: Manifest?) = JSONObject()
+        .put("checkpoint", args.artifactDir).put("task", m?.task ?: JSONObject.NULL)
+        .put("n_sup", m?.nSup ?: JSONObject.NULL).put("params", m?.params ?: JSONObject.NULL)
+        .put("config", m?.configJson ?: JSONObject.NULL)
+
+    companion object {
+        fun ms(t0: Long): Double = (System.nanoTime() - t0) / 1e6
+
+        /** Same statistics as trm_edge.bench.host (numpy median / linear-interpolated percentile). */
+        fun stats(xs: List<Double>): JSONObject {
+            val a = xs.sorted()
+            fun pct(q: Double): Double {
+                val pos = q * (a.size - 1); val lo = pos.toInt(); val hi = minOf(lo + 1, a.size - 1)
+                return a[lo] + (a[hi] - a[lo]) * (pos - lo)
+            }
+            return JSONObject().put("median", pct(0.5)).put("p90", pct(0.9)).put("min", a.first()).put("n", a.size)
+        }
+
+        /** VmRSS / VmHWM (peak) of this process from /proc/self/status, in MiB. */
+        fun rssMb(field: String): Double? = runCatching {
+            File("/proc/self/status").readLines().first { it.startsWith("$field:") }
+                .split(Regex("\\s+"))[1].toDouble() / 1024.0
+        }.getOrNull()
+
+        fun deviceJson(): JSONObject {
+            val load = runCatching {
+                JSONArray(File("/proc/loadavg").readText().trim().split(" ").take(3).map { it.toDouble() })
+            }.getOrNull()
+            val soc = if (Build.VERSION.SDK_INT >= 31) "${Build.SOC_MANUFACTURER} ${Build.SOC_MODEL}" else Build.HARDWARE
+            return JSONObject().put("name", Build.DEVICE).put("platform", "android")
+                .put("os", "Android ${Build.VERSION.RELEASE} (API ${Build.VERSION.SDK_INT})")
+                .put("model", "${Build.MANUFACTURER} ${Build.MODEL}").put("cpu", soc)
+                .put("cores", Runtime.getRuntime().availableProcessors())
+                .put("load_avg", load ?: JSONObject.NULL)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+"""`trm-edge export --for-app`: artifacts copied into the demo apps (trm_edge.apps).
+
+The artifacts here carry a real manifest (trm_edge.export.common.write_manifest over a tiny model)
+but a placeholder model file: these tests check selection, verification and copying, not inference
+(tests/test_vectors.py runs real artifacts, and the export tests cover the files themselves).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trm_edge import apps
+from trm_edge.errors import TRMEdgeError
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    import torch
+
+    from trm_edge.model import TRMConfig, build_model
+
+    torch.manual_seed(0)
+    return build_model(TRMConfig.preset("sudoku4-tiny")).eval()
+
+
+def fake_artifact(root, model, target, mode="looped", precision="fp32", suffix="pte"):
+    export = pytest.importorskip("trm_edge.export", reason="trm_edge.export not built yet")
+    from trm_edge.export.common import artifact_name, io_spec, write_manifest
+
+    recipe = export.Recipe(target=target, mode=mode, precision=precision, depth=2 if mode == "unrolled" else None)
+    d = root / artifact_name(recipe)
+    d.mkdir(parents=True)
+    (d / f"model.{suffix}").write_bytes(b"placeholder model bytes for a copy test")
+    spec = io_spec(model.cfg, mode, recipe.batch, recipe.depth)
+    entries = {e: {"file": f"model.{suffix}", "method": e, **s} for e, s in spec.items()}
+    write_manifest(d, model, recipe, entries, source=None, seconds=0.0)
+    return d
+
+
+def test_install_android_copies_verified_artifacts(tmp_path, tiny_model):
+    pte = fake_artifact(tmp_path / "a", tiny_model, "executorch")
+    tfl = fake_artifact(tmp_path / "a", tiny_model, "tflite", suffix="tflite")
+    out = apps.install([tfl, pte], "android", root=tmp_path / "repo", n_puzzles=3)
+    assert out == tmp_path / "repo/android_demo/app/src/main/assets/trm"
+    index = json.loads((out / "index.json").read_text())
+    assert index["format"] == apps.INDEX_FORMAT
+    assert index["default"] == "executorch-fp32-looped"  # ExecuTorch first, fp32 first
+    assert [a["name"] for a in index["artifacts"]] == ["executorch-fp32-looped", "tflite-fp32-looped"]
+    for a in index["artifacts"]:
+        assert (out / a["name"] / "manifest.json").is_file()
+    puzzles = json.loads((out / "puzzles.json").read_text())
+    assert puzzles["task"] == "sudoku4" and len(puzzles["inputs"]) == 3 == len(puzzles["labels"])
+    assert all(len(row) == tiny_model.cfg.seq_len for row in puzzles["inputs"])
+    # a second install replaces the folder (no stale artifact is left behind)
+    apps.install([pte], "android", root=tmp_path / "repo", n_puzzles=2)
+    assert not (out / "tflite-fp32-looped").exists()
+
+
+def test_install_refuses_wrong_target_mode_and_tampering(tmp_path, tiny_model):
+    onnx = fake_artifact(tmp_path / "a", tiny_model, "onnx", suffix="onnx")
+    with pytest.raises(TRMEdgeError, match="runs executorch or tflite artifacts, not onnx"):
+        apps.install([onnx], "android", root=tmp_path)
+    unrolled = fake_artifact(tmp_path / "b", tiny_model, "executorch", mode="unrolled")
+    with pytest.raises(TRMEdgeError, match="looped"):
+        apps.install([unrolled], "android", root=tmp_path)
+    pte = fake_artifact(tmp_path / "c", tiny_model, "executorch")
+    (pte / "model.pte").write_bytes(b"changed")
+    with pytest.raises(TRMEdgeError, match="tampered"):
+        apps.install([pte], "android", root=tmp_path)
+    with pytest.raises(TRMEdgeError, match="unknown app"):
+        apps.install([pte], "windows-phone", root=tmp_path)
+    assert not (tmp_path / "android_demo").exists()  # nothing half-installed
+
+
+def test_install_ios_takes_coreml_packages(tmp_path, tiny_model):
+    ml = fake_artifact(tmp_path / "a", tiny_model, "coreml", suffix="mlpackage")
+    out = apps.install([ml], "ios", root=tmp_path, n_puzzles=2)
+    assert out == tmp_path / "ios_demo/TRMDemo/Resources/trm"
+    assert json.loads((out / "index.json").read_text())["default"] == "coreml-fp32-looped"
+    pte = fake_artifact(tmp_path / "b", tiny_model, "executorch")
+    with pytest.raises(TRMEdgeError, match="runs coreml artifacts"):
+        apps.install([pte], "ios", root=tmp_path)

@@ -1,0 +1,264 @@
+"""int8 / fp16 post-training quantization, one function per target, each with its ecosystem's own tool.
+
+`trm_edge.export.common.quantize(target, obj, entry, ctx)` calls these at each target's hook:
+
+    onnx(path, entry, ctx) -> path               onnxruntime: quant_pre_process + quantize_static
+                                                 (QDQ, per-channel, QInt8) | quantize_dynamic
+    executorch((module, args), entry, ctx) -> ExportedProgram
+                                                 XNNPACK PT2E: prepare_pt2e / calibrate / convert_pt2e
+    tflite(path, None, ctx) -> path              ai_edge_quantizer on the converted .tflite, static int8
+                                                 calibrated per signature | dynamic_wi8_afp32
+    coreml(mlmodel, entry, ctx) -> mlmodel       linear_quantize_weights int8 (runs on Linux) | fp16 |
+                                                 W8A8 activations (needs Core ML predictions: macOS)
+
+Precisions: `int8` = static (int8 weights and activations, calibrated on real recursion states from
+trm_edge.export.calibrate, training puzzles only); `int8-dynamic` = int8 weights, activations
+quantized at run time (no calibration); `fp16` = Core ML only.
+
+What gets quantized (`[options] ops`, default "linear"): only the matrix multiplies (the SwiGLU
+projections of both mixers and the heads). The residual adds, the RMSNorms, SiLU, and the state sums
+(z + y + x, y + z) stay float: the state y, z is re-fed through the net T*(n+1) times per step and
+n_sup steps per solve, and an int8 round-trip on the state path at every call is what compounds
+with depth (see notes/README-int8.md for the measured difference; `ops = "all"` quantizes every
+op the tool supports). The `init` entry point (embedding table + fixed init vectors, a few KB) is
+kept float everywhere: its output x feeds every step, so quantizing it adds a fixed error to every
+call for almost no size.
+
+Recipe options (TOML `[options]`), all optional:
+    ops = "linear" | "all"        which ops to quantize (above)
+    n_calib = 64                  training puzzles for calibration (x n_sup depths of step samples)
+    calib_method = "minmax"       ONNX only: "minmax" | "percentile" | "entropy"
+    keep_float = ["regex", ...]   node / tensor names to keep float (mixed precision; ONNX, TFLite)
+    activations = "int8"          Core ML only: W8A8 (macOS) instead of weight-only int8
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TRMEdgeError, require
+from .common import UnsupportedError
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    precision: str = "int8"            # int8 (static) | int8-dynamic | fp16
+    ops: str = "linear"                # "linear": matmuls only; "all": every op the tool quantizes
+    n_calib: int = 64                  # training puzzles for calibration
+    calib_method: str = "minmax"       # ONNX calibrator
+    keep_float: tuple = field(default_factory=tuple)   # regexes of names kept float
+    activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only)
+
+    @property
+    def dynamic(self) -> bool:
+        return self.precision == "int8-dynamic"
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "QuantConfig":
+        o = dict(recipe.options or {})
+        known = {"ops", "n_calib", "calib_method", "keep_float", "activations"}
+        unknown = set(o) - known
+        if unknown:
+            raise UnsupportedError(f"unknown quantization option(s) {sorted(unknown)}; known: {sorted(known)}")
+        if o.get("ops", "linear") not in ("linear", "all"):
+            raise UnsupportedError(f"options.ops must be 'linear' or 'all', got {o['ops']!r}")
+        o["keep_float"] = tuple(o.get("keep_float", ()))
+        return cls(precision=recipe.precision, **o)
+
+
+def _int8_only(cfg: QuantConfig, target: str) -> None:
+    if cfg.precision not in ("int8", "int8-dynamic"):
+        raise UnsupportedError(f"precision {cfg.precision!r} is not supported for target {target!r} "
+                               "(fp16 is a Core ML option; use int8 or int8-dynamic)")
+
+
+def _calibration(ctx):
+    """The calibration set, computed once per export (init / step / loop share it)."""
+    cal = getattr(ctx, "_calibration", None)
+    if cal is None:
+        from .calibrate import CalibConfig, calibration_set
+
+        cfg = QuantConfig.from_recipe(ctx.recipe)
+        cal = calibration_set(ctx.model, CalibConfig(n_puzzles=cfg.n_calib))
+        ctx._calibration = cal
+    return cal
+
+
+def _feeds(entry: str, ctx) -> list[list[np.ndarray]]:
+    """Calibration inputs for one entry point, in its input order, batched to the artifact's batch."""
+    cal, B = _calibration(ctx), ctx.recipe.batch
+    names = [i["name"] for i in ctx.spec[entry]["inputs"]]
+    if entry == "step":
+        return [list(b) for b in cal.step_batches(B)]
+    feeds = []
+    for tok in cal.init_batches(B):
+        row = [tok]
+        if "puzzle_ids" in names:
+            row.append(np.zeros(B, np.int32))
+        if entry == "loop":  # max_steps, threshold: run every step (no early exit) so all depths calibrate
+            row += [np.array(ctx.model.cfg.n_sup, np.int32), np.array(np.inf, np.float32)]
+        feeds.append(row)
+    return feeds
+
+
+# ---- ONNX ------------------------------------------------------------------------------------
+def _strip_debug(model) -> None:
+    """Drop the exporter's per-node stack traces (metadata_props): debug text, often > the weights."""
+    for node in model.graph.node:
+        del node.metadata_props[:]
+
+
+def onnx(path: Path, entry: str, ctx) -> Path:
+    cfg = QuantConfig.from_recipe(ctx.recipe)
+    _int8_only(cfg, "onnx")
+    if entry == "init":
+        return path                                   # kept float (module docstring)
+    onnx_ = require("onnx", "onnx")
+    q = require("onnxruntime.quantization", "onnx")
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = path.with_name(f"{path.stem}.pre.onnx")
+    out = path.with_name(f"{path.stem}.int8.onnx")
+    try:
+        quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)  # ORT symbolic shape inference breaks on SplitToSequence
+        model = onnx_.load(str(pre))
+        exclude = [n.name for n in model.graph.node
+                   if any(re.search(rx, n.name) for rx in cfg.keep_float)]
+        linear_ops = ["MatMul", "Gemm"]
+        if cfg.dynamic or entry == "loop":
+            # the in-graph Loop: calibration cannot see tensors inside a Loop body, so its weights
+            # are quantized dynamically even in a static recipe (recorded in the manifest recipe)
+            q.quantize_dynamic(str(pre), str(out), weight_type=q.QuantType.QInt8, per_channel=True,
+                               op_types_to_quantize=linear_ops if cfg.ops == "linear" else None,
+                               nodes_to_exclude=exclude, extra_options={"EnableSubgraph": True})
+        else:
+            names = [i["name"] for i in ctx.spec[entry]["inputs"]]
+            feeds = iter([dict(zip(names, row)) for row in _feeds(entry, ctx)])
+
+            class Reader(q.CalibrationDataReader):
+                def get_next(self):
+                    return next(feeds, None)
+
+            method = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
+                      "entropy": q.CalibrationMethod.Entropy}[cfg.calib_method]
+            q.quantize_static(str(pre), str(out), Reader(), quant_format=q.QuantFormat.QDQ,
+                              per_channel=True, activation_type=q.QuantType.QInt8,
+                              weight_type=q.QuantType.QInt8, calibrate_method=method,
+                              op_types_to_quantize=linear_ops if cfg.ops == "linear" else None,
+                              nodes_to_exclude=exclude)
+        model = onnx_.load(str(out))
+        _strip_debug(model)
+        onnx_.save(model, str(path))                  # same file name as the fp32 artifact
+    finally:
+        for p in (pre, out, path.with_name(f"{path.stem}.pre.onnx.data")):
+            p.unlink(missing_ok=True)
+        for p in ctx.work_dir.glob("*-augmented*.onnx"):  # calibrator scratch files
+            p.unlink(missing_ok=True)
+    return path
+
+
+# ---- ExecuTorch ------------------------------------------------------------------------------
+def executorch(obj, entry: str, ctx):
+    cfg = QuantConfig.from_recipe(ctx.recipe)
+    _int8_only(cfg, "executorch")
+    import torch
+
+    module, args = obj
+    with torch.no_grad():
+        if entry == "init":
+            return torch.export.export(module, args, strict=False)   # kept float
+        pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch")
+        xq = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch")
+        qconfig = xq.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=cfg.dynamic)
+        quantizer = xq.XNNPACKQuantizer()
+        if cfg.ops == "linear":
+            quantizer.set_operator_type(torch.ops.aten.linear.default, qconfig)
+        else:
+            quantizer.set_global(qconfig)
+        for rx in cfg.keep_float:
+            quantizer.set_module_name(rx, None)
+        gm = torch.export.export(module, args, strict=False).module()
+        prepared = pt2e.prepare_pt2e(gm, quantizer)
+        if not cfg.dynamic:
+            for row in _feeds(entry, ctx):
+                prepared(*(torch.from_numpy(np.ascontiguousarray(a)) for a in row))
+        converted = pt2e.convert_pt2e(prepared)
+        return torch.export.export(converted, args, strict=False)
+
+
+# ---- TFLite ----------------------------------------------------------------------------------
+def tflite(path: Path, entry, ctx) -> Path:
+    cfg = QuantConfig.from_recipe(ctx.recipe)
+    _int8_only(cfg, "tflite")
+    aeq = require("ai_edge_quantizer.quantizer", "tflite")
+    rm = require("ai_edge_quantizer.recipe_manager", "tflite")
+    qtyping = require("ai_edge_quantizer.qtyping", "tflite")
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+    Op = qtyping.TFLOperationName
+
+    ops = [Op.FULLY_CONNECTED, Op.BATCH_MATMUL] if cfg.ops == "linear" else [Op.ALL_SUPPORTED]
+    rp = rm.RecipeManager()
+    for op in ops:
+        if cfg.dynamic:
+            rp.add_dynamic_config(regex=".*", operation_name=op, num_bits=8)
+        else:
+            rp.add_static_config(regex=".*", operation_name=op, activation_num_bits=8, weight_num_bits=8)
+    # float in / float out: the host loop and the apps exchange float32 state with every runtime
+    for op in (Op.INPUT, Op.OUTPUT):
+        rp.add_quantization_config(regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
+    for rx in cfg.keep_float:
+        rp.add_quantization_config(regex=rx, operation_name=Op.ALL_SUPPORTED,
+                                   algorithm_key=AlgorithmName.NO_QUANTIZE)
+    quantizer = aeq.Quantizer(str(path))
+    quantizer.load_quantization_recipe(rp.get_quantization_recipe())
+    calibration = None
+    if quantizer.need_calibration:
+        from ai_edge_litert.interpreter import Interpreter
+
+        sigs = Interpreter(str(path)).get_signature_list()    # signature -> {"inputs": [names]}
+        data = {}
+        for sig, io in sigs.items():
+            names = [i["name"] for i in ctx.spec[sig]["inputs"]]  # the signatures carry these names
+            if sorted(names) != sorted(io["inputs"]):
+                raise TRMEdgeError(f"tflite signature {sig!r} inputs {io['inputs']} != manifest {names}")
+            data[sig] = [dict(zip(names, row)) for row in _feeds(sig, ctx)]
+        calibration = quantizer.calibrate(data)
+    result = quantizer.quantize(calibration)
+    out = path.with_name(f"{path.stem}.int8.tflite")
+    result.export_model(str(out), overwrite=True)
+    out.replace(path)
+    return path
+
+
+# ---- Core ML ---------------------------------------------------------------------------------
+def coreml(mlmodel, entry: str, ctx):
+    cfg = QuantConfig.from_recipe(ctx.recipe)
+    ct = require("coremltools", "coreml")
+    if cfg.precision == "fp16":
+        # trm_edge.export.coreml already converted with compute_precision=FLOAT16 (fp16 weights and
+        # compute, fp32 inputs/outputs with casts at the boundary): nothing left to do here
+        return mlmodel
+    if cfg.precision == "int8-dynamic":
+        raise UnsupportedError("Core ML has no dynamic activation quantization: use precision int8 "
+                               "(int8 weights, linear_quantize_weights)")
+    _int8_only(cfg, "coreml")
+    if entry == "init":
+        return mlmodel                                # kept float (module docstring)
+    opt = require("coremltools.optimize.coreml", "coreml")
+    wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
+        mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+    if cfg.activations == "int8":
+        import platform
+        if platform.system() != "Darwin":
+            raise TRMEdgeError("Core ML W8A8 (options.activations = 'int8') calibrates activations with "
+                               "Core ML predictions, which only run on macOS; on Linux use weight-only int8 "
+                               "(drop options.activations)")
+        feeds = [dict(zip([i["name"] for i in ctx.spec[entry]["inputs"]], row)) for row in _feeds(entry, ctx)]
+        aconfig = opt.OptimizationConfig(global_config=opt.experimental.OpActivationLinearQuantizerConfig(
+            mode="linear_symmetric"))
+        mlmodel = opt.experimental.linear_quantize_activations(mlmodel, aconfig, feeds)
+    return opt.linear_quantize_weights(mlmodel, wconfig)
+

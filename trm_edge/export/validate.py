@@ -1,0 +1,156 @@
+"""`trm-edge validate`: an artifact against eager PyTorch after every supervision step.
+
+Both run the same real puzzles (the task's test split) side by side through `Session.step_full`,
+with no halting, for every step the artifact has (n_sup looped, K unrolled). Per step: max abs
+error of logits, of y and z (looped), of q_halt, prediction agreement (cells and whole puzzles) and
+each side's exact accuracy. ONNX artifacts with loop.onnx also check the in-graph loop (final
+answers and halting steps) against the host loop. Core ML off macOS: the package's functions,
+input/output names and shapes are checked against the manifest instead (no prediction on Linux).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArtifactError, TRMEdgeError
+
+TOLERANCE = {"fp32": 1e-3}   # logits max abs error for a pass; other precisions are reported only
+
+
+def reference_for(manifest: dict, checkpoint=None):
+    """The eager session for the artifact's source weights (verified by their sha256)."""
+    from ..checkpoint import load_model
+    from ..runtime.session import EagerSession
+    from .common import weights_sha256
+
+    src = checkpoint or manifest["source"].get("checkpoint")
+    if not src:
+        raise ArtifactError("the manifest names no source checkpoint; pass --checkpoint")
+    model, d = load_model(src)
+    if weights_sha256(model) != manifest["source"]["weights_sha256"]:
+        raise ArtifactError(f"checkpoint {d} has different weights than the ones {manifest['name']} "
+                            "was exported from (weights_sha256 mismatch)")
+    return EagerSession(model, source=str(d))
+
+
+def puzzles(task_name: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n real test-split puzzles (inputs, labels) of the task."""
+    from .. import data
+
+    inputs, labels = data.load_split(task_name, "test", n, seed=seed)
+    return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
+
+
+def _maxabs(a, b):
+    return None if a is None or b is None else float(np.abs(a.astype(np.float64) - b).max())
+
+
+def compare(sess, ref, tokens, labels=None, puzzle_ids=None, steps: int | None = None) -> list[dict]:
+    """Per-step comparison rows of two sessions on the same puzzles."""
+    steps = steps or sess.max_steps
+    s_art, s_ref = sess.init(tokens, puzzle_ids), ref.init(tokens, puzzle_ids)
+    rows = []
+    for k in range(1, steps + 1):
+        s_art, a = sess.step_full(s_art)
+        s_ref, r = ref.step_full(s_ref)
+        row = {"step": k,
+               "logits_err": _maxabs(a.logits, r.logits),
+               "y_err": _maxabs(a.y, r.y), "z_err": _maxabs(a.z, r.z),
+               "q_halt_err": _maxabs(a.q_halt, r.q_halt),
+               "cell_agreement": float((a.preds == r.preds).mean()),
+               "puzzle_agreement": float((a.preds == r.preds).all(-1).mean())}
+        if labels is not None:
+            row["exact_artifact"] = float((a.preds == labels).all(-1).mean())
+            row["exact_eager"] = float((r.preds == labels).all(-1).mean())
+        rows.append(row)
+    return rows
+
+
+def _coreml_spec_check(path: Path, manifest: dict) -> dict:
+    from .coreml import spec_summary
+
+    entries = manifest["entry_points"]
+    summary = spec_summary(path / next(iter(entries.values()))["file"])
+    problems = []
+    for entry, spec in entries.items():
+        fn = summary.get(spec.get("method", entry))
+        if fn is None:
+            problems.append(f"function {spec.get('method', entry)!r} missing")
+            continue
+        for key in ("inputs", "outputs"):
+            want = {t["name"]: t["shape"] for t in spec[key]}
+            if fn[key] != want:
+                problems.append(f"{entry} {key}: package {fn[key]} != manifest {want}")
+    return {"functions": sorted(summary), "problems": problems}
+
+
+def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0) -> dict:
+    """-> report dict: {"artifact", "target", "mode", "precision", "n", "steps": [rows], "passed", ...}."""
+    from ..runtime.session import load
+    from .common import read_manifest, verify_files
+
+    path = Path(artifact)
+    manifest = read_manifest(path)
+    verify_files(path, manifest)
+    report = {"artifact": str(path), "name": manifest["name"], "target": manifest["target"],
+              "mode": manifest["mode"], "precision": manifest["precision"], "n": n}
+    if manifest["target"] == "coreml" and sys.platform != "darwin":
+        check = _coreml_spec_check(path, manifest)
+        report.update(steps=[], spec_check=check, passed=not check["problems"],
+                      note="Core ML prediction needs macOS: checked the package's functions, "
+                           "input/output names and shapes against the manifest instead")
+        return report
+    sess = load(path)
+    ref = reference_for(manifest, checkpoint)
+    m = manifest["model"]
+    tokens, labels = puzzles(manifest["task"]["name"], n, seed)
+    pid = (np.arange(n) % m["n_puzzle_ids"]).astype(np.int32) if m["puzzle_emb_len"] > 0 else None
+    rows = compare(sess, ref, tokens, labels, pid)
+    report["steps"] = rows
+    tol = TOLERANCE.get(manifest["precision"])
+    report["tolerance"] = tol
+    passed = None
+    if tol is not None:
+        passed = all(r["puzzle_agreement"] == 1.0 and r["logits_err"] < tol for r in rows)
+    if "loop" in manifest["entry_points"]:
+        got = sess.solve_in_graph(tokens, puzzle_ids=pid, halt=True)
+        want = ref.solve(tokens, halt=True, puzzle_ids=pid)
+        loop = {"answer_agreement": float((got["preds"] == want.final).all(-1).mean()),
+                "halting_agreement": float((got["halted_at"] == want.halted_at).mean()),
+                "mean_steps": float(want.halted_at.mean())}
+        report["in_graph_loop"] = loop
+        if passed is not None:
+            passed = passed and loop["answer_agreement"] == 1.0 and loop["halting_agreement"] == 1.0
+    report["passed"] = passed
+    return report
+
+
+def format_report(rep: dict) -> str:
+    lines = [f"{rep['name']}  ({rep['artifact']}, {rep['n']} puzzles)"]
+    if rep.get("spec_check") is not None:
+        c = rep["spec_check"]
+        lines.append(f"  functions: {', '.join(c['functions'])}; spec vs manifest: "
+                     + ("ok" if not c["problems"] else "; ".join(c["problems"])))
+        lines.append(f"  note: {rep['note']}")
+    else:
+        fmt = lambda v: "   -    " if v is None else f"{v:.1e}"  # noqa: E731
+        lines.append("  step  logits_err  y_err    z_err    q_err    cells   puzzles  exact(art/eager)")
+        for r in rep["steps"]:
+            lines.append(f"  {r['step']:>4}  {fmt(r['logits_err']):>10}  {fmt(r['y_err'])}  {fmt(r['z_err'])}  "
+                         f"{fmt(r['q_halt_err'])}  {r['cell_agreement']:.4f}  {r['puzzle_agreement']:.4f}   "
+                         f"{r.get('exact_artifact', 0):.3f}/{r.get('exact_eager', 0):.3f}")
+        if "in_graph_loop" in rep:
+            lp = rep["in_graph_loop"]
+            lines.append(f"  in-graph loop (loop.onnx, halting on): answers {lp['answer_agreement']:.4f}, "
+                         f"halting step {lp['halting_agreement']:.4f}, mean steps {lp['mean_steps']:.2f}")
+    verdict = {True: "PASS", False: "FAIL", None: "reported (no tolerance for this precision)"}[rep["passed"]]
+    tol = f" (predictions identical, logits err < {rep['tolerance']:g})" if rep.get("tolerance") else ""
+    lines.append(f"  {verdict}{tol if rep['passed'] is not None else ''}")
+    return "\n".join(lines)
+
+
+def check_passed(rep: dict) -> None:
+    if rep["passed"] is False:
+        raise TRMEdgeError(f"validation failed for {rep['name']}")
