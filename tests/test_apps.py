@@ -81,3 +81,31 @@ def test_install_ios_takes_coreml_packages(tmp_path, tiny_model):
     pte = fake_artifact(tmp_path / "b", tiny_model, "executorch")
     with pytest.raises(TRMEdgeError, match="runs coreml artifacts"):
         apps.install([pte], "ios", root=tmp_path)
+
+
+def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monkeypatch):
+    """`trm-edge export --for-app android`: exports the app's targets (looped) and installs them.
+    The exporter is replaced by the placeholder artifacts above (real exports: tests/test_export*)."""
+    from click.testing import CliRunner
+
+    import trm_edge.export as export_pkg
+    from trm_edge.cli import cli
+    from trm_edge.export.common import Artifact, read_manifest
+
+    exported = []
+
+    def fake_export(model, recipe, out_dir):
+        d = fake_artifact(tmp_path / "arts", model, recipe.target, recipe.mode,
+                          suffix={"executorch": "pte", "tflite": "tflite"}[recipe.target])
+        exported.append(recipe.target)
+        return Artifact(d, read_manifest(d))
+
+    monkeypatch.setattr(export_pkg, "export", fake_export)
+    monkeypatch.setattr(export_pkg, "load_source", lambda checkpoint: tiny_model)
+    monkeypatch.setattr(apps, "REPO_ROOT", tmp_path / "repo")
+    res = CliRunner().invoke(cli, ["export", "--for-app", "android", "--out", str(tmp_path / "arts")])
+    assert res.exit_code == 0, res.output
+    assert exported == ["executorch", "tflite"]
+    index = json.loads((tmp_path / "repo/android_demo/app/src/main/assets/trm/index.json").read_text())
+    assert [a["name"] for a in index["artifacts"]] == ["executorch-fp32-looped", "tflite-fp32-looped"]
+    assert "installed 2 artifact(s)" in res.output

@@ -172,3 +172,14 @@ def run_arc_eval(checkpoint=None, task: str = "arc1-eval", subset: int | None = 
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def format_report(r: dict) -> str:
+    """pass@k after every supervision step, then the headline numbers."""
+    lines = [f"{r['task']}: {r['n_puzzles']} puzzles, {r['n_test_inputs']} test inputs, "
+             f"{r['n_variants']} augmented variants voted (puzzle ids: {r.get('puzzle_ids', '?')})",
+             "depth  pass@1  pass@2"]
+    for d, p1, p2 in zip(r["depths"], r["pass@1_per_depth"], r["pass@2_per_depth"]):
+        lines.append(f"{d:>5}  {p1:6.3f}  {p2:6.3f}")
+    lines.append(f"pass@1 {r['pass@1']:.3f}  pass@2 {r['pass@2']:.3f}  (per-puzzle fraction of test inputs, averaged)")
+    return "\n".join(lines)

@@ -57,6 +57,8 @@ def _kv_overrides(items) -> dict:
               help="TRMConfig preset; a preset with a recipe (sudoku-mlp: the paper's) sets the defaults below.")
 @click.option("--task", default=None, help="Task override, e.g. sudoku9-hard (default: the preset's / recipe's).")
 @click.option("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
+@click.option("--arc", "arc_kv", multiple=True, metavar="KEY=VALUE",
+              help="ARC data option (repeatable): n_aug, n_train_puzzles, n_eval_puzzles, seed, translate.")
 @click.option("--steps", default=10000, show_default=True, type=click.IntRange(1), help="Optimizer steps.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Global batch.")
 @click.option("--lr", default=1e-3, show_default=True)
@@ -81,7 +83,7 @@ def _kv_overrides(items) -> dict:
 @click.option("--portable/--no-portable", default=False, show_default=True,
               help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
-def train(ctx, out, preset, task, model_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
+def train(ctx, out, preset, task, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
           data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device, threads, quiet,
           portable):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
@@ -101,6 +103,8 @@ def train(ctx, out, preset, task, model_kv, steps, batch_size, lr, weight_decay,
         values = {k: v for k, v in values.items()
                   if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     model = _kv_overrides(model_kv) | ({"task": task} if task else {})
+    if arc_kv:  # merged over the recipe's ARC options (trm_edge/arc_train.py)
+        values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv)}
     cfg = recipe_config(preset, model=model, **values)
     try:
         summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet)
@@ -122,11 +126,23 @@ def train(ctx, out, preset, task, model_kv, steps, batch_size, lr, weight_decay,
 @click.option("--artifact", default=None, type=click.Path(exists=True),
               help="An exported artifact: run it through its runtime and add drift vs eager fp32 "
                    "(--checkpoint then names the eager reference, default: the manifest's source).")
-def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact):
+@click.option("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2).")
+@click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
+def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
     import json
     from pathlib import Path
 
+    if task is not None:  # ARC: vote over augmented variants (trm_edge/arc_eval.py)
+        from .arc_eval import format_report, run_arc_eval
+
+        if task not in ("arc1-eval", "arc2-eval"):
+            raise click.BadParameter(f"choose arc1-eval or arc2-eval, got {task!r} (other tasks come from "
+                                     "the checkpoint)", param_hint="--task")
+        res = run_arc_eval(checkpoint, task, subset, device=pick_device(device), batch_size=min(batch_size, 32),
+                           max_steps=max_steps, json_out=json_out)
+        click.echo(format_report(res))
+        return
     from .evaluate import evaluate_checkpoint, format_table
 
     if artifact:
@@ -291,8 +307,8 @@ def devices(no_check, as_json):
 # -- vectors ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--n-puzzles", default=6, show_default=True, type=click.IntRange(1), help="Puzzles recorded.")
-@click.option("--seed", default=1234, show_default=True, help="Puzzle generator seed.")
+@click.option("--n-puzzles", default=8, show_default=True, type=click.IntRange(1), help="Puzzles recorded.")
+@click.option("--seed", default=5, show_default=True, help="Puzzle generator seed (5: halting at steps 1-3).")
 @click.option("--out", default=None, help="Output JSON (default: tests/vectors/<checkpoint>.json).")
 def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
@@ -318,7 +334,10 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out):
+@click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios"]),
+              help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
+                   "default targets: android -> executorch + tflite, ios -> coreml.")
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest."""
     import time
     from dataclasses import replace
@@ -327,17 +346,26 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out):
 
     base = Recipe.load(recipe) if recipe else Recipe()
     targets = list(TARGETS) if target == "all" else [target or base.target]
+    if for_app and not target and not recipe:
+        from .apps import targets_for
+        targets = list(targets_for(for_app))
     modes = list(MODES) if mode == "all" else [mode or base.mode]
     over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
     recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
     model = load_source(checkpoint)
     recipes = [r.resolved(model.cfg) for r in recipes]  # check every combination before exporting any
     t0 = time.perf_counter()
+    arts = []
     for r in recipes:
         art = export(model, r, out)
+        arts.append(art)
         click.echo(f"{art.name:<28} {art.size_bytes / 1024:8.0f} KiB  {art.seconds:6.1f} s  {art.path}")
     if len(recipes) > 1:
         click.echo(f"total {time.perf_counter() - t0:.1f} s for {len(recipes)} artifacts")
+    if for_app:
+        from .apps import install, targets_for
+        picked = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
+        click.echo(f"installed {len(picked)} artifact(s) into {install(picked, for_app)}")
 
 
 @cli.command()

@@ -13,10 +13,10 @@ test set, hardness = backtracks of a fast solver). A candidate puzzle is made in
 
 Speed: the solver is written once as plain Python over numpy arrays and compiled with numba when it
 is installed (`pip install 'trm-edge[data]'`); without numba (or with TRM_EDGE_NO_NUMBA=1) the very
-same functions run as Python, ~100x slower, with identical output. All randomness is a tiny integer
+same functions run as Python, ~300x slower, with identical output. All randomness is a tiny integer
 PRNG of our own (not numpy's) so that both paths give the same puzzles bit for bit, and every
-candidate k of a seed is seeded by hash(seed, k): a stream can be cut into chunks and generated in
-any order, or in parallel processes (`workers`), without changing the result.
+candidate k of a seed is seeded by hash(seed, k), so chunking never changes a stream.
+`trm_edge.data.load_split` caches the splits and can generate them in parallel processes.
 
 The solver is hand-written rather than taken from a package because generation needs solution
 counting with a limit, a backtrack count and a seeded random fill in one compiled loop.
@@ -240,53 +240,34 @@ def candidates(seed: int, start: int, count: int) -> tuple[np.ndarray, np.ndarra
     return _candidates(int(seed) & M32, int(start), int(count), PEERS, UNITS)
 
 
-def _candidates_job(args):
-    return candidates(*args)
-
-
-def generate_hard(n: int, seed: int, min_backtracks: int = 1, workers: int = 1, chunk: int = 64,
+def generate_hard(n: int, seed: int, min_backtracks: int = 1, chunk: int = 64,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first n candidates of stream `seed` rated >= min_backtracks.
 
     -> grids (n, 81) 0 blanks, solutions (n, 81) digits 1..9, ratings (n,). The result depends only
-    on (n, seed, min_backtracks), never on workers/chunk.
+    on (n, seed, min_backtracks), never on `chunk`. For parallel generation use
+    `trm_edge.data.load_split(..., workers=k)`: it splits a split into independently seeded chunks.
     """
     if not HAVE_NUMBA and n > 20:
         import warnings
 
-        warnings.warn("numba is not installed: Sudoku-hard generation runs as pure Python (~1 puzzle/s); "
+        warnings.warn("numba is not installed: Sudoku-hard generation runs as pure Python (~0.5 puzzles/s); "
                       "pip install 'trm-edge[data]' for ~300x faster generation", stacklevel=2)
     grids, sols, ratings = [], [], []
     found, start = 0, 0
-    pool = None
-    if workers > 1:
-        import multiprocessing as mp
+    from tqdm import tqdm
 
-        pool = mp.get_context("spawn").Pool(workers)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc=f"sudoku9-hard seed {seed}", unit="puzzle")
-    try:
+    with tqdm(total=n, desc=f"sudoku9-hard seed {seed}", unit="puzzle", disable=not progress) as bar:
         while found < n:
-            jobs = [(seed, start + w * chunk, chunk) for w in range(max(workers, 1))]
-            results = pool.map(_candidates_job, jobs) if pool else [candidates(*j) for j in jobs]
-            start += len(jobs) * chunk
-            for g, s, r in results:
-                keep = r >= min_backtracks
-                grids.append(g[keep])
-                sols.append(s[keep])
-                ratings.append(r[keep])
-                found += int(keep.sum())
-                if bar is not None:
-                    bar.update(min(int(keep.sum()), n - bar.n))
-    finally:
-        if pool is not None:
-            pool.close()
-        if bar is not None:
-            bar.close()
-    return (np.concatenate(grids)[:n], np.concatenate(sols)[:n], np.concatenate(ratings)[:n])
+            g, s, r = candidates(seed, start, chunk)
+            start += chunk
+            keep = r >= min_backtracks
+            grids.append(g[keep])
+            sols.append(s[keep])
+            ratings.append(r[keep])
+            found += int(keep.sum())
+            bar.update(min(int(keep.sum()), n - bar.n))
+    return np.concatenate(grids)[:n], np.concatenate(sols)[:n], np.concatenate(ratings)[:n]
 
 
 def rate(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
