@@ -25,7 +25,7 @@ def tiny_model():
 
 
 def fake_artifact(root, model, target, mode="looped", precision="fp32", suffix="pte"):
-    export = pytest.importorskip("trm_edge.export", reason="trm_edge.export not built yet")
+    from trm_edge import export
     from trm_edge.export.common import artifact_name, io_spec, write_manifest
 
     recipe = export.Recipe(target=target, mode=mode, precision=precision, depth=2 if mode == "unrolled" else None)

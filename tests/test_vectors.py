@@ -157,13 +157,12 @@ def test_write_and_load_roundtrip(tmp_path, tiny_vectors):
 
 
 # ---- the committed vectors against every Linux runtime ------------------------------------------
-def _bundled_or_skip(vec_path: Path):
+def _bundled(vec_path: Path):
     from trm_edge.checkpoint import BUNDLED_DIR, file_sha256
 
     v = V.load(vec_path)
     ckpt = BUNDLED_DIR / v["checkpoint"]
-    if not (ckpt / "model.safetensors").exists():
-        pytest.skip(f"bundled checkpoint {v['checkpoint']} is not present")
+    assert (ckpt / "model.safetensors").exists(), f"bundled checkpoint {v['checkpoint']} is missing from the package"
     assert file_sha256(ckpt / "model.safetensors") == v["checkpoint_sha256"], (
         f"{vec_path.name} is stale: regenerate it with `trm-edge vectors --checkpoint {v['checkpoint']}`")
     return v, ckpt
@@ -171,8 +170,9 @@ def _bundled_or_skip(vec_path: Path):
 
 @pytest.mark.parametrize("vec_path", COMMITTED, ids=[p.stem for p in COMMITTED])
 def test_committed_vectors_match_eager_session(vec_path):
-    runtime = pytest.importorskip("trm_edge.runtime.session", reason="trm_edge.runtime.session not built yet")
-    v, ckpt = _bundled_or_skip(vec_path)
+    from trm_edge import runtime
+
+    v, ckpt = _bundled(vec_path)
     assert V.check(v, *session_fns(runtime.load(ckpt))) == []
 
 
@@ -181,14 +181,10 @@ def test_committed_vectors_match_eager_session(vec_path):
 @pytest.mark.parametrize("vec_path", COMMITTED, ids=[p.stem for p in COMMITTED])
 def test_committed_vectors_match_runtime(vec_path, target, tmp_path):
     """Export the bundled model (looped, fp32) and replay the vectors through trm_edge.runtime.load."""
-    export = pytest.importorskip("trm_edge.export", reason="trm_edge.export not built yet")
-    runtime = pytest.importorskip("trm_edge.runtime.session", reason="trm_edge.runtime.session not built yet")
-    v, ckpt = _bundled_or_skip(vec_path)
-    try:
-        mod = export.target_module(target)
-    except ModuleNotFoundError:
-        pytest.skip(f"trm_edge.export.{target} not built yet")
-    why = mod.available()
+    from trm_edge import export, runtime
+
+    v, ckpt = _bundled(vec_path)
+    why = export.target_module(target).available()
     if why:
         pytest.skip(why)
     from trm_edge.checkpoint import load_model

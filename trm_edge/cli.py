@@ -211,11 +211,15 @@ def solve(puzzle, checkpoint, max_steps, all_steps, threshold):
 @click.option("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0), help="Puzzles shown live.")
 @click.option("--n", "n_table", default=300, show_default=True, type=click.IntRange(1), help="Puzzles in the table.")
 @click.option("--seed", default=None, type=int, help="Puzzle seed (default: random).")
-def demo(checkpoint, n_show, n_table, seed):
-    """The bundled model solving fresh puzzles live, then accuracy per depth."""
+@click.option("--export", "export_target", default="onnx", show_default=True,
+              type=click.Choice(["onnx", "executorch", "tflite", "none"]),
+              help="Also export a looped artifact and run the same puzzles through its runtime.")
+def demo(checkpoint, n_show, n_table, seed, export_target):
+    """The bundled model solving fresh puzzles live, accuracy per depth, then an exported runtime."""
     from .demo import run_demo
 
-    run_demo(checkpoint, n_show=n_show, n_table=n_table, seed=seed, echo=click.echo)
+    run_demo(checkpoint, n_show=n_show, n_table=n_table, seed=seed,
+             export_target=None if export_target == "none" else export_target, echo=click.echo)
 
 
 

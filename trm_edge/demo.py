@@ -39,9 +39,53 @@ def solve_steps(model, task, tokens: np.ndarray, max_steps: int | None = None, a
     return answer, last, valid
 
 
+def _median_step_ms(session, inputs: np.ndarray, n_sup: int) -> float:
+    """Median wall time of one `step` call at batch 1, over every step of each puzzle's solve."""
+    times = []
+    for tok in inputs:
+        state = session.init(tok[None])
+        for _ in range(n_sup):
+            t0 = time.perf_counter()
+            state, _, _ = session.step(state)
+            times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def export_section(model, ckpt_dir, task, inputs: np.ndarray, target: str = "onnx", n_timed: int = 20,
+                   echo=print) -> dict | None:
+    """Export the model's looped fp32 artifact for `target` (cached, the bench's cache), solve the
+    same puzzles through its runtime with adaptive halting and compare with eager PyTorch:
+    agreement of the halting answers, accuracy, and median latency per supervision step at batch 1."""
+    from .bench.run import default_artifacts
+    from .runtime import EagerSession, load
+
+    notes: list[str] = []
+    specs = default_artifacts(model, ckpt_dir, [target], ("fp32",), 1, notes, progress=False)
+    if not specs:
+        echo(f"\n(no exported runtime shown: {notes[0] if notes else target + ' unavailable'})")
+        return None
+    art, eager = load(specs[0].path), EagerSession(model, source=str(ckpt_dir))
+    got, want = art.solve(inputs, halt=True), eager.solve(inputs, halt=True)
+    n_sup = model.cfg.n_sup
+    timed = inputs[:n_timed]
+    _median_step_ms(art, timed[:2], n_sup)  # warm-up
+    art_ms, eager_ms = _median_step_ms(art, timed, n_sup), _median_step_ms(eager, timed, n_sup)
+    res = {"artifact": specs[0].name, "path": specs[0].path,
+           "agree": float((got.final == want.final).all(-1).mean()),
+           "exact": float(task.verify(inputs, got.final).mean()), "mean_steps": float(got.halted_at.mean()),
+           "step_ms": art_ms, "eager_step_ms": eager_ms}
+    echo(f"\nexported runtime: {res['artifact']} ({res['path']})")
+    echo(f"  same halting answers as eager PyTorch on {res['agree']:.1%} of {len(inputs)} puzzles; "
+         f"exact {res['exact']:.3f} at {res['mean_steps']:.2f} mean steps")
+    echo(f"  one supervision step at batch 1 (median over {len(timed)} puzzles x {n_sup} steps): "
+         f"{art_ms:.2f} ms vs eager {eager_ms:.2f} ms ({eager_ms / art_ms:.1f}x)")
+    return res
+
+
 def run_demo(checkpoint=None, n_show: int = 2, n_table: int = 300, seed: int | None = None,
-             device: str = "cpu", echo=print) -> dict:
-    """Bundled model: solve a few fresh puzzles live, then the accuracy-per-depth table."""
+             device: str = "cpu", export_target: str | None = "onnx", echo=print) -> dict:
+    """Bundled model: solve a few fresh puzzles live, the accuracy-per-depth table, then the same
+    puzzles through an exported runtime (`export_target`, None to skip)."""
     from .checkpoint import load_model
     from .evaluate import evaluate_solver, format_table, model_solver
     from .model import count_params
@@ -63,5 +107,7 @@ def run_demo(checkpoint=None, n_show: int = 2, n_table: int = 300, seed: int | N
                           model.cfg.halt_threshold, model.cfg.task)
     echo("accuracy per depth (supervision steps) on fresh puzzles:")
     echo(format_table(res))
+    if export_target:
+        res["export"] = export_section(model, d, task, inputs[n_show:], export_target, echo=echo)
     echo(f"\ndemo took {time.perf_counter() - t0:.1f} s")
     return res

@@ -12,6 +12,8 @@ when usable, else why not), `supports(recipe) -> str | None`, and `export(model,
 from __future__ import annotations
 
 import importlib
+import logging
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -114,7 +116,12 @@ def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
     if why:
         raise UnsupportedError(f"target {recipe.target} is not available here: {why}")
     model = model.eval().cpu()
-    return mod.export(model, recipe, Path(out_dir))
+    # torch 2.13's exporters log chatter a user cannot act on: a pytree deprecation (FutureWarning)
+    # and, for ONNX, one line per torchvision op it skips registering (torchvision is not a dependency).
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+        return mod.export(model, recipe, Path(out_dir))
 
 
 __all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export",

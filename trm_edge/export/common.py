@@ -46,6 +46,7 @@ class Init(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.eval()  # exporters trace inference: no dropout/BN here, but keep the flag honest
 
     def forward(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None):
         x = self.model.embed(tokens, puzzle_ids)      # (B, L, D)
@@ -67,6 +68,7 @@ class Step(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.eval()  # exporters trace inference: no dropout/BN here, but keep the flag honest
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
         y, z, logits, q_halt = _supervision_step(self.model, x, y, z)
@@ -80,6 +82,7 @@ class Unrolled(nn.Module):
     def __init__(self, model, depth: int):
         super().__init__()
         self.model, self.depth = model, depth
+        self.eval()
 
     def forward(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None):
         x = self.model.embed(tokens, puzzle_ids)

@@ -40,6 +40,7 @@ class Loop(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.eval()
 
     def forward(self, tokens, *rest):
         from torch._higher_order_ops import while_loop
