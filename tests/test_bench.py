@@ -153,7 +153,9 @@ def test_isolated_worker_reports_subprocess_rss(tiny_ckpt):
     task = get_task("sudoku4")
     inputs, labels = task.generate(2, seed=1)
     spec = RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(tiny_ckpt))
+    import resource
     import tempfile
+    ballast = np.ones(768 * 2**20 // 8)  # make this (parent) process far bigger than the worker
     with tempfile.TemporaryDirectory() as tmp:
         f = str(Path(tmp) / "p.npz")
         np.savez(f, inputs=inputs, labels=labels)
@@ -161,6 +163,10 @@ def test_isolated_worker_reports_subprocess_rss(tiny_ckpt):
                           f, "sudoku4")
     assert rt["error"] is None and rt["rss_scope"] == "subprocess"
     assert rt["peak_rss_mb"] >= rt["baseline_rss_mb"] > 0 and rt["halting"] is None
+    # the worker's own peak, not one inherited from its parent (Linux ru_maxrss survives fork+exec)
+    parent_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    assert parent_peak_mb > 768 and rt["peak_rss_mb"] < parent_peak_mb - 300, (rt["peak_rss_mb"], parent_peak_mb)
+    del ballast
 
 
 def test_broken_artifact_is_reported_not_faked(tiny_ckpt, tmp_path):

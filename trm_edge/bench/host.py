@@ -88,6 +88,16 @@ def _rss_mb() -> float | None:
 
 
 def _peak_rss_mb() -> float | None:
+    # Linux: VmHWM is the high-water mark of this address space. ru_maxrss is NOT usable in an
+    # isolated worker there: it starts at the parent's RSS after fork and survives exec, so every
+    # worker of a large parent would report the parent's peak.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB -> MiB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
