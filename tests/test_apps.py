@@ -109,3 +109,25 @@ def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monk
     index = json.loads((tmp_path / "repo/android_demo/app/src/main/assets/trm/index.json").read_text())
     assert [a["name"] for a in index["artifacts"]] == ["executorch-fp32-looped", "tflite-fp32-looped"]
     assert "installed 2 artifact(s)" in res.output
+
+
+def test_export_cli_for_app_installs_given_artifacts_without_exporting(tmp_path, tiny_model, monkeypatch):
+    """`trm-edge export --for-app android ARTIFACT...` installs existing artifacts, exports nothing;
+    ARTIFACT without --for-app and a missing --out are usage errors."""
+    from click.testing import CliRunner
+
+    import trm_edge.export as export_pkg
+    from trm_edge.cli import cli
+
+    def no_export(*a, **k):
+        raise AssertionError("must not export")
+
+    monkeypatch.setattr(export_pkg, "export", no_export)
+    monkeypatch.setattr(apps, "REPO_ROOT", tmp_path / "repo")
+    art = fake_artifact(tmp_path / "arts", tiny_model, "tflite", suffix="tflite")
+    res = CliRunner().invoke(cli, ["export", "--for-app", "android", str(art)])
+    assert res.exit_code == 0, res.output
+    index = json.loads((tmp_path / "repo/android_demo/app/src/main/assets/trm/index.json").read_text())
+    assert [a["name"] for a in index["artifacts"]] == ["tflite-fp32-looped"]
+    assert CliRunner().invoke(cli, ["export", str(art)]).exit_code == 2
+    assert CliRunner().invoke(cli, ["export", "--target", "onnx"]).exit_code == 2

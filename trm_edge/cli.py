@@ -337,16 +337,30 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--batch", default=None, type=click.IntRange(1), help="Static batch of the entry points (default 1).")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
                    "default targets: android -> executorch + tflite, ios -> coreml.")
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app):
-    """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest."""
+@click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, artifacts):
+    """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
+
+    With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
+    those artifacts are verified and installed into the app.
+    """
     import time
     from dataclasses import replace
 
     from .export import MODES, TARGETS, Recipe, export, load_source
+
+    if artifacts:
+        if not for_app:
+            raise click.UsageError("ARTIFACT arguments are for --for-app (install already exported artifacts)")
+        from .apps import install
+        click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app)}")
+        return
+    if not out:
+        raise click.UsageError("Missing option '--out'.")
 
     base = Recipe.load(recipe) if recipe else Recipe()
     targets = list(TARGETS) if target == "all" else [target or base.target]
