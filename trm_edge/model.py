@@ -256,7 +256,9 @@ class TinyRecursiveModel(nn.Module):
 
     def heads(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """y (B, L, D) -> logits (B, seq_len, V) over the output cells, q_halt (B,)."""
-        logits = self.lm_head(y[:, self.cfg.puzzle_emb_len:])
+        P = self.cfg.puzzle_emb_len
+        # y[:, 0:] would export as an aten.alias node, which coremltools 9.0 cannot convert
+        logits = self.lm_head(y[:, P:] if P > 0 else y)
         q_halt = self.q_head(y[:, 0]).squeeze(-1)
         return logits, q_halt
 
