@@ -33,6 +33,9 @@ class CalibConfig:
     augment: bool = True          # apply one random task symmetry per puzzle (more varied states)
     per_depth: int | None = None  # keep at most this many step samples per depth (None: all)
     seed: int = 0                 # sampling / augmentation RNG (not the split seed)
+    data_seed: int = 0            # the checkpoint's dataset seed (training.json): the splits' seed
+    n_train: int | None = None    # the checkpoint's n_train: the test split is de-duplicated against
+                                  # it exactly as `trm-edge eval` does (None: n_test_check)
     n_test_check: int = 2000      # test-split puzzles generated to assert disjointness
 
 
@@ -69,11 +72,11 @@ class CalibrationSet:
 
 
 # ---- the splits -----------------------------------------------------------------------------
-def _split(task_name: str, split: str, n: int) -> np.ndarray:
+def _split(task_name: str, split: str, n: int, seed: int = 0, n_train: int | None = None) -> np.ndarray:
     """Inputs (n, seq_len) int32 of a split, from the same generator and seeds training uses."""
     from .. import data
 
-    inputs, _ = data.load_split(task_name, split, n)
+    inputs, _ = data.load_split(task_name, split, n, seed, n_train=n_train)
     return np.asarray(inputs, dtype=np.int32)
 
 
@@ -86,20 +89,32 @@ def assert_disjoint(calib_inputs: np.ndarray, test_inputs: np.ndarray) -> None:
                                    "must use the training split only")
 
 
+def _drop_test_puzzles(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Drop the rare row that coincides with a test puzzle; refuse if most of them do."""
+    test_rows = {row.tobytes() for row in test}
+    kept = [row for row in train if row.tobytes() not in test_rows]
+    if len(kept) < max(1, len(train) // 2):
+        # a coincidence is rare (a few % on 4x4 boards); most of the "training" puzzles being test
+        # puzzles means the split itself is wrong: refuse rather than calibrate on what is left
+        raise CalibrationLeakError(f"{len(train) - len(kept)} of {len(train)} calibration puzzles are test "
+                                   "puzzles: the training split is not disjoint from the test split")
+    return np.stack(kept)
+
+
 def training_tokens(task_name: str, cfg: CalibConfig = CalibConfig()) -> np.ndarray:
     """int32 (n_puzzles, seq_len) calibration inputs from the training split, checked against test."""
     from ..tasks import get_task
 
-    train = _split(task_name, "train", cfg.n_puzzles)
+    # the test split exactly as `trm-edge eval` / `eval --artifact` draw it (same seed and n_train)
+    test = _split(task_name, "test", cfg.n_test_check, cfg.data_seed, cfg.n_train)
+    # checked before augmenting (an augmented test puzzle is still a test puzzle) and after (a
+    # symmetry of a training puzzle can land on a test puzzle): such rows are dropped
+    train = _drop_test_puzzles(_split(task_name, "train", cfg.n_puzzles, cfg.data_seed), test)
     if cfg.augment:
         rng = np.random.default_rng(cfg.seed)
         train, _ = get_task(task_name).augment(train, train, rng)
-    test = _split(task_name, "test", cfg.n_test_check)
-    # drop the rare generated or augmented puzzle that happens to coincide with a test puzzle,
-    # then assert: the calibration set that leaves this function never contains a test puzzle
-    test_rows = {row.tobytes() for row in test}
-    train = np.stack([row for row in train if row.tobytes() not in test_rows])
-    assert_disjoint(train, test)
+        train = _drop_test_puzzles(train, test)
+    assert_disjoint(train, test)   # the calibration set that leaves this function has no test puzzle
     return train
 
 

@@ -16,19 +16,22 @@ trm_edge.export.calibrate, training puzzles only); `int8-dynamic` = int8 weights
 quantized at run time (no calibration); `fp16` = Core ML only.
 
 What gets quantized (`[options] ops`, default "linear"): only the matrix multiplies (the SwiGLU
-projections of both mixers and the heads). The residual adds, the RMSNorms, SiLU, and the state sums
-(z + y + x, y + z) stay float: the state y, z is re-fed through the net T*(n+1) times per step and
-n_sup steps per solve, and an int8 round-trip on the state path at every call is what compounds
-with depth (see notes/README-int8.md for the measured difference; `ops = "all"` quantizes every
-op the tool supports). The `init` entry point (embedding table + fixed init vectors, a few KB) is
-kept float everywhere: its output x feeds every step, so quantizing it adds a fixed error to every
-call for almost no size.
+projections of both mixers, and the heads except on TFLite). The residual adds, the RMSNorms, SiLU,
+and the state sums (z + y + x, y + z) stay float: the state y, z is re-fed through the net T*(n+1)
+times per step and n_sup steps per solve, so it never takes an int8 round trip outside a matmul
+(`ops = "all"` quantizes every op the tool supports; notes/README-quant.md has the measurements).
+The `init` entry point (embedding table + fixed init vectors, a few KB) is kept float everywhere:
+its output x feeds every step, so quantizing it adds a fixed error to every call for almost no size.
+Size fixes per target (each measured in notes/README-quant.md): ONNX drops the exporter's debug
+metadata, TFLite shortens litert-torch's module-path tensor names, ExecuTorch rewrites the two ops
+XNNPACK cannot delegate (`xnnpack_friendly`) so the step is ~3 partitions instead of ~50.
 
 Recipe options (TOML `[options]`), all optional:
     ops = "linear" | "all"        which ops to quantize (above)
     n_calib = 64                  training puzzles for calibration (x n_sup depths of step samples)
     calib_method = "minmax"       ONNX only: "minmax" | "percentile" | "entropy"
-    keep_float = ["regex", ...]   node / tensor names to keep float (mixed precision; ONNX, TFLite)
+    keep_float = ["regex", ...]   names kept float (mixed precision): ONNX node names, TFLite op
+                                  scopes, ExecuTorch FX node / module names
     activations = "int8"          Core ML only: W8A8 (macOS) instead of weight-only int8
 """
 from __future__ import annotations
@@ -69,20 +72,51 @@ class QuantConfig:
         return cls(precision=recipe.precision, **o)
 
 
+def supported(target: str, precision: str) -> str | None:
+    """None if `precision` can be exported for `target` on this host, else why not (no export needed)."""
+    if precision == "fp32":
+        return None
+    if precision == "fp16" and target != "coreml":
+        return f"fp16 is a Core ML option (target {target} has int8 and int8-dynamic)"
+    if precision == "int8-dynamic" and target == "coreml":
+        return "Core ML has no dynamic activation quantization (use int8: weight-only int8)"
+    if precision not in ("fp16", "int8", "int8-dynamic"):
+        return f"unknown precision {precision!r}"
+    return None
+
+
 def _int8_only(cfg: QuantConfig, target: str) -> None:
     if cfg.precision not in ("int8", "int8-dynamic"):
         raise UnsupportedError(f"precision {cfg.precision!r} is not supported for target {target!r} "
                                "(fp16 is a Core ML option; use int8 or int8-dynamic)")
 
 
+def calib_config(model, n_puzzles: int):
+    """CalibConfig for a model: the splits of the data its checkpoint was trained on (training.json),
+    so the disjointness assertion runs against the very test split `trm-edge eval` scores."""
+    from .calibrate import CalibConfig
+
+    src = getattr(model, "source_checkpoint", None)
+    seed, n_train = 0, None
+    if src is not None:
+        from ..checkpoint import resolve
+        from ..evaluate import training_data
+
+        try:
+            n_train, seed = training_data(resolve(src))
+        except TRMEdgeError:  # an in-memory model with a stale source: default splits
+            pass
+    return CalibConfig(n_puzzles=n_puzzles, data_seed=seed, n_train=n_train)
+
+
 def _calibration(ctx):
     """The calibration set, computed once per export (init / step / loop share it)."""
     cal = getattr(ctx, "_calibration", None)
     if cal is None:
-        from .calibrate import CalibConfig, calibration_set
+        from .calibrate import calibration_set
 
         cfg = QuantConfig.from_recipe(ctx.recipe)
-        cal = calibration_set(ctx.model, CalibConfig(n_puzzles=cfg.n_calib))
+        cal = calibration_set(ctx.model, calib_config(ctx.model, cfg.n_calib))
         ctx._calibration = cal
     return cal
 
@@ -106,23 +140,31 @@ def _feeds(entry: str, ctx) -> list[list[np.ndarray]]:
 
 # ---- ONNX ------------------------------------------------------------------------------------
 def _strip_debug(model) -> None:
-    """Drop the exporter's per-node stack traces (metadata_props): debug text, often > the weights."""
+    """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
+    twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""
     for node in model.graph.node:
         del node.metadata_props[:]
+    del model.graph.value_info[:]
 
 
 def onnx(path: Path, entry: str, ctx) -> Path:
     cfg = QuantConfig.from_recipe(ctx.recipe)
     _int8_only(cfg, "onnx")
-    if entry == "init":
-        return path                                   # kept float (module docstring)
     onnx_ = require("onnx", "onnx")
+    if entry == "init":                               # kept float (module docstring), debug text dropped
+        model = onnx_.load(str(path))
+        _strip_debug(model)
+        onnx_.save(model, str(path))
+        return path
     q = require("onnxruntime.quantization", "onnx")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = path.with_name(f"{path.stem}.pre.onnx")
     out = path.with_name(f"{path.stem}.int8.onnx")
     try:
+        # the exporter writes nn.Linear as MatMul(x, Transpose(W)) at each of the T*(n+1) call sites;
+        # quant_pre_process's ORT optimizer folds those Transposes and shares the folded weight (measured:
+        # one int8 copy per parameter), so MatMul's B is an initializer that gets per-channel weights
         quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)  # ORT symbolic shape inference breaks on SplitToSequence
         model = onnx_.load(str(pre))
         exclude = [n.name for n in model.graph.node
@@ -161,6 +203,64 @@ def onnx(path: Path, entry: str, ctx) -> Path:
 
 
 # ---- ExecuTorch ------------------------------------------------------------------------------
+NORM_MEAN = "_rms_mean_w"   # buffers that replace mean(x^2, -1) by a linear (xnnpack_friendly)
+
+
+def xnnpack_friendly(gm):
+    """Rewrite two ops XNNPACK cannot delegate, so the step lowers to ~2 XNNPACK partitions, not ~50:
+
+        chunk(h, 2, dim)              -> two slices                    (SwiGLU gate / up split)
+        mean(x, [-1], keepdim=True)   -> linear(x, full((1, D), 1/D))  (the RMSNorm mean of squares)
+
+    Same math (eager max error ~1e-6). Each partition break costs a delegate blob plus portable-kernel
+    instructions and values in the .pte: ~100 KB of structure that int8 does not shrink, which on a
+    small TRM (the net unrolled T*(n+1) times inside `step`) is as large as its int8 weights."""
+    import torch
+
+    g, n_mean = gm.graph, 0
+    for n in list(g.nodes):
+        if n.op != "call_function":
+            continue
+        if n.target == torch.ops.aten.chunk.default and n.args[1] == 2 and "val" in n.args[0].meta:
+            x = n.args[0]
+            dim = n.args[2] if len(n.args) > 2 else n.kwargs.get("dim", 0)
+            size = x.meta["val"].shape[dim]
+            if size % 2:
+                continue
+            with g.inserting_after(n):
+                halves = [g.call_function(torch.ops.aten.slice.Tensor, (x, dim, 0, size // 2)),
+                          g.call_function(torch.ops.aten.slice.Tensor, (x, dim, size // 2, size))]
+            for u in list(n.users):   # getitem(chunk, i)
+                u.replace_all_uses_with(halves[u.args[1]])
+                g.erase_node(u)
+            g.erase_node(n)
+        elif (n.target == torch.ops.aten.mean.dim and list(n.args[1]) == [-1]
+              and (n.args[2] if len(n.args) > 2 else n.kwargs.get("keepdim", False))
+              and "val" in n.args[0].meta):
+            x = n.args[0]
+            D = x.meta["val"].shape[-1]
+            name = f"{NORM_MEAN}{n_mean}"
+            n_mean += 1
+            gm.register_buffer(name, torch.full((1, D), 1.0 / D, dtype=x.meta["val"].dtype))
+            with g.inserting_before(n):
+                lin = g.call_function(torch.ops.aten.linear.default, (x, g.get_attr(name)))
+            n.replace_all_uses_with(lin)
+            g.erase_node(n)
+    g.lint()
+    gm.recompile()
+    return gm
+
+
+def _is_norm_mean(node) -> bool:
+    w = node.args[1] if len(node.args) > 1 else None
+    return getattr(w, "op", None) in ("get_attr", "placeholder") and NORM_MEAN in str(getattr(w, "target", w.name))
+
+
+def _module_names(node) -> list[str]:
+    """Qualified names of the nn.Modules an FX node was traced in (e.g. "model.net.blocks.0.mlp")."""
+    return [v[0] for v in (node.meta.get("nn_module_stack") or {}).values()]
+
+
 def executorch(obj, entry: str, ctx):
     cfg = QuantConfig.from_recipe(ctx.recipe)
     _int8_only(cfg, "executorch")
@@ -178,18 +278,31 @@ def executorch(obj, entry: str, ctx):
             quantizer.set_operator_type(torch.ops.aten.linear.default, qconfig)
         else:
             quantizer.set_global(qconfig)
-        for rx in cfg.keep_float:
-            quantizer.set_module_name(rx, None)
+        # set_module_name(name, None) is refused by XNNPACKQuantizer: keep_float is a filter instead;
+        # the mean-as-linear of the RMSNorms (below) stays float too
+        quantizer.set_filter_function(lambda n: not _is_norm_mean(n) and not any(
+            re.search(rx, name) for rx in cfg.keep_float for name in [n.name, *_module_names(n)]))
         gm = torch.export.export(module, args, strict=False).module()
+        gm = torch.export.export(xnnpack_friendly(gm), args, strict=False).module()  # fresh node metadata
         prepared = pt2e.prepare_pt2e(gm, quantizer)
-        if not cfg.dynamic:
+        if cfg.dynamic:  # no activation ranges to calibrate, but the weight observers must see the weights
+            prepared(*args)
+        else:
             for row in _feeds(entry, ctx):
                 prepared(*(torch.from_numpy(np.ascontiguousarray(a)) for a in row))
         converted = pt2e.convert_pt2e(prepared)
+        # convert_pt2e folds each weight into an int8 constant but leaves the fp32 parameter on the
+        # module: drop what the graph no longer reads, or the .pte carries both (int8 ~0.5 x fp32)
+        converted.graph.eliminate_dead_code()
+        converted.delete_all_unused_submodules()
+        converted.recompile()
         return torch.export.export(converted, args, strict=False)
 
 
 # ---- TFLite ----------------------------------------------------------------------------------
+# op scopes (output tensor names, which litert-torch takes from module paths) kept float: the heads
+TFLITE_KEEP_FLOAT = (r"Linear_lm_head", r"Linear_q_head", r"_logits_output;", r"_q_halt_output;")  # scopes end in ";"
+
 def tflite(path: Path, entry, ctx) -> Path:
     cfg = QuantConfig.from_recipe(ctx.recipe)
     _int8_only(cfg, "tflite")
@@ -209,7 +322,10 @@ def tflite(path: Path, entry, ctx) -> Path:
     # float in / float out: the host loop and the apps exchange float32 state with every runtime
     for op in (Op.INPUT, Op.OUTPUT):
         rp.add_quantization_config(regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
-    for rx in cfg.keep_float:
+    # the heads stay float: their outputs (logits, and y_next that feeds them) are signature outputs;
+    # quantized, logits came back int8 and XNNPACK left y_next / logits unmaterialized ("Tensor data
+    # is null") -- and they are D x V + D weights, nothing to save
+    for rx in (*TFLITE_KEEP_FLOAT, *cfg.keep_float):
         rp.add_quantization_config(regex=rx, operation_name=Op.ALL_SUPPORTED,
                                    algorithm_key=AlgorithmName.NO_QUANTIZE)
     quantizer = aeq.Quantizer(str(path))
@@ -229,8 +345,38 @@ def tflite(path: Path, entry, ctx) -> Path:
     result = quantizer.quantize(calibration)
     out = path.with_name(f"{path.stem}.int8.tflite")
     result.export_model(str(out), overwrite=True)
+    _short_tensor_names(out)
+    _check_float_io(out, ctx)
     out.replace(path)
     return path
+
+
+def _short_tensor_names(path: Path) -> None:
+    """Rename tensors to t<index>: litert-torch names each one after its full module path (~200 bytes
+    x ~500 tensors = ~100 KB of debug text, as much as the int8 weights of a small model). Runtimes
+    address tensors through the signature defs (their own names, kept), never by tensor name.
+    (ai_edge_litert's flatbuffer_utils.strip_strings would also drop the signature defs.)"""
+    fb = require("ai_edge_litert.tools.flatbuffer_utils", "tflite")
+    model = fb.read_model(str(path))
+    for sg in model.subgraphs:
+        for i, t in enumerate(sg.tensors):
+            t.name = f"t{i}"
+    fb.write_model(model, str(path))
+
+
+def _check_float_io(path: Path, ctx) -> None:
+    """Every signature input / output keeps the manifest's dtype (the host loop exchanges float32)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(str(path))
+    want = {"float32": np.float32, "int32": np.int32}
+    for sig in interp.get_signature_list():
+        runner = interp.get_signature_runner(sig)
+        got = {**runner.get_input_details(), **runner.get_output_details()}
+        for t in ctx.spec[sig]["inputs"] + ctx.spec[sig]["outputs"]:
+            if got[t["name"]]["dtype"] != want[t["dtype"]]:
+                raise TRMEdgeError(f"tflite quantization changed {sig}.{t['name']} to "
+                                   f"{np.dtype(got[t['name']]['dtype']).name} (manifest: {t['dtype']})")
 
 
 # ---- Core ML ---------------------------------------------------------------------------------
@@ -262,3 +408,43 @@ def coreml(mlmodel, entry: str, ctx):
         mlmodel = opt.experimental.linear_quantize_activations(mlmodel, aconfig, feeds)
     return opt.linear_quantize_weights(mlmodel, wconfig)
 
+
+
+def coreml_weights(path) -> dict:
+    """{function: {"int8_params", "fp16_params", "float_params", "ops": {op type: count}}} of a saved
+    .mlpackage, read from its MIL spec (works on Linux, where Core ML cannot predict): the evidence
+    that a package's weights really are int8 / fp16. Counts elements of every constant tensor."""
+    ct = require("coremltools", "coreml")
+    from coremltools.proto import MIL_pb2
+
+    spec = ct.utils.load_spec(str(path))
+    names = {MIL_pb2.DataType.Value(n): n for n in ("INT8", "UINT8", "FLOAT16", "FLOAT32")}
+
+    def count(v, acc):
+        t = v.type.tensorType
+        if v.type.HasField("tensorType") and t.dimensions:
+            n = int(np.prod([d.constant.size for d in t.dimensions]))
+            key = {"INT8": "int8_params", "UINT8": "int8_params", "FLOAT16": "fp16_params",
+                   "FLOAT32": "float_params"}.get(names.get(t.dataType))
+            if key:
+                acc[key] += n
+
+    def walk(block, acc):
+        for op in block.operations:
+            acc["ops"][op.type] = acc["ops"].get(op.type, 0) + 1
+            for v in op.attributes.values():        # const ops: attribute "val"
+                count(v, acc)
+            for arg in op.inputs.values():          # constexpr_* ops: int8 data / scales bound inline
+                for b in arg.arguments:
+                    if b.HasField("value"):
+                        count(b.value, acc)
+            for b in op.blocks:
+                walk(b, acc)
+
+    out = {}
+    for fname, fn in spec.mlProgram.functions.items():
+        acc = {"int8_params": 0, "fp16_params": 0, "float_params": 0, "ops": {}}
+        for block in fn.block_specializations.values():
+            walk(block, acc)
+        out[fname] = acc
+    return out
