@@ -59,7 +59,7 @@ class TrainConfig:
     seed: int = 0                   # model init + halting exploration
     checkpoint_every: int = 1000    # steps between checkpoints (0: only at the end / on signal)
     log_every: int = 100            # steps between log lines (train_log.jsonl + tqdm.write)
-    time_budget: float | None = None  # seconds; stop cleanly (and save) when exceeded
+    time_budget: float | None = None  # seconds of this session (resume: a fresh budget); then save and stop
     val_n: int = 1000               # validation puzzles for halting calibration at the end (0: skip)
     max_acc_drop: float = 0.005     # calibration: allowed exact-accuracy loss vs full depth
     arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
@@ -126,7 +126,10 @@ class Trainer:
         if cfg.batch_size % world:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} ranks")
         self.B = cfg.batch_size // world
-        self.mcfg = TRMConfig.preset(cfg.preset, **cfg.model)
+        try:
+            self.mcfg = TRMConfig.preset(cfg.preset, **cfg.model)
+        except TypeError as e:  # dataclasses.replace on an unknown field: the CLI shows one line
+            raise ValueError(f"bad --model override {sorted(cfg.model)}: {e}") from None
         self.extra_json = {}
         if is_arc(self.mcfg.task):  # fixed puzzles + a puzzle-id table (arc_train.py) set n_puzzle_ids
             self.mcfg, stream, self.extra_json = arc_setup(self.mcfg, cfg.arc, cfg.data_seed, rank, world)
@@ -350,6 +353,7 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     window = {"t": time.perf_counter(), "samples": 0, "n": 0, "halted": 0, "halted_exact": 0, "halted_steps": 0}
     logf = open(out / "train_log.jsonl", "a") if rank == 0 else None
     m, reason = {}, "steps"
+    session_start = trainer.elapsed  # --time-budget is per session: a resumed run gets its own budget
     try:
         while trainer.step < cfg.steps:
             t0 = time.perf_counter()
@@ -373,7 +377,7 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
                 logf.flush()
                 bar.write(" ".join(f"{k}={v}" for k, v in line.items()))
                 window.update(t=time.perf_counter(), samples=0, halted=0, halted_exact=0, halted_steps=0)
-            over = cfg.time_budget is not None and trainer.elapsed >= cfg.time_budget
+            over = cfg.time_budget is not None and trainer.elapsed - session_start >= cfg.time_budget
             if _any(stop["signal"] is not None or over, world):
                 reason = stop["signal"] or "time budget"
                 break
