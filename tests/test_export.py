@@ -250,5 +250,5 @@ def test_bundled_model_exports_and_validates(target, mode, tmp_path):
     art = export(model, Recipe(target=target, mode=mode, batch=8), tmp_path)
     rep = validate(art.path, n=64)
     check_passed(rep)
-    if target != "coreml":
-        assert all(r["logits_err"] < ATOL for r in rep["steps"])
+    if target != "coreml":  # trained logits reach |90|: fp32 noise at depth is relative (validate.TOLERANCE)
+        assert rep["passed"] and all(r["logits_rel_err"] < ATOL for r in rep["steps"])

@@ -16,7 +16,11 @@ import numpy as np
 
 from ..errors import ArtifactError, TRMEdgeError
 
-TOLERANCE = {"fp32": 1e-3}   # logits max abs error for a pass; other precisions are reported only
+# fp32 passes when predictions are identical at every step and max|logits - eager| is below 1e-3 of
+# max|eager logits| at that step. Relative, because fp32 rounding compounds through the recursion: on
+# the bundled model eager fp32 itself is 1.0e-2 away from an fp64 run at step 8 (logits up to |93|),
+# so no runtime can promise 1e-3 absolute at depth. Other precisions are reported only.
+TOLERANCE = {"fp32": 1e-3}
 
 
 def reference_for(manifest: dict, checkpoint=None):
@@ -55,8 +59,10 @@ def compare(sess, ref, tokens, labels=None, puzzle_ids=None, steps: int | None =
     for k in range(1, steps + 1):
         s_art, a = sess.step_full(s_art)
         s_ref, r = ref.step_full(s_ref)
+        scale = float(np.abs(r.logits).max())
         row = {"step": k,
                "logits_err": _maxabs(a.logits, r.logits),
+               "logits_rel_err": _maxabs(a.logits, r.logits) / max(scale, 1e-12),
                "y_err": _maxabs(a.y, r.y), "z_err": _maxabs(a.z, r.z),
                "q_halt_err": _maxabs(a.q_halt, r.q_halt),
                "cell_agreement": float((a.preds == r.preds).mean()),
@@ -113,7 +119,7 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0) -> dict:
     report["tolerance"] = tol
     passed = None
     if tol is not None:
-        passed = all(r["puzzle_agreement"] == 1.0 and r["logits_err"] < tol for r in rows)
+        passed = all(r["puzzle_agreement"] == 1.0 and r["logits_rel_err"] < tol for r in rows)
     if "loop" in manifest["entry_points"]:
         got = sess.solve_in_graph(tokens, puzzle_ids=pid, halt=True)
         want = ref.solve(tokens, halt=True, puzzle_ids=pid)
@@ -136,9 +142,10 @@ def format_report(rep: dict) -> str:
         lines.append(f"  note: {rep['note']}")
     else:
         fmt = lambda v: "   -    " if v is None else f"{v:.1e}"  # noqa: E731
-        lines.append("  step  logits_err  y_err    z_err    q_err    cells   puzzles  exact(art/eager)")
+        lines.append("  step  logits_err  (relative)  y_err    z_err    q_err    cells   puzzles  exact(art/eager)")
         for r in rep["steps"]:
-            lines.append(f"  {r['step']:>4}  {fmt(r['logits_err']):>10}  {fmt(r['y_err'])}  {fmt(r['z_err'])}  "
+            lines.append(f"  {r['step']:>4}  {fmt(r['logits_err']):>10}  ({fmt(r['logits_rel_err'])})  "
+                         f"{fmt(r['y_err'])}  {fmt(r['z_err'])}  "
                          f"{fmt(r['q_halt_err'])}  {r['cell_agreement']:.4f}  {r['puzzle_agreement']:.4f}   "
                          f"{r.get('exact_artifact', 0):.3f}/{r.get('exact_eager', 0):.3f}")
         if "in_graph_loop" in rep:
@@ -146,7 +153,8 @@ def format_report(rep: dict) -> str:
             lines.append(f"  in-graph loop (loop.onnx, halting on): answers {lp['answer_agreement']:.4f}, "
                          f"halting step {lp['halting_agreement']:.4f}, mean steps {lp['mean_steps']:.2f}")
     verdict = {True: "PASS", False: "FAIL", None: "reported (no tolerance for this precision)"}[rep["passed"]]
-    tol = f" (predictions identical, logits err < {rep['tolerance']:g})" if rep.get("tolerance") else ""
+    tol = (f" (predictions identical, logits err < {rep['tolerance']:g} x max|logits|)"
+           if rep.get("tolerance") else "")
     lines.append(f"  {verdict}{tol if rep['passed'] is not None else ''}")
     return "\n".join(lines)
 
