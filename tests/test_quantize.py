@@ -7,7 +7,7 @@ beside eager fp32 (trm_edge.evaluate_artifact). Core ML cannot predict on Linux:
 checked through its spec (int8 weight ops present, no large float weights left).
 The bundled sudoku6 model on 1000 test puzzles (the issue's goal: <= 0.30 x fp32 size, within
 1 point of eager) is the slow test at the bottom; its size assertion fails today for executorch
-(0.33) and tflite (0.32), as notes/README-quant.md reports.
+(0.33) and tflite (0.32), as docs/quantization.md reports.
 """
 import sys
 from dataclasses import replace
@@ -244,6 +244,6 @@ def test_bundled_model_int8_meets_the_goal(tmp_path, target):
     res = evaluate_artifact(q.path, n=1000)
     assert abs(res["exact"][-1] - res["eager"]["exact"][-1]) <= 0.01
     # measured 2026-11-24: onnx 0.19 (its fp32 carries ~580 KB of exporter debug metadata),
-    # executorch 0.33, tflite 0.32 -- see notes/README-quant.md for why and what is left
+    # executorch 0.33, tflite 0.32 -- see docs/quantization.md for why and what is left
     ratio = q.size_bytes / fp32.size_bytes
     assert ratio <= SIZE_GOAL, f"{target} int8 is {ratio:.3f} x fp32"

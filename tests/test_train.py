@@ -28,7 +28,7 @@ def tiny_cfg(**kw) -> TrainConfig:
 
 def test_sudoku4_learns_to_stated_accuracy(tmp_path):
     """300 steps on 4x4 Sudoku (no halting in training, EMA 0.9): >= 0.85 exact at full depth on 200
-    held-out test puzzles. Measured: 0.955 (depth 1: 0.88) -- see notes/README-train.md."""
+    held-out test puzzles. Measured: 0.955 (depth 1: 0.88) -- see docs/training-checks.md."""
     from trm_edge.evaluate import evaluate_checkpoint
 
     torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """What every export target shares, written once: the wrapper modules, example inputs, the
 manifest (with the sha256 of every file), output naming and the quantization hook.
 
-Entry points (the contract, see notes/README-export.md):
+Entry points (the contract, see docs/export-internals.md):
 
     looped    init(tokens int32 (B, S) [, puzzle_ids int32 (B,)]) -> x, y, z      float32 (B, L, D)
               step(x, y, z) -> y_next, z_next (B, L, D), logits float32 (B, S, V),
@@ -147,7 +147,7 @@ def artifact_name(recipe) -> str:
 # ---- quantization hook -------------------------------------------------------------------------
 @dataclass
 class ExportContext:
-    """Everything a quantizer may need at its target's hook (see notes/README-export.md)."""
+    """Everything a quantizer may need at its target's hook (see docs/export-internals.md)."""
     model: Any                      # TinyRecursiveModel (eval, fp32)
     recipe: Any                     # Recipe
     spec: dict                      # io_spec(...) of the artifact being written

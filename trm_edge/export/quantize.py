@@ -19,10 +19,10 @@ What gets quantized (`[options] ops`, default "linear"): only the matrix multipl
 projections of both mixers, and the heads except on TFLite). The residual adds, the RMSNorms, SiLU,
 and the state sums (z + y + x, y + z) stay float: the state y, z is re-fed through the net T*(n+1)
 times per step and n_sup steps per solve, so it never takes an int8 round trip outside a matmul
-(`ops = "all"` quantizes every op the tool supports; notes/README-quant.md has the measurements).
+(`ops = "all"` quantizes every op the tool supports; docs/quantization.md has the measurements).
 The `init` entry point (embedding table + fixed init vectors, a few KB) is kept float everywhere:
 its output x feeds every step, so quantizing it adds a fixed error to every call for almost no size.
-Size fixes per target (each measured in notes/README-quant.md): ONNX drops the exporter's debug
+Size fixes per target (each measured in docs/quantization.md): ONNX drops the exporter's debug
 metadata, TFLite shortens litert-torch's module-path tensor names, ExecuTorch rewrites the two ops
 XNNPACK cannot delegate (`xnnpack_friendly`) so the step is ~3 partitions instead of ~50.
 
