@@ -185,3 +185,24 @@ def test_maze_export_parity_fp32(target, tmp_path):
     assert got.preds.shape == want.preds.shape == (cfg.n_sup, 3, 64)
     np.testing.assert_allclose(got.q_halt, want.q_halt, atol=1e-3, rtol=1e-3)
     assert (got.preds == want.preds).mean() > 0.999
+
+
+def test_maze_coreml_converts_with_attention_and_rope(tmp_path):
+    """Core ML on Linux: maze-tiny (attention + RoPE) converts to the multifunction package whose
+    init/step I/O match the manifest (numeric parity needs macOS: tests/test_export.py)."""
+    import torch
+
+    from trm_edge.export import Recipe, export, target_module
+    from trm_edge.export.validate import validate
+    from trm_edge.model import TRMConfig, build_model
+
+    why = target_module("coreml").available()
+    if why:
+        pytest.skip(why)
+    torch.manual_seed(0)
+    model = build_model(TRMConfig.preset("maze-tiny")).eval()
+    art = export(model, Recipe(target="coreml", mode="looped"), tmp_path)
+    rep = validate(art.path)
+    if rep.get("spec_check") is None:
+        pytest.skip("on macOS validate runs Core ML predictions instead (tests/test_export.py)")
+    assert rep["spec_check"]["functions"] == ["init", "step"] and rep["spec_check"]["problems"] == []
