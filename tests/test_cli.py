@@ -10,18 +10,8 @@ from click.testing import CliRunner
 
 from trm_edge.cli import cli
 from trm_edge.tasks import get_task
-from trm_edge.train import TrainConfig, train
 
 TRM = [sys.executable, "-c", "from trm_edge.cli import main; main()"]
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "run"
-    cfg = TrainConfig.from_dict(dict(preset="sudoku4-tiny", n_train=256, steps=10, batch_size=16, warmup=5,
-                                     ema=0.9, halt=False, checkpoint_every=0, log_every=0, val_n=0))
-    train(cfg, out, device="cpu", progress=False)
-    return str(out / "model")
 
 
 def one_line_error(args):
@@ -37,7 +27,7 @@ def test_solve_prints_each_step_with_confidence(tiny_ckpt):
     task = get_task("sudoku4")
     inputs, _ = task.generate(1, 123)
     puzzle = task.to_text(inputs[0])
-    r = CliRunner().invoke(cli, ["solve", puzzle, "--checkpoint", tiny_ckpt, "--all-steps"])
+    r = CliRunner().invoke(cli, ["solve", puzzle, "--checkpoint", str(tiny_ckpt), "--all-steps"])
     assert r.exception is None or isinstance(r.exception, SystemExit), r.output
     assert r.exit_code in (0, 1)  # 1 = not solved by this barely trained model
     for s in range(1, 5):
@@ -60,7 +50,7 @@ def test_solve_bundled_default_solves():
     ("11" + "." * 14, "contradictory"),       # contradictory givens (same digit twice in a row)
 ])
 def test_solve_bad_puzzle_is_one_line(tiny_ckpt, puzzle, msg):
-    line = one_line_error(["solve", puzzle, "--checkpoint", tiny_ckpt])
+    line = one_line_error(["solve", puzzle, "--checkpoint", str(tiny_ckpt)])
     assert line.startswith("error:") and msg in line
 
 
@@ -80,7 +70,7 @@ def test_train_unknown_preset_is_one_line(tmp_path):
 
 def test_eval_json(tiny_ckpt, tmp_path):
     out = tmp_path / "out.json"
-    r = CliRunner().invoke(cli, ["eval", "--checkpoint", tiny_ckpt, "--n", "32", "--json", str(out),
+    r = CliRunner().invoke(cli, ["eval", "--checkpoint", str(tiny_ckpt), "--n", "32", "--json", str(out),
                                  "--device", "cpu"])
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
@@ -89,7 +79,7 @@ def test_eval_json(tiny_ckpt, tmp_path):
 
 
 def test_demo_runs(tiny_ckpt):
-    r = CliRunner().invoke(cli, ["demo", "--checkpoint", tiny_ckpt, "--n", "50", "--seed", "1",
+    r = CliRunner().invoke(cli, ["demo", "--checkpoint", str(tiny_ckpt), "--n", "50", "--seed", "1",
                                  "--export", "none"])
     assert r.exit_code == 0, r.output
     assert "accuracy per depth" in r.output and "sudoku4: 50 puzzles" in r.output

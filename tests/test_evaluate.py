@@ -9,17 +9,6 @@ import pytest
 from trm_edge.checkpoint import load_model
 from trm_edge.evaluate import (calibrate_checkpoint, calibrate_threshold, evaluate_checkpoint, halting_outcome,
                                score)
-from trm_edge.train import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    """A sudoku4-tiny checkpoint after 10 steps (weights are what they are: schema tests only)."""
-    out = tmp_path_factory.mktemp("eval") / "run"
-    cfg = TrainConfig.from_dict(dict(preset="sudoku4-tiny", n_train=256, steps=10, batch_size=16, warmup=5,
-                                     ema=0.9, halt=False, checkpoint_every=0, log_every=0, val_n=0))
-    train(cfg, out, device="cpu", progress=False)
-    return out / "model"
 
 
 def test_eval_json_schema_has_one_entry_per_depth(tiny_ckpt):

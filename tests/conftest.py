@@ -1,0 +1,22 @@
+"""Shared fixtures."""
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def _trained_tiny(tmp_path_factory):
+    """A sudoku4-tiny checkpoint after 10 training steps (schema and CLI tests; not accuracy)."""
+    from trm_edge.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny4") / "run"
+    cfg = TrainConfig.from_dict(dict(preset="sudoku4-tiny", n_train=256, steps=10, batch_size=16, warmup=5,
+                                     ema=0.9, halt=False, checkpoint_every=0, log_every=0, val_n=0))
+    train(cfg, out, device="cpu", progress=False)
+    return out / "model"
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(_trained_tiny, tmp_path_factory):
+    """A private copy per test module (calibration writes into the checkpoint's config.json)."""
+    return shutil.copytree(_trained_tiny, tmp_path_factory.mktemp("ckpt") / "model")
