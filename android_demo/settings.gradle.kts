@@ -15,4 +15,5 @@ dependencyResolutionManagement {
 }
 
 rootProject.name = "TRMDemo"
+include(":core")   // plain Kotlin/JVM: tested on Linux CI (.ci/apps.sh)
 include(":app")

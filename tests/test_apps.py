@@ -131,3 +131,52 @@ def test_export_cli_for_app_installs_given_artifacts_without_exporting(tmp_path,
     assert [a["name"] for a in index["artifacts"]] == ["tflite-fp32-looped"]
     assert CliRunner().invoke(cli, ["export", str(art)]).exit_code == 2
     assert CliRunner().invoke(cli, ["export", "--target", "onnx"]).exit_code == 2
+
+
+# ---- the apps' layout: what .ci/apps.sh compiles and tests (it runs as its own CI step) --------
+
+
+def _repo():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
+
+
+def test_android_core_is_plain_kotlin_and_the_app_depends_on_it():
+    """android_demo/core is compiled and tested without the Android SDK (.ci/apps.sh): no Android
+    import may creep in, and the app must use it rather than a copy."""
+    import re
+
+    root = _repo() / "android_demo"
+    core = sorted((root / "core/src").rglob("*.kt"))
+    assert len(core) >= 8, core
+    for f in core:
+        text = f.read_text()
+        assert not re.search(r"^import (android|androidx|kotlinx\.coroutines)\.", text, re.M), f
+        assert re.search(r"^package dev\.trmedge\.core$", text, re.M), f
+    assert 'include(":core")' in (root / "settings.gradle.kts").read_text()
+    assert 'implementation(project(":core"))' in (root / "app/build.gradle.kts").read_text()
+    app_sources = {f.name for f in (root / "app/src/main").rglob("*.kt")}
+    assert not app_sources & {f.name for f in (root / "core/src/main").rglob("*.kt")}  # no duplicates
+    # the adapters .ci/apps.sh type-checks against the stubs, with no Android import either
+    for f in (root / "app/src/main/java/dev/trmedge/demo/runtime").glob("*.kt"):
+        assert not re.search(r"^import androidx?\.", f.read_text(), re.M), f
+    assert "bash .ci/apps.sh" in (_repo() / ".ci/run").read_text()
+
+
+def test_ios_core_package_builds_without_apple_frameworks():
+    """ios_demo/TRMCore must build with `swift test` on Linux: no Core ML / UIKit / SwiftUI, and
+    CryptoKit only behind `#if canImport(CryptoKit)` with the pure-Swift SHA-256 beside it."""
+    import re
+
+    pkg = _repo() / "ios_demo/TRMCore"
+    assert (pkg / "Package.swift").is_file()
+    sources = sorted((pkg / "Sources/TRMCore").glob("*.swift"))
+    assert len(sources) >= 5, sources
+    for f in sources:
+        text = f.read_text()
+        assert not re.search(r"^import (CoreML|UIKit|SwiftUI)\b", text, re.M), f
+        if re.search(r"^import CryptoKit", text, re.M):
+            assert "#if canImport(CryptoKit)" in text and "PureSHA256" in text, f
+    assert sorted((pkg / "Tests/TRMCoreTests").glob("*Tests.swift"))
+    assert "package: TRMCore" in (_repo() / "ios_demo/project.yml").read_text()

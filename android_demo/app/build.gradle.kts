@@ -37,11 +37,10 @@ android {
 
     sourceSets {
         // One contract: the golden vectors written by `trm-edge vectors` in the Python repo.
-        getByName("test").resources.srcDir("../../tests/vectors")
+        // (The JVM tests of the logic live in :core; this module keeps the on-device test.)
         getByName("androidTest").assets.srcDir("../../tests/vectors")
-        // the vectors reader + replay session, used by both the JVM and the instrumented tests
-        getByName("test").java.srcDir("src/sharedTest/java")
-        getByName("androidTest").java.srcDir("src/sharedTest/java")
+        // the vectors reader, shared with :core's JVM tests
+        getByName("androidTest").java.srcDir("../core/src/sharedTest/java")
     }
 
     packaging { jniLibs { useLegacyPackaging = false } }
@@ -52,6 +51,7 @@ kotlin {
 }
 
 dependencies {
+    implementation(project(":core"))      // manifest, host loop, codec, board, bench stats (plain Kotlin/JVM)
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.activity.compose)
     implementation(libs.androidx.lifecycle.viewmodel.compose)
@@ -66,8 +66,6 @@ dependencies {
     implementation(libs.executorch.android)  // .pte: Module.load + execute("init"/"step")
     implementation(libs.litert)              // .tflite: Interpreter signature runners "init"/"step"
 
-    testImplementation(libs.junit)
-    testImplementation(libs.org.json)        // real org.json on the JVM (android.jar only has stubs)
     androidTestImplementation(libs.junit)
     androidTestImplementation(libs.androidx.test.runner)
     androidTestImplementation(libs.androidx.test.ext.junit)

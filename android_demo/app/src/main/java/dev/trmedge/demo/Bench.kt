@@ -1,11 +1,14 @@
 package dev.trmedge.demo
 
 import android.os.Build
-import dev.trmedge.demo.runtime.HostLoop
-import dev.trmedge.demo.runtime.Manifest
-import dev.trmedge.demo.runtime.SudokuBoard
-import dev.trmedge.demo.runtime.TokenCodec
-import dev.trmedge.demo.runtime.TrmSession
+import dev.trmedge.core.HostLoop
+import dev.trmedge.core.LatencyStats
+import dev.trmedge.core.Manifest
+import dev.trmedge.core.Puzzles
+import dev.trmedge.core.SudokuBoard
+import dev.trmedge.core.TokenCodec
+import dev.trmedge.core.TrmSession
+import dev.trmedge.demo.runtime.TrmSessions
 import org.json.JSONArray
 import org.json.JSONObject
 import java.io.File
@@ -27,19 +30,6 @@ data class BenchArgs(
     val command: String = "",
 )
 
-/** Puzzles in the bench's puzzles.json format: {"task", "inputs": [[tokens]], "labels": [[tokens]]}. */
-class Puzzles(val task: String, val inputs: List<IntArray>, val labels: List<IntArray>) {
-    companion object {
-        fun parse(text: String): Puzzles {
-            val j = JSONObject(text)
-            fun rows(a: JSONArray) = (0 until a.length()).map { i ->
-                val r = a.getJSONArray(i); IntArray(r.length()) { r.getInt(it) }
-            }
-            return Puzzles(j.getString("task"), rows(j.getJSONArray("inputs")), rows(j.getJSONArray("labels")))
-        }
-    }
-}
-
 /**
  * Measures what the host bench measures (benchmarks/README.md, "Definitions"), for one artifact,
  * in this app process, and returns the `trm-edge-bench/1` result JSON.
@@ -47,7 +37,7 @@ class Puzzles(val task: String, val inputs: List<IntArray>, val labels: List<Int
 class Bench(private val args: BenchArgs) {
     private val notes = JSONArray()
 
-    suspend fun run(): JSONObject {
+    fun run(): JSONObject {
         val created = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()
         val runtime = JSONObject().put("name", File(args.artifactDir).name).put("error", JSONObject.NULL)
         var manifest: Manifest? = null
@@ -73,7 +63,10 @@ class Bench(private val args: BenchArgs) {
             .put("runtimes", JSONArray().put(runtime))
     }
 
-    private suspend fun measure(m: Manifest, rt: JSONObject) {
+    private fun measure(m: Manifest, rt: JSONObject) {
+        if (args.runs < 1) throw IllegalArgumentException("runs must be >= 1, got ${args.runs}")
+        if (args.warmup < 0) throw IllegalArgumentException("warmup must be >= 0, got ${args.warmup}")
+        if (args.nPuzzles < 1) throw IllegalArgumentException("n_puzzles must be >= 1, got ${args.nPuzzles}")
         val puzzles = Puzzles.parse(File(args.puzzles).readText())
         if (puzzles.task != m.task) throw IllegalArgumentException("puzzles are for ${puzzles.task}, the artifact for ${m.task}")
         if (args.batch != m.batch) throw IllegalArgumentException("batch ${args.batch} requested, artifact exported for batch ${m.batch}")
@@ -89,7 +82,7 @@ class Bench(private val args: BenchArgs) {
             .put("artifact", args.artifactDir).put("size_bytes", m.sizeBytes).put("rss_scope", "app")
         val baseline = rssMb("VmRSS")
         var t0 = System.nanoTime()
-        val session = TrmSession.open(File(args.artifactDir), args.threads)   // verifies sha256 too
+        val session = TrmSessions.open(File(args.artifactDir), args.threads)   // verifies sha256 too
         rt.put("load_ms", ms(t0)).put("delegate", session.delegate ?: JSONObject.NULL)
         session.use { s ->
             val B = m.batch
@@ -110,7 +103,7 @@ class Bench(private val args: BenchArgs) {
                     val r = loop.run(s, batchTokens)
                     solveMs += ms(t); r.updates.forEach { stepMs += it.stepMs }
                 }
-                depthRows.put(JSONObject().put("depth", d).put("step_ms", stats(stepMs)).put("solve_ms", stats(solveMs))
+                depthRows.put(JSONObject().put("depth", d).put("step_ms", LatencyStats.of(stepMs).toJson()).put("solve_ms", LatencyStats.of(solveMs).toJson())
                     .put("exact_acc", acc[d - 1].first).put("cell_acc", acc[d - 1].second)
                     .put("speedup_vs_eager", JSONObject.NULL).put("roofline_pct", JSONObject.NULL))
             }
@@ -121,7 +114,7 @@ class Bench(private val args: BenchArgs) {
     }
 
     /** One pass, halting off, up to maxDepth; (exact, cell) accuracy after each step. */
-    private suspend fun accuracy(s: TrmSession, p: Puzzles, n: Int, maxDepth: Int, codec: TokenCodec,
+    private fun accuracy(s: TrmSession, p: Puzzles, n: Int, maxDepth: Int, codec: TokenCodec,
                                  board: SudokuBoard): List<Pair<Double, Double>> {
         val L = s.manifest.seqLen; val B = s.manifest.batch
         val exact = IntArray(maxDepth); val cells = LongArray(maxDepth)
@@ -142,7 +135,7 @@ class Bench(private val args: BenchArgs) {
     }
 
     /** Each puzzle alone with halting on, then with halting off, both timed after W warm-ups. */
-    private suspend fun halting(s: TrmSession, p: Puzzles, n: Int, maxSteps: Int, codec: TokenCodec,
+    private fun halting(s: TrmSession, p: Puzzles, n: Int, maxSteps: Int, codec: TokenCodec,
                                 board: SudokuBoard): JSONObject {
         val B = s.manifest.batch
         if (B != 1) notes.put("halting measured with each puzzle repeated to the artifact's batch $B")
@@ -187,16 +180,6 @@ class Bench(private val args: BenchArgs) {
 
     companion object {
         fun ms(t0: Long): Double = (System.nanoTime() - t0) / 1e6
-
-        /** Same statistics as trm_edge.bench.host (numpy median / linear-interpolated percentile). */
-        fun stats(xs: List<Double>): JSONObject {
-            val a = xs.sorted()
-            fun pct(q: Double): Double {
-                val pos = q * (a.size - 1); val lo = pos.toInt(); val hi = minOf(lo + 1, a.size - 1)
-                return a[lo] + (a[hi] - a[lo]) * (pos - lo)
-            }
-            return JSONObject().put("median", pct(0.5)).put("p90", pct(0.9)).put("min", a.first()).put("n", a.size)
-        }
 
         /** VmRSS / VmHWM (peak) of this process from /proc/self/status, in MiB. */
         fun rssMb(field: String): Double? = runCatching {

@@ -1,6 +1,7 @@
 package dev.trmedge.demo
 
 import android.content.Context
+import dev.trmedge.core.Puzzles
 import org.json.JSONObject
 import java.io.File
 

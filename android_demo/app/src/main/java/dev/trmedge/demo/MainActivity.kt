@@ -45,8 +45,8 @@ import androidx.compose.ui.text.input.KeyboardCapitalization
 import androidx.compose.ui.unit.dp
 import androidx.compose.ui.unit.sp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import dev.trmedge.demo.runtime.SudokuBoard
-import dev.trmedge.demo.runtime.TokenCodec
+import dev.trmedge.core.SudokuBoard
+import dev.trmedge.core.TokenCodec
 
 /** The Sudoku screen: pick or type a puzzle, press Think, watch the recursion fill the board. */
 class MainActivity : ComponentActivity() {

@@ -3,14 +3,16 @@ package dev.trmedge.demo
 import android.app.Application
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
-import dev.trmedge.demo.runtime.HostLoop
-import dev.trmedge.demo.runtime.Manifest
-import dev.trmedge.demo.runtime.TokenCodec
-import dev.trmedge.demo.runtime.TrmSession
+import dev.trmedge.core.HostLoop
+import dev.trmedge.core.Manifest
+import dev.trmedge.core.TokenCodec
+import dev.trmedge.core.TrmSession
+import dev.trmedge.demo.runtime.TrmSessions
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -67,9 +69,11 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
     fun selectModel(name: String) {
         viewModelScope.launch {
             thinking?.cancelAndJoin()   // never close a session a step is still running on
+            val old = session
+            session = null              // think() cannot start on a session being closed
             _state.update { it.copy(message = "loading $name…", running = false) }
             val opened = withContext(Dispatchers.IO) {
-                runCatching { session?.close(); TrmSession.open(File(bundled.root, name)) }
+                runCatching { old?.close(); TrmSessions.open(File(bundled.root, name)) }
             }
             opened.onSuccess { s ->
                 session = s
@@ -109,10 +113,12 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
         val tokens = runCatching { TokenCodec(m.tokens, m.seqLen).encode(_state.value.puzzleText) }.getOrElse { e ->
             _state.update { it.copy(message = e.message) }; return
         }
-        thinking?.cancel()
+        val previous = thinking
+        previous?.cancel()
         _state.update { it.copy(given = tokens, preds = null, confidence = null, changed = null, step = 0,
             haltProbability = null, haltedAt = null, stepMs = emptyList(), initMs = null, running = true, message = null) }
         thinking = viewModelScope.launch(Dispatchers.Default) {
+            previous?.join()            // one run at a time on a session: its step may still be running
             val L = m.seqLen
             var last: IntArray? = null
             try {
@@ -128,6 +134,7 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
                         }
                         last = preds
                         if (_state.value.slowMotion) delay(SLOW_MOTION_MS)   // outside the timed step
+                        ensureActive()      // Stop / a new puzzle / onCleared: no further step
                     }
                 _state.update { it.copy(initMs = result.initMs, running = false,
                     message = if (result.haltedAt[0] < m.nSup || it.haltedAt != null) null else "no halt: stopped at n_sup = ${m.nSup}") }
@@ -139,9 +146,17 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
         }
     }
 
+    /**
+     * The scope is already cancelled here, but a step that was running is still inside the runtime
+     * (ExecuTorch's destroy() throws while a method executes; closing a LiteRT interpreter mid-run
+     * is unsafe): the session is closed once the solving coroutine has finished.
+     */
     override fun onCleared() {
-        thinking?.cancel()
-        session?.close()
+        val s = session ?: return
+        session = null
+        val job = thinking
+        if (job == null || job.isCompleted) s.close()
+        else { job.cancel(); job.invokeOnCompletion { s.close() } }
     }
 
     companion object { const val SLOW_MOTION_MS = 250L }

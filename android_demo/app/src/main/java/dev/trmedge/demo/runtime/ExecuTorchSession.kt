@@ -1,5 +1,9 @@
 package dev.trmedge.demo.runtime
 
+import dev.trmedge.core.ArtifactException
+import dev.trmedge.core.Manifest
+import dev.trmedge.core.StepOutput
+import dev.trmedge.core.TrmSession
 import org.pytorch.executorch.EValue
 import org.pytorch.executorch.Module
 import org.pytorch.executorch.Tensor
@@ -17,9 +21,15 @@ class ExecuTorchSession(dir: File, override val manifest: Manifest, threads: Int
         runCatching { module.getMethodMetadata(stepEp.method).backends.joinToString(",").ifEmpty { null } }.getOrNull()
 
     init {
+        // Since ExecuTorch 1.3 loadMethod returns nothing and throws (ExecutorchRuntimeException, with
+        // the runtime's error code in its message) when a method cannot be loaded.
         for (ep in listOf(initEp, stepEp)) {
-            val err = module.loadMethod(ep.method)
-            if (err != 0) throw ArtifactException("${manifest.name}: cannot load method '${ep.method}' (error 0x${err.toString(16)})")
+            try {
+                module.loadMethod(ep.method)
+            } catch (e: RuntimeException) {
+                module.destroy()
+                throw ArtifactException("${manifest.name}: cannot load method '${ep.method}': ${e.message}")
+            }
         }
     }
 

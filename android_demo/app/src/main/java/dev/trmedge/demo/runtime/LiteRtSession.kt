@@ -1,7 +1,13 @@
 package dev.trmedge.demo.runtime
 
+import dev.trmedge.core.ArtifactException
+import dev.trmedge.core.Manifest
+import dev.trmedge.core.StepOutput
+import dev.trmedge.core.TensorSpec
+import dev.trmedge.core.TrmSession
 import org.tensorflow.lite.Interpreter
 import java.io.File
+import java.nio.Buffer
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 
@@ -21,8 +27,11 @@ class LiteRtSession(dir: File, override val manifest: Manifest, threads: Int) : 
     override val delegate: String = "XNNPACK"
 
     init {
-        for (ep in listOf(initEp, stepEp)) if (ep.method !in interpreter.signatureKeys)
-            throw ArtifactException("${manifest.name}: no signature '${ep.method}' (has ${interpreter.signatureKeys.toList()})")
+        val keys = interpreter.signatureKeys
+        for (ep in listOf(initEp, stepEp)) if (ep.method !in keys) {
+            interpreter.close()
+            throw ArtifactException("${manifest.name}: no signature '${ep.method}' (has ${keys.toList()})")
+        }
     }
 
     override fun init(tokens: IntArray, batch: Int) {
@@ -30,7 +39,7 @@ class LiteRtSession(dir: File, override val manifest: Manifest, threads: Int) : 
         val inputs = initEp.inputs.associate { spec ->
             val b = alloc(spec)
             if (spec.name == TrmSession.TOKENS) b.asIntBuffer().put(tokens)   // other int inputs (puzzle_ids) stay 0
-            spec.runtimeName to b.rewind()
+            spec.runtimeName to b.rewound()
         }
         val outputs = initEp.outputs.associate { it.runtimeName to alloc(it) as Any }
         interpreter.runSignature(inputs, outputs, initEp.method)
@@ -41,21 +50,21 @@ class LiteRtSession(dir: File, override val manifest: Manifest, threads: Int) : 
     override fun step(): StepOutput {
         val inputs = stepEp.inputs.associate { spec ->
             val v = state[spec.name] ?: throw ArtifactException("step input '${spec.name}' has no value: call init first")
-            spec.runtimeName to v.rewind() as Any
+            spec.runtimeName to v.rewound() as Any
         }
         val outputs = HashMap<String, Any>()
         for (spec in stepEp.outputs) {
             outputs[spec.runtimeName] = if (spec.name.endsWith(TrmSession.NEXT_SUFFIX)) {
                 spare.getOrPut(spec.name) { alloc(spec) }
             } else outBufs.getValue(spec)
-            (outputs[spec.runtimeName] as ByteBuffer).rewind()
+            (outputs[spec.runtimeName] as ByteBuffer).rewound()
         }
         interpreter.runSignature(inputs, outputs, stepEp.method)
         var logits: FloatArray? = null
         var preds: IntArray? = null
         var q: FloatArray? = null
         for (spec in stepEp.outputs) {
-            val buf = (outputs.getValue(spec.runtimeName) as ByteBuffer).rewind() as ByteBuffer
+            val buf = (outputs.getValue(spec.runtimeName) as ByteBuffer).rewound()
             when {
                 spec.name.endsWith(TrmSession.NEXT_SUFFIX) -> {     // swap: the old state buffer becomes the spare
                     val key = spec.name.removeSuffix(TrmSession.NEXT_SUFFIX)
@@ -72,6 +81,13 @@ class LiteRtSession(dir: File, override val manifest: Manifest, threads: Int) : 
     }
 
     override fun close() = interpreter.close()
+
+    /** Buffer.rewind(), called through Buffer: ByteBuffer's covariant override is missing on older Android. */
+    private fun ByteBuffer.rewound(): ByteBuffer {
+        val b: Buffer = this
+        b.rewind()
+        return this
+    }
 
     private fun alloc(spec: TensorSpec): ByteBuffer {
         val bytes = when (spec.dtype) { "int64", "float64" -> 8; "float16", "int16" -> 2; "int8", "uint8", "bool" -> 1; else -> 4 }

@@ -1,12 +1,5 @@
-package dev.trmedge.demo
+package dev.trmedge.core
 
-import dev.trmedge.demo.runtime.ArtifactException
-import dev.trmedge.demo.runtime.HostLoop
-import dev.trmedge.demo.runtime.Manifest
-import dev.trmedge.demo.runtime.StepOutput
-import dev.trmedge.demo.runtime.SudokuBoard
-import dev.trmedge.demo.runtime.TokenCodec
-import kotlinx.coroutines.runBlocking
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
@@ -15,24 +8,24 @@ import org.junit.Assert.assertTrue
 import org.junit.Test
 
 /**
- * The app's pure-Kotlin logic against the golden vectors (no Android, no runtime): tokenizer,
- * decoder (argmax + confidence), the host loop with per-sample halting fed by a fake step, and the
- * Sudoku check. The Python twin of these tests is tests/test_vectors.py.
+ * The core's logic against every golden-vector file in tests/vectors (no Android, no runtime):
+ * tokenizer, decoder (argmax + confidence), the host loop with per-sample halting fed by the
+ * recorded step outputs, and the Sudoku check. Expected values are read from the files only.
+ * The Python twin of these tests is tests/test_vectors.py.
  */
 class GoldenVectorsTest {
-    private val v = GoldenVectors.fromResource()
-    private val manifest = v.manifest()
-    private val codec = TokenCodec(manifest.tokens, manifest.seqLen)
+    private val all = GoldenVectors.all()
 
-    @Test fun manifestParsesTheExportSchema() {
+    @Test fun manifestParsesTheExportSchema() = forEach { v, manifest, _ ->
         assertEquals(v.json.getInt("seq_len"), manifest.seqLen)
         assertEquals(v.cases.size, manifest.batch)
         assertEquals(listOf("x", "y", "z"), manifest.entry("step").inputs.map { it.name })
         assertThrows(ArtifactException::class.java) { Manifest.parse("""{"format": "something-else"}""") }
+        assertThrows(ArtifactException::class.java) { Manifest.parse("not json") }
         assertThrows(ArtifactException::class.java) { manifest.entry("forward") }
     }
 
-    @Test fun tokenizerMatchesVectors() {
+    @Test fun tokenizerMatchesVectors() = forEach { v, manifest, codec ->
         for (c in v.cases) {
             assertArrayEquals(c.name, c.tokens, codec.encode(c.puzzle))
             assertEquals(c.puzzle, codec.decode(c.tokens))
@@ -45,7 +38,7 @@ class GoldenVectorsTest {
         assertThrows(TokenCodec.PuzzleFormatException::class.java) { codec.encode(v.cases[0].puzzle.drop(1)) }
     }
 
-    @Test fun decoderMatchesRecordedPredictionsAndConfidence() {
+    @Test fun decoderMatchesRecordedPredictionsAndConfidence() = forEach { v, manifest, _ ->
         val L = manifest.seqLen
         for (c in v.cases) for ((i, s) in c.steps.withIndex()) {
             val (preds, conf) = HostLoop.decode(StepOutput(s.logits, null, floatArrayOf(s.qHalt)), 1, L)
@@ -53,15 +46,15 @@ class GoldenVectorsTest {
             for (cell in 0 until L) {
                 val row = s.logits.copyOfRange(cell * vocab, (cell + 1) * vocab).sortedDescending()
                 if (row[0] - row[1] >= v.logitAtol)   // near-ties may flip after rounding to 5 decimals
-                    assertEquals("${c.name} step ${i + 1} cell $cell", s.preds[cell], preds[cell])
+                    assertEquals("${v.source} ${c.name} step ${i + 1} cell $cell", s.preds[cell], preds[cell])
                 assertEquals(s.confidence[cell], conf[cell], 2e-4f)
             }
         }
     }
 
-    @Test fun hostLoopReplaysHaltingAndFreezesAnswers() = runBlocking {
+    @Test fun hostLoopReplaysHaltingAndFreezesAnswers() = forEach { v, manifest, _ ->
         val seen = ArrayList<Int>()
-        val r = HostLoop(v.maxSteps, v.haltThreshold, halt = true).run(v.ReplaySession(), tokensOfAllCases()) { seen += it.step }
+        val r = HostLoop(v.maxSteps, v.haltThreshold, halt = true).run(v.ReplaySession(), tokensOfAllCases(v)) { seen += it.step }
         val L = manifest.seqLen
         assertEquals(v.cases.maxOf { it.haltedAt }, r.steps)
         assertEquals((1..r.steps).toList(), seen)
@@ -71,8 +64,8 @@ class GoldenVectorsTest {
         }
     }
 
-    @Test fun haltingOffRunsEveryStepWithRawAnswers() = runBlocking {
-        val r = HostLoop(v.maxSteps, v.haltThreshold, halt = false).run(v.ReplaySession(), tokensOfAllCases())
+    @Test fun haltingOffRunsEveryStepWithRawAnswers() = forEach { v, manifest, _ ->
+        val r = HostLoop(v.maxSteps, v.haltThreshold, halt = false).run(v.ReplaySession(), tokensOfAllCases(v))
         val L = manifest.seqLen
         assertEquals(v.maxSteps, r.steps)
         for ((b, c) in v.cases.withIndex()) {
@@ -81,11 +74,21 @@ class GoldenVectorsTest {
         }
     }
 
-    @Test fun haltProbabilityIsSigmoidOfQHalt() {
+    @Test fun steppingByHandMatchesRun() = forEach { v, _, _ ->
+        val loop = HostLoop(v.maxSteps, v.haltThreshold, halt = true)
+        val run = loop.start(v.ReplaySession(), tokensOfAllCases(v))
+        var n = 0
+        while (run.next() != null) n++
+        assertEquals(v.cases.maxOf { it.haltedAt }, n)
+        assertEquals(null, run.next())   // stopped stays stopped
+        assertArrayEquals(v.cases.map { it.haltedAt }.toIntArray(), run.result().haltedAt)
+    }
+
+    @Test fun haltProbabilityIsSigmoidOfQHalt() = forEach { v, _, _ ->
         for (c in v.cases) for (s in c.steps) assertEquals(s.haltProb, HostLoop.sigmoid(s.qHalt), 2e-5f)
     }
 
-    @Test fun sudokuCheckMatchesRecordedCorrectness() {
+    @Test fun sudokuCheckMatchesRecordedCorrectness() = forEach { v, manifest, codec ->
         val board = SudokuBoard(manifest.seqLen, manifest.box)
         for (c in v.cases) {
             assertTrue(c.name, board.verify(c.tokens, c.labels, codec))
@@ -95,5 +98,12 @@ class GoldenVectorsTest {
         }
     }
 
-    private fun tokensOfAllCases(): IntArray = v.cases.flatMap { it.tokens.toList() }.toIntArray()
+    private fun forEach(check: (GoldenVectors, Manifest, TokenCodec) -> Unit) {
+        for (v in all) {
+            val m = v.manifest()
+            check(v, m, TokenCodec(m.tokens, m.seqLen))
+        }
+    }
+
+    private fun tokensOfAllCases(v: GoldenVectors): IntArray = v.cases.flatMap { it.tokens.toList() }.toIntArray()
 }

@@ -1,17 +1,17 @@
-package dev.trmedge.demo
+package dev.trmedge.core
 
-import dev.trmedge.demo.runtime.Manifest
-import dev.trmedge.demo.runtime.StepOutput
-import dev.trmedge.demo.runtime.TrmSession
 import org.json.JSONArray
 import org.json.JSONObject
+import java.io.File
 
 /**
  * tests/vectors/<checkpoint>.json (written by `trm-edge vectors`, schema trm-edge-vectors/1),
- * shared by the JVM unit tests and the instrumented test. Gradle adds tests/vectors as a resource
- * folder (app/build.gradle.kts), so the file is read from the classpath / test assets.
+ * shared by the core's JVM tests and the app's instrumented test. The JVM tests read every file of
+ * the folder named by the system property `trm.vectors.dir` (set by core/build.gradle.kts and by
+ * .ci/apps.sh); the instrumented test reads them from its assets. Nothing expected is written here:
+ * every answer comes from the file.
  */
-class GoldenVectors(val json: JSONObject) {
+class GoldenVectors(val json: JSONObject, val source: String = json.optString("checkpoint")) {
     class Step(val preds: IntArray, val qHalt: Float, val haltProb: Float, val confidence: FloatArray, val logits: FloatArray)
     class Case(val name: String, val puzzle: String, val tokens: IntArray, val labels: IntArray,
                val haltedAt: Int, val finalPreds: IntArray, val finalText: String, val finalCorrect: Boolean,
@@ -67,12 +67,18 @@ class GoldenVectors(val json: JSONObject) {
     }
 
     companion object {
-        const val RESOURCE = "sudoku6.json"   // tests/vectors/<bundled checkpoint>.json
+        const val DIR_PROPERTY = "trm.vectors.dir"
+        const val FORMAT = "trm-edge-vectors/1"
 
-        fun fromResource(name: String = RESOURCE): GoldenVectors {
-            val stream = GoldenVectors::class.java.classLoader!!.getResourceAsStream(name)
-                ?: error("$name not on the test classpath: run `trm-edge vectors` in the repository root")
-            return GoldenVectors(JSONObject(stream.bufferedReader().readText()))
+        /** Every .json file in [dir], sorted by name; fails if there is none. */
+        fun all(dir: File = File(System.getProperty(DIR_PROPERTY) ?: error("set -D$DIR_PROPERTY=<repo>/tests/vectors"))): List<GoldenVectors> {
+            val files = dir.listFiles { f -> f.isFile && f.name.endsWith(".json") }.orEmpty().sortedBy { it.name }
+            check(files.isNotEmpty()) { "no golden vectors in $dir: run `trm-edge vectors` in the repository root" }
+            return files.map { f ->
+                val j = JSONObject(f.readText())
+                check(j.optString("format") == FORMAT) { "${f.name}: format '${j.optString("format")}', expected $FORMAT" }
+                GoldenVectors(j, f.name)
+            }
         }
 
         private fun ints(a: JSONArray) = IntArray(a.length()) { a.getInt(it) }

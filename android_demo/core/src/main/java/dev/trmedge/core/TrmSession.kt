@@ -1,6 +1,4 @@
-package dev.trmedge.demo.runtime
-
-import java.io.File
+package dev.trmedge.core
 
 /**
  * One looped artifact behind its two entry points, whatever the runtime:
@@ -8,6 +6,7 @@ import java.io.File
  *   step()                     -> carries y_next/z_next into y/z and returns logits/preds + q_halt
  * Names and shapes come from the manifest; the state rule is generic: the step input `n` is fed
  * from the step output `n_next` when there is one, else from the init output `n` (x never changes).
+ * The runtimes (ExecuTorch, LiteRT) live in the app module; `TrmSessions.open` there picks one.
  */
 interface TrmSession : AutoCloseable {
     val manifest: Manifest
@@ -18,19 +17,6 @@ interface TrmSession : AutoCloseable {
     fun step(): StepOutput
 
     companion object {
-        /** Opens the artifact in [dir] (verifying every file's sha256) with the runtime its target needs. */
-        fun open(dir: File, threads: Int = 0): TrmSession {
-            val m = Manifest.load(dir)
-            if (m.mode != "looped") throw ArtifactException(
-                "${m.name}: the app runs looped artifacts (init + step); this one is '${m.mode}'")
-            return when (m.target) {
-                "executorch" -> ExecuTorchSession(dir, m, threads)
-                "tflite" -> LiteRtSession(dir, m, threads)
-                else -> throw ArtifactException("${m.name}: target '${m.target}' has no Android runtime in this app " +
-                    "(export with --target executorch or --target tflite)")
-            }
-        }
-
         /** Role names the host loop reads from the step outputs (the names are the manifest's). */
         const val LOGITS = "logits"
         const val PREDS = "preds"
@@ -38,7 +24,8 @@ interface TrmSession : AutoCloseable {
         const val TOKENS = "tokens"
         const val NEXT_SUFFIX = "_next"
 
-        internal fun checkBatch(m: Manifest, tokens: IntArray, batch: Int) {
+        /** Refuses tokens that do not fill the artifact's static batch. */
+        fun checkBatch(m: Manifest, tokens: IntArray, batch: Int) {
             if (batch != m.batch) throw ArtifactException("${m.name} was exported for batch ${m.batch}, got $batch")
             if (tokens.size != batch * m.seqLen) throw ArtifactException("expected ${batch * m.seqLen} tokens, got ${tokens.size}")
         }

@@ -1,4 +1,4 @@
-package dev.trmedge.demo.runtime
+package dev.trmedge.core
 
 import org.json.JSONArray
 import org.json.JSONObject

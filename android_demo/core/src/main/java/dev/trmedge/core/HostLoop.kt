@@ -1,7 +1,5 @@
-package dev.trmedge.demo.runtime
+package dev.trmedge.core
 
-import kotlinx.coroutines.currentCoroutineContext
-import kotlinx.coroutines.ensureActive
 import kotlin.math.exp
 
 /**
@@ -13,12 +11,13 @@ import kotlin.math.exp
  *   a sample halts at the first step with qHalt > threshold; its answer is frozen from then on
  *   stop when every sample has halted (halt = true) or after maxSteps
  *
- * The state (x, y, z) never leaves the session's own tensors.
+ * The state (x, y, z) never leaves the session's own tensors. Plain Kotlin, no coroutines: [run]
+ * is inline, so the app's per-step callback may suspend (redraw, slow motion, cancellation checks).
  */
 class HostLoop(
-    private val maxSteps: Int,
-    private val threshold: Float,
-    private val halt: Boolean = true,
+    val maxSteps: Int,
+    val threshold: Float,
+    val halt: Boolean = true,
 ) {
     init {
         require(maxSteps >= 1) { "maxSteps must be >= 1, got $maxSteps" }
@@ -44,39 +43,59 @@ class HostLoop(
 
     /**
      * Runs the loop on [tokens] (B*L int32, B = tokens.size / seqLen). [onStep] is called after
-     * every step, outside the timed region (the app redraws there; cancelling the caller's
-     * coroutine stops the loop at the next step).
+     * every step, outside the timed region; the app redraws there, and a coroutine caller stops
+     * the loop by suspending or throwing there (e.g. `ensureActive()`).
      */
-    suspend fun run(session: TrmSession, tokens: IntArray, onStep: suspend (StepUpdate) -> Unit = {}): Result {
-        val L = session.manifest.seqLen
-        require(tokens.size % L == 0) { "tokens length ${tokens.size} is not a multiple of seq_len $L" }
-        val b = tokens.size / L
-        val t0 = System.nanoTime()
-        session.init(tokens, b)
-        val initMs = (System.nanoTime() - t0) / 1e6
-        val haltedAt = IntArray(b)            // 0 = still running
-        var prev: IntArray? = null
-        val updates = ArrayList<StepUpdate>()
-        for (s in 1..maxSteps) {
+    inline fun run(session: TrmSession, tokens: IntArray, onStep: (StepUpdate) -> Unit = {}): Result {
+        val r = start(session, tokens)
+        while (true) onStep(r.next() ?: break)
+        return r.result()
+    }
+
+    /** Calls `init` and returns the run, stepped one supervision step at a time by [Run.next]. */
+    fun start(session: TrmSession, tokens: IntArray): Run = Run(session, tokens)
+
+    inner class Run internal constructor(private val session: TrmSession, tokens: IntArray) {
+        private val L = session.manifest.seqLen
+        private val b: Int
+        private val initMs: Double
+        private val haltedAt: IntArray            // 0 = still running
+        private var prev: IntArray? = null
+        private val updates = ArrayList<StepUpdate>()
+        private var done = false
+
+        init {
+            require(tokens.size % L == 0) { "tokens length ${tokens.size} is not a multiple of seq_len $L" }
+            b = tokens.size / L
+            val t0 = System.nanoTime()
+            session.init(tokens, b)
+            initMs = (System.nanoTime() - t0) / 1e6
+            haltedAt = IntArray(b)
+        }
+
+        /** One `step`: decoded, halting applied; null once the loop has stopped. */
+        fun next(): StepUpdate? {
+            if (done) return null
+            val s = updates.size + 1
             val t1 = System.nanoTime()
             val out = session.step()
             val stepMs = (System.nanoTime() - t1) / 1e6
             val (raw, conf) = decode(out, b, L)
             val preds = raw.copyOf()
-            if (halt && prev != null) {        // frozen answers for samples that halted earlier
-                for (i in 0 until b) if (haltedAt[i] != 0) System.arraycopy(prev, i * L, preds, i * L, L)
+            val p = prev
+            if (halt && p != null) {           // frozen answers for samples that halted earlier
+                for (i in 0 until b) if (haltedAt[i] != 0) System.arraycopy(p, i * L, preds, i * L, L)
             }
             for (i in 0 until b) if (haltedAt[i] == 0 && out.qHalt[i] > threshold) haltedAt[i] = s
             val u = StepUpdate(s, preds, conf, out.qHalt.copyOf(), haltedAt.copyOf(), stepMs)
             updates += u
-            onStep(u)
-            currentCoroutineContext().ensureActive()
             prev = preds
-            if (halt && haltedAt.all { it != 0 }) break
+            done = s == maxSteps || (halt && haltedAt.all { it != 0 })
+            return u
         }
-        // like host_loop: a sample that never halted has its answer at maxSteps
-        val final = IntArray(b) { if (haltedAt[it] == 0) maxSteps else haltedAt[it] }
-        return Result(updates, final, initMs)
+
+        /** Like host_loop: a sample that never halted has its answer at maxSteps. */
+        fun result(): Result = Result(updates.toList(), IntArray(b) { if (haltedAt[it] == 0) maxSteps else haltedAt[it] }, initMs)
     }
 
     companion object {

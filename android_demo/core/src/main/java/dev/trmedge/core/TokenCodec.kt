@@ -1,4 +1,4 @@
-package dev.trmedge.demo.runtime
+package dev.trmedge.core
 
 /**
  * Puzzle text <-> tokens, driven only by the manifest's `task.tokens` (nothing hard-coded):

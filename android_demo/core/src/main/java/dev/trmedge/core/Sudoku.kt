@@ -1,4 +1,4 @@
-package dev.trmedge.demo.runtime
+package dev.trmedge.core
 
 import kotlin.math.sqrt
 
@@ -19,6 +19,7 @@ class SudokuBoard(seqLen: Int, box: Pair<Int, Int>? = null) {
 
     /** [inputs] and [preds] are one puzzle's tokens (N*N); digits are decoded with [codec]. */
     fun verify(inputs: IntArray, preds: IntArray, codec: TokenCodec): Boolean {
+        if (inputs.size != n * n || preds.size != n * n) return false
         val digits = IntArray(n * n) { c -> codec.symbol(preds[c]).toIntOrNull() ?: return false }
         if (digits.any { it !in 1..n }) return false
         for (c in 0 until n * n) if (codec.isGiven(inputs[c]) && inputs[c] != preds[c]) return false
