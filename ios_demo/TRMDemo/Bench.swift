@@ -1,5 +1,6 @@
 import CoreML
 import Foundation
+import TRMCore
 import UIKit
 
 /// A JSON value: `nil` becomes JSON null (a value that was not measured is null, never 0).
@@ -82,7 +83,7 @@ struct BenchmarkRunner {
             if rt["depths"] == nil { rt["depths"] = [Any]() }
         }
         let m = manifest
-        let device = await Self.device()
+        let device = await DeviceInfo.current().json
         let depths = args.depths.filter { m == nil || (1...m!.model.nSup).contains($0) }
         return [
             "schema": "trm-edge-bench/1", "fixture": false, "created": created, "command": args.command,
@@ -100,7 +101,9 @@ struct BenchmarkRunner {
     private mutating func measure(dir: URL, manifest m: Manifest, rt: inout [String: Any]) async throws {
         let pURL = args.puzzles.map { URL(fileURLWithPath: $0) } ?? BundledModels.root?.appendingPathComponent("puzzles.json")
         guard let pURL, let pdata = try? Data(contentsOf: pURL) else { throw TRMError.artifact("no puzzles.json") }
-        let p = try JSONDecoder().decode(Puzzles.self, from: pdata)
+        guard args.runs >= 1 else { throw TRMError.artifact("runs must be >= 1, got \(args.runs)") }
+        guard args.warmup >= 0, args.nPuzzles >= 1 else { throw TRMError.artifact("warmup must be >= 0 and n_puzzles >= 1") }
+        let p = try Puzzles.parse(pdata)
         guard p.task == m.task.name else { throw TRMError.artifact("puzzles are for \(p.task), the artifact for \(m.task.name)") }
         guard args.batch == m.batch else { throw TRMError.artifact("batch \(args.batch) requested, artifact exported for batch \(m.batch)") }
         let depths = Array(Set(args.depths.filter { (1...m.model.nSup).contains($0) })).sorted()
@@ -150,7 +153,7 @@ struct BenchmarkRunner {
                 let r = try await loop.run(s, tokens: batchTokens)
                 solveMs.append(Self.ms(t)); stepMs += r.updates.map(\.stepMs)
             }
-            rows.append(["depth": d, "step_ms": Self.stats(stepMs), "solve_ms": Self.stats(solveMs),
+            rows.append(["depth": d, "step_ms": LatencyStats(stepMs).json, "solve_ms": LatencyStats(solveMs).json,
                          "exact_acc": Double(exact[d - 1]) / Double(n), "cell_acc": Double(cells[d - 1]) / Double(n * L),
                          "speedup_vs_eager": NSNull(), "roofline_pct": NSNull()])
         }
@@ -196,16 +199,6 @@ struct BenchmarkRunner {
 
     static func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
 
-    /// Same statistics as trm_edge.bench.host (numpy median / linear-interpolated percentile).
-    static func stats(_ xs: [Double]) -> [String: Any] {
-        let a = xs.sorted()
-        func pct(_ q: Double) -> Double {
-            let pos = q * Double(a.count - 1), lo = Int(pos), hi = min(lo + 1, a.count - 1)
-            return a[lo] + (a[hi] - a[lo]) * (pos - Double(lo))
-        }
-        return ["median": pct(0.5), "p90": pct(0.9), "min": a.first ?? 0, "n": a.count]
-    }
-
     /// Physical footprint now and its peak (task_vm_info), MiB: what Xcode's memory gauge shows.
     static func footprintMB() -> (current: Double?, peak: Double?) {
         var info = task_vm_info_data_t()
@@ -217,12 +210,25 @@ struct BenchmarkRunner {
         return (Double(info.phys_footprint) / 1_048_576, Double(info.ledger_phys_footprint_peak) / 1_048_576)
     }
 
-    @MainActor static func device() -> [String: Any] {
+}
+
+/// The bench JSON's `device`. Read on the main actor (UIDevice) and handed back as a Sendable value:
+/// a `[String: Any]` cannot cross out of a @MainActor function (an error in Swift 6 mode).
+struct DeviceInfo: Sendable {
+    let name: String
+    let os: String
+    let model: String
+    let cores: Int
+
+    @MainActor static func current() -> DeviceInfo {
         var u = utsname()
         uname(&u)
         let machine = withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return ["name": UIDevice.current.name, "platform": "ios",
-                "os": "\(UIDevice.current.systemName) \(UIDevice.current.systemVersion)", "model": machine,
-                "cpu": NSNull(), "cores": ProcessInfo.processInfo.activeProcessorCount, "load_avg": NSNull()]
+        return DeviceInfo(name: UIDevice.current.name, os: "\(UIDevice.current.systemName) \(UIDevice.current.systemVersion)",
+                          model: machine, cores: ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    var json: [String: Any] {
+        ["name": name, "platform": "ios", "os": os, "model": model, "cpu": NSNull(), "cores": cores, "load_avg": NSNull()]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TRMCore
 
 /// The models bundled in the app's `trm/` folder by `trm-edge export --for-app ios`:
 /// trm/index.json, trm/puzzles.json, trm/<artifact-name>/{manifest.json, model.mlpackage/...}.
@@ -12,20 +13,14 @@ struct BundledModels {
     static func entries() -> [Entry]? {
         guard let root, let data = try? Data(contentsOf: root.appendingPathComponent("index.json")),
               let index = try? JSONDecoder().decode(Index.self, from: data) else { return nil }
-        return index.artifacts.sorted { a, _ in a.name == index.default }
+        // the default first, the rest in index order (a partition: `sorted` needs a strict ordering)
+        return index.artifacts.filter { $0.name == index.default } + index.artifacts.filter { $0.name != index.default }
     }
 
     static func dir(_ name: String) -> URL? { root?.appendingPathComponent(name, isDirectory: true) }
 
     static func puzzles() -> Puzzles? {
         guard let root, let data = try? Data(contentsOf: root.appendingPathComponent("puzzles.json")) else { return nil }
-        return try? JSONDecoder().decode(Puzzles.self, from: data)
+        return try? Puzzles.parse(data)
     }
-}
-
-/// Puzzles in the bench's puzzles.json format: {"task", "inputs": [[tokens]], "labels": [[tokens]]}.
-struct Puzzles: Codable {
-    let task: String
-    let inputs: [[Int32]]
-    let labels: [[Int32]]
 }

@@ -1,4 +1,5 @@
 import SwiftUI
+import TRMCore
 
 /// The Sudoku screen: pick or type a puzzle, press Think, watch the recursion fill the board.
 struct ContentView: View {

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftUI
+import TRMCore
 
 /// State of the Sudoku screen; inference runs off the main actor, the board redraws after each step.
 @MainActor
@@ -79,13 +80,15 @@ final class SudokuViewModel: ObservableObject {
     func think() {
         guard let session, let m = manifest, let codec else { return }
         do { given = try codec.encode(puzzleText) } catch { message = error.localizedDescription; return }
-        thinking?.cancel()
+        let previous = thinking
+        previous?.cancel()
         reset()
         running = true
         let tokens = HostLoop.fillBatch(given, batch: m.batch)
         let L = m.seqLen
         let pauseNs = slowMotion ? Self.slowMotionMs * 1_000_000 : 0
         thinking = Task.detached(priority: .userInitiated) { [weak self] in
+            await previous?.value       // one run at a time on a session: its step may still be running
             var last: [Int32]? = nil
             do {
                 let loop = HostLoop(maxSteps: m.model.nSup, threshold: m.model.haltThreshold)

@@ -1,5 +1,6 @@
 import CoreML
 import Foundation
+import TRMCore
 
 /// A multifunction Core ML package (functions `init` and `step`, iOS 18): one MLModel per
 /// function via MLModelConfiguration.functionName; both share the package's weights.
@@ -40,13 +41,15 @@ final class CoreMLSession: TRMSession {
 
     func initialize(tokens: [Int32], batch: Int) throws {
         guard batch == manifest.batch, tokens.count == batch * manifest.seqLen else {
-            throw TRMError.artifact("\(manifest.name) was exported for batch \(manifest.batch), got \(batch)")
+            throw TRMError.artifact("\(manifest.name) was exported for batch \(manifest.batch) (\(manifest.batch * manifest.seqLen) tokens), got \(batch) (\(tokens.count) tokens)")
         }
         var inputs: [String: MLFeatureValue] = [:]
         for spec in initEp.inputs {
-            let a = try MLMultiArray(shape: spec.shape.map { NSNumber(value: $0) }, dataType: .int32)
-            let p = a.dataPointer.bindMemory(to: Int32.self, capacity: spec.numel)
-            for i in 0..<spec.numel { p[i] = spec.name == Roles.tokens ? tokens[i] : 0 }   // puzzle_ids: 0
+            let a = try MLMultiArray(shape: spec.shape.map { NSNumber(value: $0) }, dataType: .int32)   // contiguous
+            a.withUnsafeMutableBytes { raw, _ in
+                let p = raw.bindMemory(to: Int32.self)
+                for i in 0..<spec.numel { p[i] = spec.name == Roles.tokens ? tokens[i] : 0 }   // puzzle_ids: 0
+            }
             inputs[spec.modelName] = MLFeatureValue(multiArray: a)
         }
         let out = try initModel.prediction(from: MLDictionaryFeatureProvider(dictionary: inputs))
@@ -88,8 +91,7 @@ final class CoreMLSession: TRMSession {
     /// Any MLMultiArray (float32 / float16 / double / int32) as [Float], in logical row-major order.
     static func floats(_ a: MLMultiArray) -> [Float] {
         if a.dataType == .float32, a.strides == contiguousStrides(a.shape) {
-            let p = a.dataPointer.bindMemory(to: Float.self, capacity: a.count)
-            return Array(UnsafeBufferPointer(start: p, count: a.count))
+            return a.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self).prefix(a.count)) }
         }
         // general case: walk the logical indices and let the multi-index subscript apply the strides
         let shape = a.shape.map(\.intValue)

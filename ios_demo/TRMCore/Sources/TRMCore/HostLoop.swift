@@ -1,24 +1,31 @@
+import Dispatch
 import Foundation
 
 /// One `step` call's outputs that reach the host: logits (B*L*V) or predictions (B*L), q_halt (B).
-struct StepOutput {
-    var logits: [Float]?
-    var preds: [Int32]?
-    var qHalt: [Float]
+public struct StepOutput: Sendable {
+    public var logits: [Float]?
+    public var preds: [Int32]?
+    public var qHalt: [Float]
+
+    public init(logits: [Float]?, preds: [Int32]?, qHalt: [Float]) {
+        self.logits = logits
+        self.preds = preds
+        self.qHalt = qHalt
+    }
 }
 
 /// A looped artifact behind its two entry points; the state stays inside the session.
 /// State rule (generic, from the manifest's names): step input `n` is fed from step output
 /// `n_next` when there is one, else from init output `n` (x never changes).
-protocol TRMSession: AnyObject {
+public protocol TRMSession: AnyObject {
     var manifest: Manifest { get }
     var delegate: String? { get }
     func initialize(tokens: [Int32], batch: Int) throws
     func step() throws -> StepOutput
 }
 
-enum Roles {   // role names the host loop reads (the names themselves are the manifest's)
-    static let tokens = "tokens", logits = "logits", preds = "preds", qHalt = "q_halt", nextSuffix = "_next"
+public enum Roles {   // role names the host loop reads (the names themselves are the manifest's)
+    public static let tokens = "tokens", logits = "logits", preds = "preds", qHalt = "q_halt", nextSuffix = "_next"
 }
 
 /// The host recursion loop, the Swift twin of `trm_edge.runtime.loop.host_loop` and of the Kotlin
@@ -27,33 +34,43 @@ enum Roles {   // role names the host loop reads (the names themselves are the m
 ///   preds = argmax(logits), confidence = max softmax probability, per cell (decoding on the host)
 ///   a sample halts at the first step with qHalt > threshold; its answer is frozen from then on
 ///   stop when every sample has halted (halt = true) or after maxSteps
-struct HostLoop {
-    let maxSteps: Int
-    let threshold: Float
-    var halt: Bool = true
+public struct HostLoop: Sendable {
+    public let maxSteps: Int
+    public let threshold: Float
+    public var halt: Bool
 
-    struct StepUpdate {
-        let step: Int
-        let preds: [Int32]          // (B*L), frozen for samples that halted earlier
-        let confidence: [Float]     // (B*L) max softmax probability (NaN without logits)
-        let qHalt: [Float]          // (B) raw halting logits of this step
-        let haltedAt: [Int]         // (B) 0 = running, else the step whose answer is final
-        let stepMs: Double
-        func haltProbability(_ b: Int = 0) -> Float { HostLoop.sigmoid(qHalt[b]) }
+    public init(maxSteps: Int, threshold: Float, halt: Bool = true) {
+        self.maxSteps = maxSteps
+        self.threshold = threshold
+        self.halt = halt
     }
 
-    struct Result {
-        let updates: [StepUpdate]
-        let haltedAt: [Int]         // (B) in 1...maxSteps (maxSteps if a sample never halted)
-        let initMs: Double
-        var steps: Int { updates.count }
-        var finalPreds: [Int32] { updates.last?.preds ?? [] }
-        var totalMs: Double { initMs + updates.reduce(0) { $0 + $1.stepMs } }
+    public struct StepUpdate: Sendable {
+        public let step: Int
+        public let preds: [Int32]          // (B*L), frozen for samples that halted earlier
+        public let confidence: [Float]     // (B*L) max softmax probability (NaN without logits)
+        public let qHalt: [Float]          // (B) raw halting logits of this step
+        public let haltedAt: [Int]         // (B) 0 = running, else the step whose answer is final
+        public let stepMs: Double
+        public func haltProbability(_ b: Int = 0) -> Float { HostLoop.sigmoid(qHalt[b]) }
     }
 
-    func run(_ session: TRMSession, tokens: [Int32], onStep: (StepUpdate) async throws -> Void = { _ in }) async throws -> Result {
-        precondition(maxSteps >= 1, "maxSteps must be >= 1")
+    public struct Result: Sendable {
+        public let updates: [StepUpdate]
+        public let haltedAt: [Int]         // (B) in 1...maxSteps (maxSteps if a sample never halted)
+        public let initMs: Double
+        public var steps: Int { updates.count }
+        public var finalPreds: [Int32] { updates.last?.preds ?? [] }
+        public var totalMs: Double { initMs + updates.reduce(0) { $0 + $1.stepMs } }
+    }
+
+    public func run(_ session: TRMSession, tokens: [Int32],
+                    onStep: (StepUpdate) async throws -> Void = { _ in }) async throws -> Result {
+        guard maxSteps >= 1 else { throw TRMError.artifact("maxSteps must be >= 1, got \(maxSteps)") }
         let L = session.manifest.seqLen
+        guard L > 0, tokens.count % L == 0, !tokens.isEmpty else {
+            throw TRMError.puzzle("tokens length \(tokens.count) is not a multiple of seq_len \(L)")
+        }
         let b = tokens.count / L
         let t0 = DispatchTime.now().uptimeNanoseconds
         try session.initialize(tokens: tokens, batch: b)
@@ -80,10 +97,10 @@ struct HostLoop {
         return Result(updates: updates, haltedAt: haltedAt.map { $0 == 0 ? maxSteps : $0 }, initMs: initMs)
     }
 
-    static func sigmoid(_ x: Float) -> Float { Float(1.0 / (1.0 + exp(-Double(x)))) }
+    public static func sigmoid(_ x: Float) -> Float { Float(1.0 / (1.0 + exp(-Double(x)))) }
 
     /// logits (B, L, V) -> (argmax, max softmax probability); a predictions output passes through.
-    static func decode(_ out: StepOutput, batch b: Int, seqLen L: Int) -> ([Int32], [Float]) {
+    public static func decode(_ out: StepOutput, batch b: Int, seqLen L: Int) -> ([Int32], [Float]) {
         guard let logits = out.logits else {
             return (out.preds ?? [], [Float](repeating: .nan, count: b * L))
         }
@@ -104,7 +121,7 @@ struct HostLoop {
     }
 
     /// Repeats one puzzle to fill a static batch (the UI solves one puzzle at a time).
-    static func fillBatch(_ tokens: [Int32], batch: Int) -> [Int32] {
+    public static func fillBatch(_ tokens: [Int32], batch: Int) -> [Int32] {
         Array([[Int32]](repeating: tokens, count: batch).joined())
     }
 }

@@ -1,88 +1,91 @@
 import Foundation
 
 /// One tensor of an entry point (`runtime_name`: the name inside the model file, if it differs).
-struct TensorSpec: Codable, Equatable {
-    let name: String
-    let shape: [Int]
-    let dtype: String
-    let runtimeName: String?
+public struct TensorSpec: Codable, Equatable, Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let dtype: String
+    public let runtimeName: String?
 
-    var numel: Int { shape.reduce(1, *) }
-    var modelName: String { runtimeName ?? name }
+    public var numel: Int { shape.reduce(1, *) }
+    public var modelName: String { runtimeName ?? name }
 
     enum CodingKeys: String, CodingKey { case name, shape, dtype, runtimeName = "runtime_name" }
 }
 
 /// `init` / `step` (looped) or `forward` (unrolled); `method` = Core ML function name.
-struct EntryPoint: Codable {
-    let file: String
-    let method: String?
-    let inputs: [TensorSpec]
-    let outputs: [TensorSpec]
+public struct EntryPoint: Codable, Sendable {
+    public let file: String
+    public let method: String?
+    public let inputs: [TensorSpec]
+    public let outputs: [TensorSpec]
 }
 
 /// `task.tokens`: {"pad": 0, "blank": 1, "symbols": {"1": 2, ...}}.
-struct TokenEncoding: Codable {
-    let pad: Int
-    let blank: Int
-    let symbols: [String: Int]
+public struct TokenEncoding: Codable, Sendable {
+    public let pad: Int
+    public let blank: Int
+    public let symbols: [String: Int]
 }
 
-struct TaskInfo: Codable {
-    let name: String
-    let vocabSize: Int
-    let seqLen: Int
-    let tokens: TokenEncoding
-    let board: [Int]?
-    let box: [Int]?
+public struct TaskInfo: Codable, Sendable {
+    public let name: String
+    public let vocabSize: Int
+    public let seqLen: Int
+    public let tokens: TokenEncoding
+    public let board: [Int]?
+    public let box: [Int]?
 
     enum CodingKeys: String, CodingKey { case name, tokens, board, box, vocabSize = "vocab_size", seqLen = "seq_len" }
 }
 
-struct ModelInfo: Codable {
-    let nSup: Int
-    let haltThreshold: Float
-    let params: Int?
+public struct ModelInfo: Codable, Sendable {
+    public let nSup: Int
+    public let haltThreshold: Float
+    public let params: Int?
 
     enum CodingKeys: String, CodingKey { case params, nSup = "n_sup", haltThreshold = "halt_threshold" }
 }
 
-struct FileEntry: Codable { let sha256: String; let bytes: Int }
-struct SourceInfo: Codable { let weightsSha256: String?; enum CodingKeys: String, CodingKey { case weightsSha256 = "weights_sha256" } }
+public struct FileEntry: Codable, Sendable { public let sha256: String; public let bytes: Int }
+public struct SourceInfo: Codable, Sendable {
+    public let weightsSha256: String?
+    enum CodingKeys: String, CodingKey { case weightsSha256 = "weights_sha256" }
+}
 
 /// manifest.json written by `trm-edge export` (schema `trm-edge-artifact/1`, notes/README-export.md).
 /// Every shape, name and the token encoding the app uses come from here.
-struct Manifest: Codable {
-    static let format = "trm-edge-artifact/1"
-    static let fileName = "manifest.json"
+public struct Manifest: Codable, Sendable {
+    public static let format = "trm-edge-artifact/1"
+    public static let fileName = "manifest.json"
 
-    let format: String
-    let name: String
-    let target: String
-    let mode: String
-    let precision: String
-    let depth: Int?
-    let batch: Int
-    let task: TaskInfo
-    let model: ModelInfo
-    let entryPoints: [String: EntryPoint]
-    let files: [String: FileEntry]
-    let source: SourceInfo?
+    public let format: String
+    public let name: String
+    public let target: String
+    public let mode: String
+    public let precision: String
+    public let depth: Int?
+    public let batch: Int
+    public let task: TaskInfo
+    public let model: ModelInfo
+    public let entryPoints: [String: EntryPoint]
+    public let files: [String: FileEntry]
+    public let source: SourceInfo?
 
     enum CodingKeys: String, CodingKey {
         case format, name, target, mode, precision, depth, batch, task, model, files, source
         case entryPoints = "entry_points"
     }
 
-    var seqLen: Int { task.seqLen }
-    var sizeBytes: Int { files.values.reduce(0) { $0 + $1.bytes } }
+    public var seqLen: Int { task.seqLen }
+    public var sizeBytes: Int { files.values.reduce(0) { $0 + $1.bytes } }
 
-    func entry(_ name: String) throws -> EntryPoint {
+    public func entry(_ name: String) throws -> EntryPoint {
         guard let e = entryPoints[name] else { throw TRMError.artifact("\(self.name) has no entry point '\(name)'") }
         return e
     }
 
-    static func parse(_ data: Data) throws -> Manifest {
+    public static func parse(_ data: Data) throws -> Manifest {
         let m: Manifest
         do { m = try JSONDecoder().decode(Manifest.self, from: data) } catch {
             throw TRMError.artifact("manifest.json does not match \(format): \(error)")
@@ -93,7 +96,7 @@ struct Manifest: Codable {
 
     /// Reads dir/manifest.json and refuses a partial or tampered artifact (sha256 of every file;
     /// a .mlpackage is a folder, so its files are listed one by one in the manifest).
-    static func load(_ dir: URL) throws -> Manifest {
+    public static func load(_ dir: URL) throws -> Manifest {
         let url = dir.appendingPathComponent(fileName)
         guard let data = try? Data(contentsOf: url) else { throw TRMError.artifact("\(dir.path) is not an artifact (no \(fileName))") }
         let m = try parse(data)
@@ -110,11 +113,11 @@ struct Manifest: Codable {
     }
 }
 
-enum TRMError: LocalizedError {
+public enum TRMError: LocalizedError, Equatable {
     case artifact(String)
     case puzzle(String)
 
-    var errorDescription: String? {
+    public var errorDescription: String? {
         switch self { case .artifact(let m), .puzzle(let m): return m }
     }
 }
