@@ -82,7 +82,8 @@ public struct HostLoop: Sendable {
             let t1 = DispatchTime.now().uptimeNanoseconds
             let out = try session.step()
             let stepMs = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6
-            var (preds, conf) = Self.decode(out, batch: b, seqLen: L)
+            let (raw, conf) = Self.decode(out, batch: b, seqLen: L)
+            var preds = raw
             if halt, let prev {   // frozen answers for samples that halted at an earlier step
                 for i in 0..<b where haltedAt[i] != 0 { preds.replaceSubrange(i * L..<(i + 1) * L, with: prev[i * L..<(i + 1) * L]) }
             }

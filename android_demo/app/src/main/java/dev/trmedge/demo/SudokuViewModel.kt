@@ -10,6 +10,7 @@ import dev.trmedge.core.TrmSession
 import dev.trmedge.demo.runtime.TrmSessions
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.ensureActive
@@ -118,7 +119,10 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
         _state.update { it.copy(given = tokens, preds = null, confidence = null, changed = null, step = 0,
             haltProbability = null, haltedAt = null, stepMs = emptyList(), initMs = null, running = true, message = null) }
         thinking = viewModelScope.launch(Dispatchers.Default) {
-            previous?.join()            // one run at a time on a session: its step may still be running
+            // one run at a time on a session: the previous step may still be running. NonCancellable:
+            // this job completes only after the previous one did (onCleared closes the session then)
+            withContext(NonCancellable) { previous?.join() }
+            ensureActive()
             val L = m.seqLen
             var last: IntArray? = null
             try {
@@ -156,7 +160,7 @@ class SudokuViewModel(app: Application) : AndroidViewModel(app) {
         session = null
         val job = thinking
         if (job == null || job.isCompleted) s.close()
-        else { job.cancel(); job.invokeOnCompletion { s.close() } }
+        else { job.cancel(); job.invokeOnCompletion { runCatching { s.close() } } }   // a handler must not throw
     }
 
     companion object { const val SLOW_MOTION_MS = 250L }
