@@ -19,7 +19,7 @@ kotlin {
 }
 
 // the vectors reader + replay session, shared with the app's instrumented test
-sourceSets["test"].kotlin.srcDir("src/sharedTest/java")
+kotlin.sourceSets["test"].kotlin.srcDir("src/sharedTest/java")
 
 dependencies {
     compileOnly(libs.org.json)       // part of the Android platform; the app gets it from there
