@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 KOTLIN_VERSION=2.1.0   # = the app's Kotlin (android_demo/gradle/libs.versions.toml)
-CACHE=${TRM_EDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trm-edge}
+CACHE=${TRM_EDGE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/trm-edge}
 KOTLIN_HOME=$CACHE/kotlin-compiler-$KOTLIN_VERSION/node_modules/kotlin-compiler
 JAVA_LIBS=/usr/share/java
 
