@@ -405,6 +405,27 @@ def validate(artifact, n, checkpoint, json_out):
     check_passed(rep)
 
 
+# -- import (the authors' checkpoints) ---------------------------------------------------------
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="trm-edge checkpoint directory to write.")
+@click.option("--dataset", default=None, type=click.Path(exists=True),
+              help="The run's data set directory (its dataset.json: seq_len, vocab, puzzle ids).")
+@click.option("--seq-len", default=None, type=click.IntRange(1), help="Output cells, when not in --dataset / weights.")
+@click.option("--task", default=None, help="trm-edge task (default: from seq_len and vocab).")
+def import_cmd(path, out, dataset, seq_len, task):
+    """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
+    from .import_authors import import_checkpoint
+
+    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task)
+    c = res["config"]
+    click.echo(f"imported {res['source']} -> {res['out']}: task {c['task']}, {c['mixer']} mixer, pos {c['pos']}, "
+               f"D={c['d_model']}, n={c['n_latent']}, T={c['T']}, N_sup={c['n_sup']}, "
+               f"{c['n_puzzle_ids']} puzzle id(s)")
+    for note in res["notes"]:
+        click.echo(f"note: {note}")
+
+
 # -- report -------------------------------------------------------------------------------------
 @cli.group()
 def report():
