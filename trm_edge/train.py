@@ -66,6 +66,8 @@ class TrainConfig:
     arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
     puzzle_lr: float = 1e-2         # puzzle-id embeddings: their own sign-SGD (spec: lr 1e-2, ARC)
     puzzle_weight_decay: float = 0.1
+    data: str | None = None         # Sudoku-Extreme files (train.csv or the authors' built dir) instead of
+                                    # generated puzzles (trm_edge/sudoku_extreme.py)
     portable: bool = False          # state to carry between machines: EMA, AdamW moments and the saved
                                     # model in bf16, no ACT carry (paper model: ~50 MB, files <= 16 MiB)
 
@@ -152,6 +154,10 @@ class Trainer:
         if cfg.ema > 0:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if stream is None and cfg.data:
+            from .sudoku_extreme import train_stream
+            stream = train_stream(self.task, cfg.data, seed=cfg.data_seed, rank=rank, world=world,
+                                  augment=cfg.augment)
         if stream is None:
             inputs, labels = load_split(self.task, "train", cfg.n_train, cfg.data_seed)
             stream = TrainStream(self.task, inputs, labels, seed=cfg.data_seed, rank=rank, world=world,
@@ -400,7 +406,9 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
             logf.close()
     summary = {"step": trainer.step, "stopped_by": reason, "train_seconds": round(trainer.elapsed, 1),
                "params": count_params(trainer.model), **{k: m.get(k) for k in ("loss", "acc", "exact")}}
-    if rank == 0 and trainer.step >= cfg.steps and cfg.val_n > 0 and not is_arc(trainer.mcfg.task):
+    # generated validation puzzles: not for ARC, nor for a model trained on Sudoku-Extreme files (another
+    # distribution; run `trm-edge calibrate` if that is what you want)
+    if rank == 0 and trainer.step >= cfg.steps and cfg.val_n > 0 and not is_arc(trainer.mcfg.task) and not cfg.data:
         from .evaluate import calibrate_checkpoint
         summary["calibration"] = calibrate_checkpoint(out / "model", n=cfg.val_n, seed=cfg.data_seed,
                                                       n_train=cfg.n_train, max_drop=cfg.max_acc_drop,
