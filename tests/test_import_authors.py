@@ -231,3 +231,18 @@ def test_imported_checkpoint_works_with_eval_solve_calibrate(imported, tmp_path,
     code, out, err = _cli(["solve", maze.render(inputs[0]), "--checkpoint", str(d), "--max-steps", "2"], capsys)
     assert code in (0, 1), err   # 1: the random-weight model's answer is not a valid path
     assert "step" in out
+
+
+def test_validate_imported_models(artifacts):
+    """`trm-edge validate` on imported models: maze (attention) at every step of its 16; the random-
+    weight MLP fixture only to depth 3: its fp32 recursion is chaotic (eager fp32 itself leaves an
+    fp64 run after ~4 steps), so deeper steps fail against any fp32 reference, as the full run shows."""
+    from trm_edge.export.validate import validate
+
+    rep = validate(artifacts("maze-att-tiny", "onnx").path, n=8)
+    assert rep["passed"] is True and len(rep["steps"]) == 16 and rep["in_graph_loop"]["answer_agreement"] == 1.0
+    art = artifacts("sudoku-mlp-tiny", "onnx").path
+    rep = validate(art, n=8, max_steps=3)
+    assert rep["passed"] is True and len(rep["steps"]) == 3
+    deep = validate(art, n=8)
+    assert deep["passed"] is False and deep["steps"][2]["puzzle_agreement"] == 1.0

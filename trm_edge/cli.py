@@ -413,14 +413,16 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1), help="Test puzzles.")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
-def validate(artifact, n, checkpoint, json_out):
+@click.option("--max-steps", default=None, type=click.IntRange(1),
+              help="Compare only the first K supervision steps (default: all the artifact has).")
+def validate(artifact, n, checkpoint, json_out, max_steps):
     """Compare an artifact with eager PyTorch after every supervision step (per-step table)."""
     import json
     from pathlib import Path
 
     from .export.validate import check_passed, format_report, validate as run
 
-    rep = run(artifact, n=n, checkpoint=checkpoint)
+    rep = run(artifact, n=n, checkpoint=checkpoint, max_steps=max_steps)
     click.echo(format_report(rep))
     if json_out:
         Path(json_out).write_text(json.dumps(rep, indent=2) + "\n")
