@@ -34,6 +34,11 @@ def tiny(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(TRMConfig.preset("sudoku4-tiny", halt_threshold=0.0)).eval()
     with torch.no_grad():
+        # random weights at the authors' LeCun scale make the fp32 recursion chaotic (step-4 error
+        # 6.5e-3 on ExecuTorch, the same growth as eager fp32 vs fp64); halved, close to torch's
+        # default-init scale that these bounds were set for, errors stay at fp32 rounding
+        for p in model.net.parameters():
+            p.mul_(0.5)
         model.q_head.weight.normal_(0, 0.3)
         model.q_head.bias.fill_(-0.3)
     d = save_model(model, tmp_path_factory.mktemp("ckpt") / "tiny4")

@@ -3,6 +3,8 @@ reach the parameters only through the last recursion of a supervision step."""
 import pytest
 import torch
 
+from dataclasses import replace
+
 from trm_edge.model import PRESETS, TRMConfig, build_model, count_params
 
 # tiny overrides keep every preset's structure (mixer, positions, prefix, L) but shrink D
@@ -92,3 +94,85 @@ def test_gradients_only_through_last_recursion(name):
         torch.testing.assert_close(g[k], g_ref[k], rtol=1e-10, atol=1e-12)
     net_keys = [k for k in g if k.startswith("net.")]
     assert any(not torch.allclose(g[k], g_full[k], rtol=1e-6, atol=1e-9) for k in net_keys)
+
+
+# ---- the authors' layout (arch_version 2) and init, and old checkpoints (arch_version 1) -------------
+def _rms(t):
+    return t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + 1e-5)
+
+
+def test_sequence_mlp_residual_is_normalised_over_the_sequence_axis():
+    """Authors' Block with mlp_t: transpose to (B, D, L), h + SwiGLU_L(h), RMS-norm over L, transpose back."""
+    torch.manual_seed(0)
+    cfg = TRMConfig.preset("sudoku4-tiny")
+    assert cfg.arch_version == 2
+    mixer = build_model(cfg).net.blocks[0].mixer
+    h = torch.randn(3, cfg.total_len, cfg.d_model)
+    t = h.transpose(1, 2)                                   # (B, D, L)
+    want = _rms(t + mixer.mlp(t)).transpose(1, 2)
+    torch.testing.assert_close(mixer(h), want, rtol=0, atol=1e-6)
+    assert mixer(h).pow(2).mean(1).sub(1).abs().max() < 1e-3   # unit RMS over L, not over D
+    old = build_model(replace(cfg, arch_version=1)).net.blocks[0].mixer
+    old.load_state_dict(mixer.state_dict())
+    torch.testing.assert_close(old(h), _rms(h + mixer.mlp(t).transpose(1, 2)), rtol=0, atol=1e-6)
+
+
+def test_config_without_arch_version_keeps_its_old_meaning(tmp_path):
+    """config.json written before the field existed loads as arch_version 1 and computes what it did."""
+    import json
+
+    from trm_edge.checkpoint import load_model, save_model
+    from trm_edge.errors import ArtifactError
+
+    torch.manual_seed(0)
+    old = build_model(TRMConfig.preset("sudoku4-tiny", arch_version=1)).eval()
+    d = save_model(old, tmp_path / "old")
+    cfg = json.loads((d / "config.json").read_text())
+    del cfg["arch_version"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    loaded, _ = load_model(d)
+    assert loaded.cfg.arch_version == 1
+    tokens = torch.randint(1, 6, (4, 16), dtype=torch.int32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(tokens)[0], old(tokens)[0], rtol=0, atol=0)
+        new = build_model(replace(loaded.cfg, arch_version=2)).eval()
+        new.load_state_dict(loaded.state_dict())
+        assert (new(tokens)[0] - old(tokens)[0]).abs().max() > 1e-2   # the layouts really differ
+    cfg["arch_version"] = 3
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ArtifactError, match="arch_version 3 is not supported"):
+        load_model(d)
+
+
+def test_init_is_the_authors():
+    """Linear: truncated normal std 1/sqrt(fan_in) (LeCun); y/z init actual std 1; embedding 1/sqrt(D)."""
+    from trm_edge.model import trunc_normal
+
+    torch.manual_seed(0)
+    t = trunc_normal(torch.empty(200_000), 0.5)
+    assert abs(t.std().item() - 0.5) < 0.005 and t.abs().max() <= 1.0 / 0.8796256610342398 + 1e-6
+    model = build_model(TRMConfig.preset("sudoku-mlp", d_model=128))
+    for name, p in model.named_parameters():
+        if p.ndim == 2 and name.startswith(("net.", "lm_head")):
+            fan_in = p.shape[1]
+            assert abs(p.std().item() * fan_in ** 0.5 - 1) < 0.05, name
+            assert p.abs().max().item() * fan_in ** 0.5 <= 2 / 0.8796 + 1e-4, name
+    assert abs(model.embed_tokens.weight.std().item() * 128 ** 0.5 - 1) < 0.2   # 11 x 128 values
+    yz = torch.cat([torch.cat([m.y_init, m.z_init]) for m in
+                    (build_model(TRMConfig.preset("sudoku4-tiny")) for _ in range(60))])  # 3840 values
+    assert abs(yz.std().item() - 1) < 0.05                    # torch's trunc_normal_(std=1) gives 0.88
+    assert (model.q_head.weight == 0).all() and (model.q_head.bias == -5).all()
+
+
+def test_learned_positions_scaled_with_the_tokens():
+    """Authors: sqrt(D) * (tok + pos) / sqrt(2); arch_version 1 added the table unscaled."""
+    torch.manual_seed(0)
+    cfg = TRMConfig.preset("maze-tiny", pos="learned")
+    model = build_model(cfg)
+    tokens = torch.randint(1, 6, (2, cfg.seq_len), dtype=torch.int32)
+    tok = model.embed_tokens(tokens)
+    D = cfg.d_model
+    torch.testing.assert_close(model.embed(tokens), D ** 0.5 * (tok + model.embed_pos) / 2 ** 0.5)
+    old = build_model(replace(cfg, arch_version=1))
+    old.load_state_dict(model.state_dict())
+    torch.testing.assert_close(old.embed(tokens), (D ** 0.5 * tok + model.embed_pos) / 2 ** 0.5)

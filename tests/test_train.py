@@ -195,3 +195,36 @@ def test_sigterm_leaves_loadable_checkpoint_and_resume_continues(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert load_train_state(run)[1]["step"] == k + 2
+
+
+def test_sudoku_paper_recipe_matches_the_authors():
+    """Puzzle-id embedding sign-SGD lr 1e-4 / wd 1.0 (authors' Sudoku and Maze commands) and
+    50,000 epochs x 1000 puzzles / batch 768 = 65,104 steps (int(), as pretrain.py computes it)."""
+    cfg = recipe_config("sudoku-mlp")
+    assert (cfg.puzzle_lr, cfg.puzzle_weight_decay) == (1e-4, 1.0)
+    assert cfg.steps == 65_104 and cfg.batch_size == 768 and cfg.n_train == 1000
+    assert (cfg.lr, cfg.weight_decay, cfg.warmup) == (1e-4, 1.0, 2000)
+    # the values reach the puzzle optimizer (tiny model with a puzzle prefix, same recipe values)
+    t = Trainer(tiny_cfg(model={"puzzle_emb_len": 2}, puzzle_lr=cfg.puzzle_lr,
+                         puzzle_weight_decay=cfg.puzzle_weight_decay), "cpu")
+    t.train_step()
+    g = t.opt_puzzle.param_groups[0]
+    assert g["weight_decay"] == 1.0 and g["lr"] == pytest.approx(1e-4 * 1 / 2)  # warmup step 1 of 2
+
+
+def test_halting_exploration_minimum_is_redrawn_every_step():
+    """Authors' ACT: with probability halt_explore a minimum of 2..n_sup steps is drawn at EVERY step.
+    With q_halt > 0 always and halt_explore = 1: a sample still running at step 3 halts there with
+    probability P(draw <= 3) = 2/(n_sup-1), not 1/(n_sup-2) as with one draw per sample."""
+    B = 512
+    t = Trainer(tiny_cfg(batch_size=B, lr=0.0, warmup=1, halt_explore=1.0, model={"n_sup": 16}), "cpu")
+    with torch.no_grad():
+        t.model.q_head.bias.fill_(20.0)    # q_halt > 0 for every sample; lr 0 keeps it there
+    halted = []
+    for _ in range(3):
+        halted.append(t.train_step()["halted"])
+    assert halted[0] == 0                               # every minimum is >= 2
+    assert abs(halted[1] / B - 1 / 15) < 0.03           # P(draw <= 2) = 1/15 either way
+    rate3 = halted[2] / (B - halted[1])                 # step-3 halts among the originals still running
+    # 2/15 = 0.133 per-step drawing; one draw per sample would give 1/14 = 0.071 (seeded: deterministic)
+    assert abs(rate3 - 2 / 15) < abs(rate3 - 1 / 14), rate3

@@ -55,7 +55,10 @@ def _kv_overrides(items) -> dict:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (model/ + train_state/).")
 @click.option("--preset", default="sudoku6-small", show_default=True,
               help="TRMConfig preset; a preset with a recipe (sudoku-mlp: the paper's) sets the defaults below.")
-@click.option("--task", default=None, help="Task override, e.g. sudoku9-hard (default: the preset's / recipe's).")
+@click.option("--task", default=None, help="Task override, e.g. sudoku9-hard, or sudoku-extreme with --data "
+              "(default: the preset's / recipe's).")
+@click.option("--data", default=None, type=click.Path(exists=True),
+              help="sudoku-extreme: train.csv (or its directory) or the authors' built data set directory.")
 @click.option("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
 @click.option("--arc", "arc_kv", multiple=True, metavar="KEY=VALUE",
               help="ARC data option (repeatable): n_aug, n_train_puzzles, n_eval_puzzles, seed, translate.")
@@ -83,7 +86,7 @@ def _kv_overrides(items) -> dict:
 @click.option("--portable/--no-portable", default=False, show_default=True,
               help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
-def train(ctx, out, preset, task, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
+def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
           data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device, threads, quiet,
           portable):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
@@ -102,6 +105,10 @@ def train(ctx, out, preset, task, model_kv, arc_kv, steps, batch_size, lr, weigh
     if preset in RECIPES:  # the recipe replaces the option defaults; options given explicitly still win
         values = {k: v for k, v in values.items()
                   if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    if (task == "sudoku-extreme") != bool(data):
+        raise click.UsageError("--task sudoku-extreme and --data PATH go together")
+    if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/sudoku_extreme.py)
+        values["data"], task = data, "sudoku9"
     model = _kv_overrides(model_kv) | ({"task": task} if task else {})
     if arc_kv:  # merged over the recipe's ARC options (trm_edge/arc_train.py)
         values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv)}
@@ -126,12 +133,27 @@ def train(ctx, out, preset, task, model_kv, arc_kv, steps, batch_size, lr, weigh
 @click.option("--artifact", default=None, type=click.Path(exists=True),
               help="An exported artifact: run it through its runtime and add drift vs eager fp32 "
                    "(--checkpoint then names the eager reference, default: the manifest's source).")
-@click.option("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2).")
+@click.option("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2); "
+              "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
 @click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
-def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset):
+@click.option("--data", default=None, type=click.Path(exists=True),
+              help="sudoku-extreme: test.csv (or its directory) or the authors' built data set directory.")
+def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset, data):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
     import json
     from pathlib import Path
+
+    if (task == "sudoku-extreme") != bool(data):
+        raise click.UsageError("--task sudoku-extreme and --data PATH go together")
+    if data:
+        from .sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
+
+        res = eval_extreme(checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps, threshold=threshold,
+                           batch_size=batch_size, device=pick_device(device))
+        click.echo(extreme_report(res))
+        if json_out:
+            Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+        return
 
     if task is not None:  # ARC: vote over augmented variants (trm_edge/arc_eval.py)
         from .arc_eval import format_report, run_arc_eval
@@ -391,18 +413,41 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1), help="Test puzzles.")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
-def validate(artifact, n, checkpoint, json_out):
+@click.option("--max-steps", default=None, type=click.IntRange(1),
+              help="Compare only the first K supervision steps (default: all the artifact has).")
+def validate(artifact, n, checkpoint, json_out, max_steps):
     """Compare an artifact with eager PyTorch after every supervision step (per-step table)."""
     import json
     from pathlib import Path
 
     from .export.validate import check_passed, format_report, validate as run
 
-    rep = run(artifact, n=n, checkpoint=checkpoint)
+    rep = run(artifact, n=n, checkpoint=checkpoint, max_steps=max_steps)
     click.echo(format_report(rep))
     if json_out:
         Path(json_out).write_text(json.dumps(rep, indent=2) + "\n")
     check_passed(rep)
+
+
+# -- import (the authors' checkpoints) ---------------------------------------------------------
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="trm-edge checkpoint directory to write.")
+@click.option("--dataset", default=None, type=click.Path(exists=True),
+              help="The run's data set directory (its dataset.json: seq_len, vocab, puzzle ids).")
+@click.option("--seq-len", default=None, type=click.IntRange(1), help="Output cells, when not in --dataset / weights.")
+@click.option("--task", default=None, help="trm-edge task (default: from seq_len and vocab).")
+def import_cmd(path, out, dataset, seq_len, task):
+    """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
+    from .import_authors import import_checkpoint
+
+    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task)
+    c = res["config"]
+    click.echo(f"imported {res['source']} -> {res['out']}: task {c['task']}, {c['mixer']} mixer, pos {c['pos']}, "
+               f"D={c['d_model']}, n={c['n_latent']}, T={c['T']}, N_sup={c['n_sup']}, "
+               f"{c['n_puzzle_ids']} puzzle id(s)")
+    for note in res["notes"]:
+        click.echo(f"note: {note}")
 
 
 # -- report -------------------------------------------------------------------------------------

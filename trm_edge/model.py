@@ -13,6 +13,14 @@ The recursion is exposed as export-friendly pieces: `embed`, `initial_state`, `s
 drives them with the shared host loop (`trm_edge.runtime.loop`), the same loop every exported
 artifact uses. Where the paper and the authors' code differ we follow the code (post-norm blocks,
 fixed random y/z init, q_head bias -5) and say so below.
+
+`arch_version` records which layer layout a checkpoint was trained with, so an old checkpoint never
+silently changes meaning:
+  2 (default) = the authors' code (SamsungSAILMontreal/TinyRecursiveModels, trm.py): the MLP mixer's
+      residual is RMS-normalised in the transposed (B, D, L) layout, i.e. over the sequence axis L;
+      a learned position table is added to the token embedding before the sqrt(D) scale.
+  1 = trm-edge before issue 11: that residual normalised over D; the position table added unscaled.
+A config.json without the field is version 1 (every checkpoint written before the field existed).
 """
 from __future__ import annotations
 
@@ -45,6 +53,7 @@ class TRMConfig:
     n_puzzle_ids: int = 1         # distinct puzzle ids (ARC: one per augmented puzzle)
     halt_threshold: float = 0.0   # halt when q_halt (a logit) > threshold
     norm_eps: float = 1e-5
+    arch_version: int = 2         # 2: authors' layout; 1: pre-fix trm-edge checkpoints (module doc)
 
     # ---- presets -------------------------------------------------------------------------
     @staticmethod
@@ -71,9 +80,13 @@ class TRMConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown TRMConfig fields: {sorted(unknown)}")
+        d = {"arch_version": 1, **d}  # written before the field existed: the pre-fix layout
+        if d["arch_version"] not in ARCH_VERSIONS:
+            raise ValueError(f"arch_version {d['arch_version']!r} is not supported (known: {ARCH_VERSIONS})")
         return cls(**d)
 
 
+ARCH_VERSIONS = (1, 2)
 _PAPER = dict(d_model=512, n_layers=2, expansion=4.0, n_heads=8, n_latent=6, T=3, n_sup=16,
               puzzle_emb_len=16)
 PRESETS: dict[str, TRMConfig] = {
@@ -101,6 +114,25 @@ def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
     return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)).to(dtype)
 
 
+# std of a standard normal truncated to [-2, 2]; torch's trunc_normal_(std=s) has std 0.88 s
+_TRUNC2_STD = 0.8796256610342398
+
+
+def trunc_normal(t: torch.Tensor, std: float) -> torch.Tensor:
+    """Truncated normal (at +-2 std) whose actual std is `std`, as the authors' trunc_normal_init_."""
+    with torch.no_grad():
+        return nn.init.trunc_normal_(t, std=1.0, a=-2.0, b=2.0).mul_(std / _TRUNC2_STD)
+
+
+def lecun_linear(dim_in: int, dim_out: int, bias: bool = False) -> nn.Linear:
+    """nn.Linear with the authors' init: truncated normal, std 1/sqrt(fan_in) (biases zero)."""
+    lin = nn.Linear(dim_in, dim_out, bias=bias)
+    trunc_normal(lin.weight, 1.0 / math.sqrt(dim_in))
+    if bias:
+        nn.init.zeros_(lin.bias)
+    return lin
+
+
 def _round_up(v: float, multiple: int) -> int:
     return int(math.ceil(round(v) / multiple) * multiple)
 
@@ -111,8 +143,8 @@ class SwiGLU(nn.Module):
     def __init__(self, dim: int, expansion: float, multiple: int = 256):
         super().__init__()
         hidden = _round_up(expansion * dim * 2 / 3, multiple)
-        self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
-        self.down = nn.Linear(hidden, dim, bias=False)
+        self.gate_up = lecun_linear(dim, 2 * hidden)
+        self.down = lecun_linear(hidden, dim)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up(h).chunk(2, dim=-1)
@@ -137,8 +169,8 @@ class Attention(nn.Module):
     def __init__(self, cfg: TRMConfig):
         super().__init__()
         self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.qkv = lecun_linear(cfg.d_model, 3 * cfg.d_model)
+        self.out = lecun_linear(cfg.d_model, cfg.d_model)
         self.use_rope = cfg.pos == "rope"
         if self.use_rope:
             cos, sin = rope_tables(cfg.total_len, cfg.head_dim, cfg.rope_base)
@@ -157,18 +189,26 @@ class Attention(nn.Module):
 
 
 class SequenceMLP(nn.Module):
-    """TRM-MLP mixer: SwiGLU over the sequence axis (fixed L, no positions needed)."""
+    """TRM-MLP mixer: SwiGLU over the sequence axis (fixed L, no positions needed).
+
+    The authors add the residual and normalise while the tensor is still (B, D, L), so that norm
+    runs over L (arch_version 2); arch_version 1 returned to (B, L, D) first and normalised over D."""
 
     def __init__(self, cfg: TRMConfig):
         super().__init__()
         self.mlp = SwiGLU(cfg.total_len, cfg.expansion, cfg.hidden_multiple)
+        self.norm_over_seq = cfg.arch_version >= 2
+        self.eps = cfg.norm_eps
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D)
-        return self.mlp(h.transpose(1, 2)).transpose(1, 2)
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> normalised residual (B, L, D)
+        t = h.transpose(1, 2)  # (B, D, L)
+        if self.norm_over_seq:
+            return rms_norm(t + self.mlp(t), self.eps).transpose(1, 2)  # norm over L
+        return rms_norm(h + self.mlp(t).transpose(1, 2), self.eps)      # norm over D (v1)
 
 
 class Block(nn.Module):
-    """Post-norm: h = norm(h + mixer(h)); h = norm(h + mlp(h))."""
+    """Post-norm: h = norm(h + mixer(h)); h = norm(h + mlp(h)) (SequenceMLP does its own first norm)."""
 
     def __init__(self, cfg: TRMConfig):
         super().__init__()
@@ -177,7 +217,10 @@ class Block(nn.Module):
         self.eps = cfg.norm_eps
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = rms_norm(h + self.mixer(h), self.eps)
+        if isinstance(self.mixer, SequenceMLP):
+            h = self.mixer(h)
+        else:
+            h = rms_norm(h + self.mixer(h), self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
 
@@ -207,22 +250,22 @@ class TinyRecursiveModel(nn.Module):
         self.net = net if net is not None else ReasoningNet(cfg)
         self.embed_scale = math.sqrt(D)
         self.embed_tokens = nn.Embedding(cfg.vocab_size, D)
-        nn.init.trunc_normal_(self.embed_tokens.weight, std=1.0 / math.sqrt(D))
+        trunc_normal(self.embed_tokens.weight, 1.0 / math.sqrt(D))
         if cfg.pos == "learned":
-            self.embed_pos = nn.Parameter(torch.randn(cfg.total_len, D) / math.sqrt(D))
+            self.embed_pos = nn.Parameter(trunc_normal(torch.empty(cfg.total_len, D), 1.0 / math.sqrt(D)))
         if cfg.puzzle_emb_len > 0:
             # one vector per puzzle id, at prefix position 0 (the other prefix positions are zero);
             # zero-initialised as in the authors' code. ARC trains it with its own optimizer.
             self.puzzle_emb = nn.Embedding(cfg.n_puzzle_ids, D)
             nn.init.zeros_(self.puzzle_emb.weight)
-        self.lm_head = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.lm_head = lecun_linear(D, cfg.vocab_size)
         self.q_head = nn.Linear(D, 1, bias=True)
         with torch.no_grad():  # start "don't halt"
             self.q_head.weight.zero_()
             self.q_head.bias.fill_(-5.0)
-        # fixed random initial answer / latent vectors (std 1), broadcast over positions
-        self.register_buffer("y_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2, b=2))
-        self.register_buffer("z_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2, b=2))
+        # fixed random initial answer / latent vectors (actual std 1), broadcast over positions
+        self.register_buffer("y_init", trunc_normal(torch.empty(D), 1.0))
+        self.register_buffer("z_init", trunc_normal(torch.empty(D), 1.0))
 
     # -- pieces ------------------------------------------------------------------------------
     def embed(self, tokens: torch.Tensor, puzzle_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -238,6 +281,8 @@ class TinyRecursiveModel(nn.Module):
             x = torch.cat([first.to(x.dtype), rest, x], dim=1)  # (B, L, D)
         if self.cfg.pos == "learned":
             # 1/sqrt(2) keeps the variance of the sum at that of the token embedding
+            if self.cfg.arch_version >= 2:  # authors: the table is scaled by sqrt(D) with the tokens
+                return self.embed_scale * (0.7071067811865476 * (x + self.embed_pos))
             return 0.7071067811865476 * (self.embed_scale * x + self.embed_pos)
         return self.embed_scale * x
 
@@ -249,8 +294,9 @@ class TinyRecursiveModel(nn.Module):
 
     def recursion(self, x, y, z):
         """One recursion: n_latent latent updates, then one answer update."""
+        v2 = self.cfg.arch_version >= 2
         for _ in range(self.cfg.n_latent):
-            z = self.net(z, y, x)
+            z = self.net(z, y + x) if v2 else self.net(z, y, x)  # v2: the authors' order, z + (y + x)
         y = self.net(y, z)
         return y, z
 

@@ -1,8 +1,9 @@
 """Deep-supervision training with per-sample ACT halting (the TRM recipe), on CPU, CUDA or MPS.
 
 One optimizer step = one supervision step on a batch "carry": every sample in the batch has its
-own (y, z) state and step count. After the step a sample halts when q_halt > 0 (after a forced
-random minimum of 2..n_sup steps with probability `halt_explore`) or at n_sup; halted samples are
+own (y, z) state and step count. After the step a sample halts when q_halt > 0 or at n_sup; with
+probability `halt_explore` a random minimum of 2..n_sup steps is forced, redrawn at every step as
+in the authors' code; halted samples are
 replaced by fresh ones from the data stream, so a batch mixes samples at different supervision
 steps. With `halt=False` every sample runs all n_sup steps (the spec's CPU prototype).
 
@@ -65,6 +66,8 @@ class TrainConfig:
     arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
     puzzle_lr: float = 1e-2         # puzzle-id embeddings: their own sign-SGD (spec: lr 1e-2, ARC)
     puzzle_weight_decay: float = 0.1
+    data: str | None = None         # Sudoku-Extreme files (train.csv or the authors' built dir) instead of
+                                    # generated puzzles (trm_edge/sudoku_extreme.py)
     portable: bool = False          # state to carry between machines: EMA, AdamW moments and the saved
                                     # model in bf16, no ACT carry (paper model: ~50 MB, files <= 16 MiB)
 
@@ -79,16 +82,20 @@ class TrainConfig:
         return cls(**d)
 
 
+SUDOKU_PAPER_STEPS = 50_000 * 1000 // 768      # 65,104 = int(epochs * puzzles / global batch), as pretrain.py
+
 # Recipes: TrainConfig defaults per model preset; explicit overrides (CLI flags) win, `model` dicts merge.
 RECIPES: dict[str, dict] = {
     # The paper's Sudoku run (spec "Training"): AdamW lr 1e-4, wd 1.0, betas (0.9, 0.95), warmup 2000,
     # global batch 768, EMA 0.999, stablemax CE, ACT with exploration 0.1; n=6, T=3, N_sup=16 come from
-    # the preset. Data: Sudoku-hard, 1000 puzzles augmented on the fly. `portable` keeps every state file
+    # the preset. Puzzle-id embedding: sign-SGD lr 1e-4, wd 1.0 (the authors' Sudoku/Maze commands).
+    # Length: 50,000 epochs x 1000 puzzles / batch 768 = 65,104 optimizer steps.
+    # Data: Sudoku-hard, 1000 puzzles augmented on the fly. `portable` keeps every state file
     # <= 16 MiB so a run can hop between machines in --time-budget chunks with --resume.
     "sudoku-mlp": dict(model={"task": "sudoku9-hard"}, n_train=1000, batch_size=768, lr=1e-4,
                        weight_decay=1.0, betas=(0.9, 0.95), warmup=2000, ema=0.999, loss="stablemax",
-                       halt=True, halt_explore=0.1, steps=50000, checkpoint_every=500, log_every=50,
-                       val_n=1000, portable=True),
+                       halt=True, halt_explore=0.1, steps=SUDOKU_PAPER_STEPS, checkpoint_every=500,
+                       log_every=50, val_n=1000, portable=True, puzzle_lr=1e-4, puzzle_weight_decay=1.0),
 }
 
 
@@ -147,6 +154,10 @@ class Trainer:
         if cfg.ema > 0:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if stream is None and cfg.data:
+            from .sudoku_extreme import train_stream
+            stream = train_stream(self.task, cfg.data, seed=cfg.data_seed, rank=rank, world=world,
+                                  augment=cfg.augment)
         if stream is None:
             inputs, labels = load_split(self.task, "train", cfg.n_train, cfg.data_seed)
             stream = TrainStream(self.task, inputs, labels, seed=cfg.data_seed, rank=rank, world=world,
@@ -162,7 +173,6 @@ class Trainer:
             "labels": torch.zeros(self.B, S, dtype=torch.int64),
             "y": torch.zeros(self.B, L, D), "z": torch.zeros(self.B, L, D),
             "steps": torch.zeros(self.B, dtype=torch.int64),
-            "min_steps": torch.ones(self.B, dtype=torch.int64),
             "halted": torch.ones(self.B, dtype=torch.bool),
             "puzzle_ids": torch.zeros(self.B, dtype=torch.int32),
         }
@@ -184,10 +194,14 @@ class Trainer:
         c["y"][idx] = self.model.y_init.float()
         c["z"][idx] = self.model.z_init.float()
         c["steps"][idx] = 0
-        explore = torch.rand(k, generator=self.explore_rng) < cfg.halt_explore
-        forced = torch.randint(2, self.mcfg.n_sup + 1, (k,), generator=self.explore_rng)
-        c["min_steps"][idx] = torch.where(explore, forced, torch.ones_like(forced)).to(self.device)
         c["halted"][idx] = False
+
+    def _min_steps(self) -> torch.Tensor:
+        """(B,) forced minimum steps for this step's halting decision: 2..n_sup with probability
+        halt_explore, else 0; redrawn at every step for every sample (authors' ACT exploration)."""
+        explore = torch.rand(self.B, generator=self.explore_rng) < self.cfg.halt_explore
+        forced = torch.randint(2, self.mcfg.n_sup + 1, (self.B,), generator=self.explore_rng)
+        return torch.where(explore, forced, torch.zeros_like(forced)).to(self.device)
 
     def train_step(self) -> dict:
         cfg, c = self.cfg, self.carry
@@ -227,7 +241,7 @@ class Trainer:
             c["steps"] += 1
             halted = c["steps"] >= self.mcfg.n_sup
             if cfg.halt:
-                halted |= (q_halt.float() > 0) & (c["steps"] >= c["min_steps"])
+                halted |= (q_halt.float() > 0) & (c["steps"] >= self._min_steps())
             c["halted"] = halted
         return {"loss": loss.item(), "lm_loss": lm_loss.item(), "q_loss": q_loss.item(),
                 "acc": float(correct.float().mean()), "exact": float(solved.float().mean()),
@@ -392,7 +406,9 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
             logf.close()
     summary = {"step": trainer.step, "stopped_by": reason, "train_seconds": round(trainer.elapsed, 1),
                "params": count_params(trainer.model), **{k: m.get(k) for k in ("loss", "acc", "exact")}}
-    if rank == 0 and trainer.step >= cfg.steps and cfg.val_n > 0 and not is_arc(trainer.mcfg.task):
+    # generated validation puzzles: not for ARC, nor for a model trained on Sudoku-Extreme files (another
+    # distribution; run `trm-edge calibrate` if that is what you want)
+    if rank == 0 and trainer.step >= cfg.steps and cfg.val_n > 0 and not is_arc(trainer.mcfg.task) and not cfg.data:
         from .evaluate import calibrate_checkpoint
         summary["calibration"] = calibrate_checkpoint(out / "model", n=cfg.val_n, seed=cfg.data_seed,
                                                       n_train=cfg.n_train, max_drop=cfg.max_acc_drop,
