@@ -50,7 +50,8 @@ def exported(tmp_path_factory):
     v = V.load(VECTORS[0])
     model, _ = load_model(BUNDLED_DIR / v["checkpoint"])
     root = tmp_path_factory.mktemp("web")
-    art = export.export(model, export.Recipe(target="onnx", mode="looped", batch=1), root / "art")
+    # the page runs init + step with its own host loop; loop.onnx (the in-graph loop) is not needed
+    art = export.export(model, export.Recipe(target="onnx", mode="looped", batch=1, in_graph_loop=False), root / "art")
     tampered = shutil.copytree(art.path, root / "tampered")
     step = tampered / art.manifest["entry_points"]["step"]["file"]
     data = bytearray(step.read_bytes())
@@ -173,3 +174,41 @@ def test_benchmark_mode_matches_native_accuracy(page, exported):
     h, nh = entry["halting"], native["halting"]
     assert (h["mean_steps"], h["exact_acc"], h["threshold"]) == (nh["mean_steps"], nh["exact_acc"], nh["threshold"])
     assert json.dumps(entry)  # plain JSON all the way
+
+
+# ---- without a browser: the server's headers, the missing-Chromium message ---------------------
+def test_server_sends_isolation_headers_and_wasm_type(tmp_path):
+    import urllib.request
+
+    from trm_edge.web import WEB_DIR, check_page, serving
+
+    try:
+        check_page()
+    except TRMEdgeError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(e))
+    (tmp_path / "manifest.json").write_text("{}")
+    wasm = next((WEB_DIR / "node_modules/onnxruntime-web/dist").glob("*.wasm")).name
+    with serving(mounts={"art": tmp_path}) as url:
+        base = url.rsplit("/", 1)[0]
+        with urllib.request.urlopen(url) as r:
+            assert r.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert r.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        with urllib.request.urlopen(f"{base}/node_modules/onnxruntime-web/dist/{wasm}") as r:
+            assert r.headers["Content-Type"] == "application/wasm"
+        with urllib.request.urlopen(f"{base}/art/manifest.json") as r:  # a mounted artifact folder
+            assert r.read() == b"{}"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{base}/art/../../etc/passwd")
+
+
+def test_missing_chromium_is_one_line_naming_the_packages(monkeypatch, capsys):
+    from trm_edge.cli import main
+
+    monkeypatch.setenv("TRM_EDGE_CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--device", "chromium", "--depths", "1"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err
+    assert err.startswith("error: device chromium: Chromium not found") and "chromium-driver" in err

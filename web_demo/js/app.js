@@ -22,6 +22,9 @@ async function useArtifact(url, { backend = "auto", threads = 0 } = {}) {
   status(`verifying ${url} ...`);
   const art = await loadArtifact(url);
   const session = await openSession(art, { backend, threads });
+  const sel = $("artifact");
+  if (![...sel.options].some((o) => o.value === url)) sel.add(new Option(art.manifest.name, url));  // a script's URL
+  sel.value = url;
   Object.assign(current, { key, art, session, task: new Sudoku(art.manifest.task) });
   const i = session.info;
   status(`${art.manifest.name}: sha256 of ${Object.keys(art.files).length} file(s) verified; ${i.runtime}, `
