@@ -104,6 +104,34 @@ def test_onnxruntime_web_reproduces_golden_vectors(page, exported, vec_path):
         assert g["halting_run"]["final"] == c["final_preds"], c["name"]
 
 
+@pytest.mark.slow  # the TFLite export takes ~50 s on 2 cores
+def test_litert_js_reproduces_golden_vectors(exported, tmp_path):
+    """LiteRT.js runs the .tflite's `init` / `step` signatures: same contract as onnxruntime-web."""
+    from trm_edge import export
+    from trm_edge.bench.chromium import Browser
+    from trm_edge.checkpoint import BUNDLED_DIR, load_model
+    from trm_edge.web import serving
+
+    v = exported["vectors"]
+    why = export.target_module("tflite").available()
+    if why:
+        pytest.skip(why)
+    model, _ = load_model(BUNDLED_DIR / v["checkpoint"])
+    art = export.export(model, export.Recipe(target="tflite", mode="looped", batch=1), tmp_path)
+    with serving(mounts={"art": art.path}) as url, Browser(url, 300) as b:
+        got = b.call("await window.trm.useArtifact('/art/', {backend: 'wasm'}); return await window.trm.runVectors(args[0])", v)
+    assert got["info"]["runtime"].startswith("LiteRT.js")
+    by_name = {c["name"]: c for c in got["cases"]}
+    L, Vv = v["seq_len"], v["vocab_size"]
+
+    def step(s):
+        logits = np.asarray([by_name[c["name"]]["logits"][s] for c in v["cases"]], np.float32).reshape(-1, L, Vv)
+        return s + 1, logits, np.asarray([by_name[c["name"]]["q_halt"][s] for c in v["cases"]], np.float32)
+
+    assert V.check(v, lambda tokens: 0, step) == []
+    assert [by_name[c["name"]]["halted_at"] for c in v["cases"]] == [c["halted_at"] for c in v["cases"]]
+
+
 def test_tampered_artifact_is_refused(page):
     err = page.call("try { await window.trm.loadArtifact('/tampered/'); return null } catch (e) { return e.message }")
     assert err is not None and "tampered or corrupt" in err and "step.onnx" in err
@@ -212,3 +240,28 @@ def test_missing_chromium_is_one_line_naming_the_packages(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "\n" not in err
     assert err.startswith("error: device chromium: Chromium not found") and "chromium-driver" in err
+
+
+def test_report_puts_the_browser_next_to_native():
+    """The markdown's browser table divides each browser entry by its native twin (same artifact)."""
+    from trm_edge.bench.chromium import browser_ratios
+    from trm_edge.bench.report import to_markdown
+
+    def entry(name, step, exact, **extra):
+        st = {"median": step, "p90": step, "min": step / 2, "n": 4}
+        return {"name": name, "target": "onnx", "precision": "fp32", "mode": "looped", "artifact": "/a/onnx",
+                "load_ms": 1.0, "first_call_ms": 1.0, "peak_rss_mb": None, "size_bytes": 10, "error": None,
+                "depths": [{"depth": 1, "step_ms": st, "solve_ms": st, "exact_acc": exact, "cell_acc": 1.0}],
+                "halting": None, **extra}
+
+    result = {"schema": "trm-edge-bench/1", "created": "now", "command": "trm-edge bench --device chromium",
+              "device": {"name": "chromium", "browser": {"version": "chrome 1"}, "load_avg": [1.0, 1.0, 1.0]},
+              "model": {"task": "sudoku6"}, "settings": {"batch": 1}, "notes": [],
+              "runtimes": [entry("onnx-fp32-looped", 2.0, 0.9),
+                           entry("onnx-fp32-looped-chromium-wasm", 5.0, 0.9, browser="chrome 1", backend="wasm",
+                                 threads=2, simd=True)]}
+    [row] = browser_ratios(result)
+    assert (row["ratio_median"], row["ratio_min"], row["same_exact_acc"]) == (2.5, 2.5, True)
+    md = to_markdown(result)
+    assert "| onnx-fp32-looped-chromium-wasm | wasm / 2 / True | onnx-fp32-looped | 1 | 5 / 2 | 2.50x |" in md
+    assert "**2.50x**" in md and "identical to native" in md
