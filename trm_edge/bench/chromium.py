@@ -111,8 +111,9 @@ def bench_browser(specs, settings, inputs, labels, progress: bool = True) -> tup
     puzzles = {"inputs": inputs.tolist(), "labels": labels.tolist()}
     entries = []
     with serving(mounts=mounts) as url, Browser(url) as b:
-        info = b.call("return {ua: navigator.userAgent, cores: navigator.hardwareConcurrency, "
-                      "isolated: globalThis.crossOriginIsolated === true, webgpu: 'gpu' in navigator}")
+        info = b.call("let adapter = null; try { adapter = await navigator.gpu?.requestAdapter() } catch {} "
+                      "return {ua: navigator.userAgent, cores: navigator.hardwareConcurrency, "
+                      "isolated: globalThis.crossOriginIsolated === true, webgpu: !!adapter}")
         browser = {"name": "chromium", "version": b.version, "user_agent": info["ua"],
                    "hardware_concurrency": info["cores"], "cross_origin_isolated": info["isolated"],
                    "webgpu": info["webgpu"], "flags": list(FLAGS)}
@@ -167,7 +168,7 @@ def markdown_section(result: dict) -> list[str]:
     rows = browser_ratios(result)
     lines = ["", "## Browser vs native (same artifact, same run)", "",
              f"- browser: {b.get('version')} headless ({b.get('user_agent')}), cross-origin isolated "
-             f"{b.get('cross_origin_isolated')}, WebGPU {'exposed' if b.get('webgpu') else 'absent'}; "
+             f"{b.get('cross_origin_isolated')}, WebGPU adapter {b.get('webgpu')}; "
              f"load average at start {result['device'].get('load_avg')}, at the end {result['device'].get('load_avg_end')}",
              "", "| browser runtime | backend / threads / SIMD | native | depth | step ms browser / native (median) "
              "| ratio median | ratio min | exact browser / native |", "|---|---|---|---|---|---|---|---|"]
@@ -183,10 +184,22 @@ def markdown_section(result: dict) -> list[str]:
     for rt in result["runtimes"]:
         if "browser" in rt and rt.get("error"):
             lines.append(f"| {rt['name']} | — | — | — | error: {rt['error']} | | | |")
+    ort = next((r for r in result["runtimes"] if r.get("target") == "onnx" and r.get("precision") == "fp32"
+                and "browser" not in r and not r.get("error") and r.get("depths")), None)
+    if rows and ort:  # the goal: the browser's best runtime vs native onnxruntime, per depth
+        native = {d["depth"]: d["step_ms"]["median"] for d in ort["depths"]}
+        best_at = []
+        for depth in sorted(native):
+            cands = [(by_name[r["runtime"]], d) for r in rows if r["depth"] == depth
+                     for d in by_name[r["runtime"]]["depths"] if d["depth"] == depth]
+            rt, d = min(cands, key=lambda c: c[1]["step_ms"]["median"])
+            best_at.append(f"depth {depth}: {d['step_ms']['median'] / native[depth]:.2f}x ({rt['name']})")
+        lines += ["", f"- best browser runtime vs native {ort['name']}, per supervision step (median): "
+                      + "; ".join(best_at) + " (goal <= 3x)"]
     if rows:
         best = min(rows, key=lambda r: r["ratio_median"])
         differ = sorted({r["runtime"] for r in rows if not r["same_exact_acc"]})
-        lines += ["", f"- best browser runtime vs native, per supervision step (median): **{best['ratio_median']:.2f}x** "
-                      f"({best['runtime']} vs {best['native']}, depth {best['depth']}; goal <= 3x); exact accuracy "
+        lines += [f"- closest browser runtime to its own native twin (median): **{best['ratio_median']:.2f}x** "
+                      f"({best['runtime']} vs {best['native']}, depth {best['depth']}); exact accuracy "
                       + (f"differs from native for {', '.join(differ)}" if differ else "identical to native at every depth")]
     return lines
