@@ -180,3 +180,15 @@ def test_ios_core_package_builds_without_apple_frameworks():
             assert "#if canImport(CryptoKit)" in text and "PureSHA256" in text, f
     assert sorted((pkg / "Tests/TRMCoreTests").glob("*Tests.swift"))
     assert "package: TRMCore" in (_repo() / "ios_demo/project.yml").read_text()
+
+
+def test_install_web_takes_onnx_and_tflite(tmp_path, tiny_model):
+    onnx = fake_artifact(tmp_path / "a", tiny_model, "onnx", suffix="onnx")
+    tfl = fake_artifact(tmp_path / "a", tiny_model, "tflite", suffix="tflite")
+    out = apps.install([tfl, onnx], "web", root=tmp_path, n_puzzles=2)
+    assert out == tmp_path / "web_demo/assets/trm"
+    index = json.loads((out / "index.json").read_text())
+    assert [a["name"] for a in index["artifacts"]] == ["onnx-fp32-looped", "tflite-fp32-looped"]
+    pte = fake_artifact(tmp_path / "b", tiny_model, "executorch")
+    with pytest.raises(TRMEdgeError, match="runs onnx or tflite artifacts, not executorch"):
+        apps.install([pte], "web", root=tmp_path)

@@ -1,4 +1,4 @@
-"""Put exported artifacts into the demo apps: `trm-edge export --for-app android|ios`.
+"""Put exported artifacts into the demo apps: `trm-edge export --for-app android|ios|web`.
 
 Each app bundles a folder `trm/` in its assets / resources:
 
@@ -9,7 +9,8 @@ Each app bundles a folder `trm/` in its assets / resources:
 
 The apps read everything else (shapes, names, token encoding) from each manifest.json. Only looped
 artifacts of the app's runtimes are accepted: Android runs ExecuTorch (.pte) and LiteRT (.tflite),
-iOS runs Core ML (multifunction .mlpackage, iOS 18). The copy is atomic (temporary folder + rename)
+iOS runs Core ML (multifunction .mlpackage, iOS 18), the web page ONNX (onnxruntime-web) and
+LiteRT (LiteRT.js). The copy is atomic (temporary folder + rename)
 and every artifact's sha256 is verified first, so an app never ships a partial or tampered model.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ APPS = {
     # app -> (runtimes it embeds, assets folder relative to the repository root)
     "android": (("executorch", "tflite"), Path("android_demo/app/src/main/assets/trm")),
     "ios": (("coreml",), Path("ios_demo/TRMDemo/Resources/trm")),
+    "web": (("onnx", "tflite"), Path("web_demo/assets/trm")),  # onnxruntime-web, LiteRT.js (trm_edge/web.py)
 }
 INDEX_FORMAT = "trm-edge-app-assets/1"
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -309,6 +309,22 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     click.echo(f"wrote {json_path}, {md_out or json_path.with_suffix('.md')}, {png}", err=True)
 
 
+# -- web --------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+def web(host, port):
+    """Serve web_demo/ locally (cross-origin isolated, for WebAssembly threads) and print its URL."""
+    from .web import WEB_DIR, make_server, page_url
+
+    server = make_server(host=host, port=port)
+    click.echo(f"serving {WEB_DIR} at {page_url(server)} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 # -- devices ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--no-check", is_flag=True, help="List profiles without probing adb / devicectl.")
@@ -360,9 +376,9 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
-@click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios"]),
+@click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
-                   "default targets: android -> executorch + tflite, ios -> coreml.")
+                   "default targets: android -> executorch + tflite, ios -> coreml, web -> onnx + tflite.")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
 def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.

@@ -1,8 +1,8 @@
 """Device profiles (benchmarks/devices.toml) and whether each one is reachable right now.
 
 A profile says how to reach a device: `local` (this machine: host, a Mac, a Raspberry Pi you are
-logged into), `adb` (Android, Debian's `adb` / platform-tools) or `devicectl` (iOS, `xcrun devicectl`
-on macOS with Xcode 15+). Reachability is checked with the official tools, never guessed.
+logged into), `adb` (Android, Debian's `adb` / platform-tools), `devicectl` (iOS, `xcrun devicectl`
+on macOS with Xcode 15+) or `browser` (headless Chromium on this machine running web_demo/). Reachability is checked with the official tools, never guessed.
 """
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
             out[name] = DeviceProfile(name=name, **known)
         except TypeError as e:
             raise DeviceError(f"device profile {name!r} in {p}: {e}") from None
-        if out[name].reach not in ("local", "adb", "devicectl"):
-            raise DeviceError(f"device profile {name!r}: reach must be local, adb or devicectl")
+        if out[name].reach not in ("local", "adb", "devicectl", "browser"):
+            raise DeviceError(f"device profile {name!r}: reach must be local, adb, devicectl or browser")
     return out
 
 
@@ -87,6 +87,9 @@ def reachability(profile: DeviceProfile) -> tuple[bool, str]:
         if (want and not sys.platform.startswith(want)) or (profile.machine and profile.machine != platform.machine()):
             return False, f"run it on the {profile.platform} {profile.machine or ''} machine itself (this host is {here})"
         return True, f"this machine ({os.cpu_count()} cores)"
+    if profile.reach == "browser":  # headless Chromium on this machine (trm_edge/bench/chromium.py)
+        from trm_edge.bench import chromium
+        return chromium.reachability()
     if profile.reach == "adb":
         from trm_edge.bench import android
         try:

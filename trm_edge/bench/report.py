@@ -156,6 +156,9 @@ def to_markdown(result: dict) -> str:
                 f"| {_f(h['exact_acc'], '{:.3f}')} / {_f(h['full_depth_exact_acc'], '{:.3f}')} "
                 f"| {_f(h['acc_loss_pt'], '{:.1f}')} | {_f(h['ms_per_puzzle'])} / {_f(h['full_depth_ms_per_puzzle'])} "
                 f"| {_f(h.get('ms_per_solved'))} | {_f(h['speedup_vs_full_depth'], '{:.2f}x')} |")
+    if result["device"].get("browser"):  # trm-edge bench --device chromium
+        from trm_edge.bench.chromium import markdown_section
+        lines += markdown_section(result)
     g = goals(result)
     lines += ["", "## Goals (ratios from this run)", ""]
     if g["speedup_vs_eager"]:

@@ -1,5 +1,5 @@
 """`trm-edge bench` end to end: choose runtimes, clip depths, pick puzzles, measure on the chosen
-device (host / adb / devicectl), assemble the `trm-edge-bench/1` result, derive the ratios.
+device (host / adb / devicectl / browser), assemble the `trm-edge-bench/1` result, derive the ratios.
 
 Default runtimes: eager PyTorch fp32 (the reference) plus a looped artifact for every export target
 available on this machine and the device, in fp32 and int8, exported once from the checkpoint into
@@ -169,15 +169,22 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
                      "halt_threshold": cfg.halt_threshold if settings.halt_threshold is None else settings.halt_threshold},
         "notes": notes, "roofline": None, "runtimes": [],
     }
-    if profile.reach == "local":
+    if profile.reach in ("local", "browser"):
         from trm_edge.bench.host import bench_host, host_device_info
 
         result["device"] = host_device_info(profile.name)
+        browser_specs = list(specs)
         if req.eager:
             specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
         entries, peak = bench_host(specs, settings, inputs, labels, cfg.task, req.isolate, req.progress)
         result["runtimes"] = entries
         result["roofline"] = {"flops_per_step": flops_per_step(cfg, 1), **peak}
+        if profile.reach == "browser":  # the same artifacts in headless Chromium, after the native runs
+            from trm_edge.bench.chromium import bench_browser
+
+            entries, result["device"]["browser"] = bench_browser(browser_specs, settings, inputs, labels, req.progress)
+            result["runtimes"] += entries
+            result["device"]["load_avg_end"] = host_device_info(profile.name)["load_avg"]
     elif profile.reach == "adb":
         result.update(_android(profile, specs, settings, inputs, labels, cfg.task, req.runner))
     else:
