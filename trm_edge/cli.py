@@ -388,21 +388,48 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 
 @cli.command()
 @click.argument("artifact", type=click.Path(exists=True, file_okay=False))
-@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.option("--n", "n", default=None, type=click.IntRange(0),
+              help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
+                   "puzzles, default 0, as emulation is slow).")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
+@click.option("--arch", default="native", show_default=True, type=click.Choice(["native", "aarch64"]),
+              help="aarch64: run the artifact on an emulated ARM64 CPU (qemu user mode) against eager x86, "
+                   "plus the golden vectors.")
+@click.option("--cpu", "cpus", multiple=True, metavar="MODEL",
+              help="--arch aarch64: the ARM CPU model(s) qemu emulates (repeatable; default cortex-a76; "
+                   "cortex-a72, cortex-a76, neoverse-n1).")
+@click.option("--vectors", "vectors", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="--arch aarch64: golden vectors file(s) (default: tests/vectors/*.json of the same weights).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
-def validate(artifact, n, checkpoint, json_out):
+def validate(artifact, n, checkpoint, arch, cpus, vectors, json_out):
     """Compare an artifact with eager PyTorch after every supervision step (per-step table)."""
     import json
     from pathlib import Path
 
     from .export.validate import check_passed, format_report, validate as run
 
-    rep = run(artifact, n=n, checkpoint=checkpoint)
-    click.echo(format_report(rep))
+    if arch == "native":
+        if cpus or vectors:
+            raise click.UsageError("--cpu and --vectors go with --arch aarch64")
+        if n == 0:
+            raise click.BadParameter("must be >= 1", param_hint="--n")
+        rep = run(artifact, n=n or 64, checkpoint=checkpoint)
+        click.echo(format_report(rep))
+        reps = [rep]
+    else:
+        from .arm64 import DEFAULT_CPU
+        from .export.validate_arm import format_arm_report, parity_table, validate_arm
+
+        reps = []
+        for cpu in cpus or [DEFAULT_CPU]:
+            reps += validate_arm([artifact], cpu, n=n or 0, checkpoint=checkpoint, vectors=list(vectors) or None)
+            click.echo(format_arm_report(reps[-1]))
+        if any(r["golden"] for r in reps):
+            click.echo(parity_table(reps))
     if json_out:
-        Path(json_out).write_text(json.dumps(rep, indent=2) + "\n")
-    check_passed(rep)
+        Path(json_out).write_text(json.dumps(reps[0] if len(reps) == 1 else reps, indent=2) + "\n")
+    for rep in reps:
+        check_passed(rep)
 
 
 # -- report -------------------------------------------------------------------------------------
