@@ -161,4 +161,5 @@ def format_report(rep: dict) -> str:
 
 def check_passed(rep: dict) -> None:
     if rep["passed"] is False:
-        raise TRMEdgeError(f"validation failed for {rep['name']}")
+        where = f" on {rep['arch']} {rep['cpu']} (emulated)" if rep.get("cpu") else ""
+        raise TRMEdgeError(f"validation failed for {rep['name']}{where}")
