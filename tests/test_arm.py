@@ -66,7 +66,7 @@ def artifacts(vectors, tmp_path_factory):
 @pytest.fixture(scope="module")
 def reports(arm_env, artifacts, vectors):
     """cpu -> (target, precision) -> report: one emulated run per CPU model for all six artifacts."""
-    from trm_edge.export.validate_arm import validate_arm
+    from trm_edge.validate_arm import validate_arm
 
     keys = list(artifacts)
     out = {}
@@ -79,7 +79,7 @@ def reports(arm_env, artifacts, vectors):
 @pytest.mark.parametrize("cpu", CPUS)
 @pytest.mark.parametrize("target,precision", RECIPES)
 def test_golden_answers_and_halting_on_arm(reports, vectors, cpu, target, precision):
-    from trm_edge.export.validate_arm import format_arm_report
+    from trm_edge.validate_arm import format_arm_report
 
     rep = reports[cpu][(target, precision)]
     assert rep["arch"] == "aarch64" and rep["cpu"] == cpu
@@ -95,7 +95,7 @@ def test_golden_answers_and_halting_on_arm(reports, vectors, cpu, target, precis
 
 
 def test_parity_table_lists_every_artifact_and_cpu(reports):
-    from trm_edge.export.validate_arm import parity_table
+    from trm_edge.validate_arm import parity_table
 
     table = parity_table([r for cpu in CPUS for r in reports[cpu].values()])
     print("\n" + table)   # pytest -s shows the README's table
@@ -128,7 +128,7 @@ def test_cli_fails_when_answers_differ_on_arm(arm_env, artifacts, vectors, tmp_p
 
 def test_unknown_cpu_and_unsupported_artifacts_are_clear_errors(artifacts, tmp_path):
     from trm_edge.errors import TRMEdgeError
-    from trm_edge.export.validate_arm import validate_arm
+    from trm_edge.validate_arm import validate_arm
 
     with pytest.raises(TRMEdgeError, match="unknown ARM CPU model 'max'"):
         validate_arm([artifacts[("onnx", "fp32")]], "max")

@@ -258,8 +258,7 @@ def worker(tmp: Path) -> None:
 
     import numpy as np
 
-    from .runtime import backends
-    from .runtime.loop import host_loop
+    from .runtime import host_loop, load
 
     job = json.loads((tmp / "job.json").read_text())
     inputs = np.load(tmp / "inputs.npz")
@@ -267,10 +266,8 @@ def worker(tmp: Path) -> None:
     for i, a in enumerate(job["artifacts"]):
         tokens = inputs[f"a{i}_tokens"]
         pid = inputs[f"a{i}_pid"] if f"a{i}_pid" in inputs.files else None
-        # The host verified the files' sha256 against the manifest just before this run.
-        path = Path(a["path"])
-        manifest = json.loads((path / "manifest.json").read_text())
-        sess = backends.open_session(manifest, path, threads=job.get("threads", 1))
+        sess = load(a["path"], threads=job.get("threads", 1))   # manifest schema + sha256, then the backend
+        manifest = sess.manifest
         steps = []
 
         def step(state):

@@ -239,6 +239,14 @@ def load(path: str | os.PathLike) -> dict:
 
 
 # ---- checking a runtime against the vectors -----------------------------------------------------
+def session_fns(sess):
+    """A trm_edge.runtime Session as (init, step_logits) for `check`."""
+    def step(state):
+        state, out = sess.step_full(state)
+        return state, out.logits, out.q_halt
+    return sess.init, step
+
+
 def check(vectors: dict, init, step_logits) -> list[str]:
     """Run `init`/`step_logits` (see app_solve) on the recorded tokens, batch = all cases.
 

@@ -17,22 +17,17 @@ S = seq_len (output cells), L = puzzle_emb_len + seq_len, D = d_model, V = vocab
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import platform
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import __version__
-from ..errors import ArtifactError, TRMEdgeError
-
-FORMAT = "trm-edge-artifact/1"   # manifest schema id; fields are only ever added under this id
-MANIFEST = "manifest.json"
+from .. import artifact
+from ..artifact import Artifact
+from ..errors import TRMEdgeError
 
 
 class UnsupportedError(TRMEdgeError):
@@ -203,14 +198,6 @@ def task_info(cfg) -> dict:
 
 
 # ---- hashing -----------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def weights_sha256(model) -> str:
     """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
     whether the model came from a checkpoint directory or from memory."""
@@ -223,110 +210,25 @@ def weights_sha256(model) -> str:
     return h.hexdigest()
 
 
-def list_files(root: Path) -> dict[str, dict]:
-    """Every file under root except the manifest: relative path -> {sha256, bytes}."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(root).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-    return out
-
-
-def verify_files(root: Path, manifest: dict) -> None:
-    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise ArtifactError(f"{root}/{MANIFEST} lists no files")
-    for rel, meta in files.items():
-        p = root / rel
-        if ".." in Path(rel).parts or not p.is_file():
-            raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
-        if p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
-            raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
-                                "match the manifest")
-
-
-def read_manifest(root: Path) -> dict:
-    m = root / MANIFEST
-    if not m.is_file():
-        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})")
-    try:
-        manifest = json.loads(m.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{m} is not valid JSON: {e}") from None
-    if manifest.get("format") != FORMAT:
-        raise ArtifactError(f"{m}: unsupported format {manifest.get('format')!r} (expected {FORMAT})")
-    return manifest
-
-
-# ---- the manifest ------------------------------------------------------------------------------
-def tool_versions(*modules: str) -> dict[str, str]:
-    from importlib import metadata
-    out = {}
-    for m in ("torch",) + modules:
-        try:
-            out[m] = metadata.version(m)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
+# ---- the manifest (schema, reader and writer: trm_edge.artifact) ---------------------------------
 def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str | None,
                    seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
     """Write root/manifest.json; `entry_points`: name -> {"file", "method"?, "inputs", "outputs"}."""
     cfg = model.cfg
-    B, L, D = recipe.batch, cfg.total_len, cfg.d_model
-    manifest = {
-        "format": FORMAT,
-        "name": artifact_name(recipe),
-        "target": recipe.target,
-        "mode": recipe.mode,
-        "precision": recipe.precision,
-        "depth": recipe.depth if recipe.mode == "unrolled" else None,
-        "batch": B,
-        "task": task_info(cfg),
-        "model": {
-            "d_model": D, "total_len": L, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
-            "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
-            "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
-            "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
-            "n_layers": cfg.n_layers,
-            "params": sum(p.numel() for p in model.parameters()),
-            "config": asdict(cfg),
-        },
-        "state": {n: {"shape": [B, L, D], "dtype": "float32"} for n in ("x", "y", "z")},
-        "entry_points": entry_points,
-        "files": list_files(root),
-        "source": {"checkpoint": source, "weights_sha256": weights_sha256(model)},
-        "recipe": asdict(recipe),
-        "trm_edge_version": __version__,
-        "tools": tool_versions(*tools),
-        "host": f"{platform.system()} {platform.machine()}",
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "export_seconds": round(seconds, 2),
+    model_block = {
+        "d_model": cfg.d_model, "total_len": cfg.total_len, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
+        "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+        "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
+        "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
+        "n_layers": cfg.n_layers,
+        "params": sum(p.numel() for p in model.parameters()),
+        "config": asdict(cfg),
     }
-    if extra:
-        manifest.update(extra)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-@dataclass
-class Artifact:
-    path: Path                      # directory holding manifest.json and the model file(s)
-    manifest: dict = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.manifest["name"]
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(f["bytes"] for f in self.manifest["files"].values())
-
-    @property
-    def seconds(self) -> float:
-        return self.manifest["export_seconds"]
+    return artifact.write_manifest(
+        root, name=artifact_name(recipe), target=recipe.target, mode=recipe.mode, precision=recipe.precision,
+        depth=recipe.depth, batch=recipe.batch, task=task_info(cfg), model=model_block,
+        entry_points=entry_points, source={"checkpoint": source, "weights_sha256": weights_sha256(model)},
+        recipe=asdict(recipe), seconds=seconds, tools=tools, extra=extra)
 
 
 def write_artifact(out_dir: Path, recipe, write_fn) -> Artifact:

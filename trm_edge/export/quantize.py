@@ -101,7 +101,7 @@ def calib_config(model, n_puzzles: int):
     seed, n_train = 0, None
     if src is not None:
         from ..checkpoint import resolve
-        from ..evaluate import training_data
+        from ..checkpoint import training_data
 
         try:
             n_train, seed = training_data(resolve(src))

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import vectors as V
-from ..errors import TRMEdgeError
-from ..runtime.session import StepOutput
-from .validate import TOLERANCE, compare, format_report, puzzles, reference_for
+from . import vectors as V
+from .errors import TRMEdgeError
+from .runtime.session import StepOutput
+from .validate import TOLERANCE, compare, format_report
 
 ARM_TARGETS = ("onnx", "tflite")
-VECTORS_DIR = Path(__file__).resolve().parents[2] / V.DEFAULT_DIR   # <repo>/tests/vectors   # executorch on aarch64 needs torch's aarch64 wheel: see tests (arm_slow)
+VECTORS_DIR = Path(__file__).resolve().parents[1] / V.DEFAULT_DIR   # <repo>/tests/vectors   # executorch on aarch64 needs torch's aarch64 wheel: see tests (arm_slow)
 
 
 class _Recorded:
@@ -94,9 +94,11 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
                  env_dir=None) -> list[dict]:
     """One emulated run on `cpu` for all `artifacts` -> per artifact: validate's report dict (per-step
     table over the golden vectors' puzzles + `n` test puzzles) plus "arch", "cpu", "golden"."""
-    from .. import arm64
-    from ..runtime.session import load
-    from .common import read_manifest, verify_files
+    from . import arm64
+    from . import artifact as artifact_mod
+    from .data import eval_puzzles
+    from .evaluate import reference_for
+    from .runtime import load
 
     if cpu not in arm64.CPUS:
         raise TRMEdgeError(f"unknown ARM CPU model {cpu!r}; emulated models: {', '.join(arm64.CPUS)} "
@@ -104,8 +106,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
     arrays, jobs, plans = {}, [], []
     for i, artifact in enumerate(artifacts):
         path = Path(artifact).resolve()
-        manifest = read_manifest(path)
-        verify_files(path, manifest)
+        manifest = artifact_mod.read(path).manifest   # schema + sha256 of every file
         if manifest["target"] not in ARM_TARGETS:
             raise TRMEdgeError(f"--arch aarch64 runs {' and '.join(ARM_TARGETS)} artifacts; {manifest['name']} is "
                                f"{manifest['target']} (ExecuTorch on aarch64 needs torch's ~2.6 GB aarch64 wheel: "
@@ -123,7 +124,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
         toks = [np.asarray([c["tokens"] for c in v["cases"]], np.int32) for _, v in vecs]
         labs = [np.asarray([c["labels"] for c in v["cases"]], np.int32) for _, v in vecs]
         if n:
-            t, lab = puzzles(manifest["task"]["name"], n, seed)
+            t, lab = eval_puzzles(manifest["task"]["name"], n, seed)
             toks.append(t)
             labs.append(lab)
         tokens, labels = np.concatenate(toks), np.concatenate(labs)
