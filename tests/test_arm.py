@@ -126,6 +126,20 @@ def test_cli_fails_when_answers_differ_on_arm(arm_env, artifacts, vectors, tmp_p
     assert "FAIL" in r.stdout and "error: validation failed" in r.stderr
 
 
+def test_classic_tflite_runtime_on_arm(arm_env, artifacts, vectors):
+    """tflite-runtime 2.14 (Raspberry Pi installs): fp32 gives the golden answers on ARM; int8
+    artifacts are refused by the loader with what to install (2.14 segfaults / computes wrong)."""
+    from trm_edge.errors import TRMEdgeError
+    from trm_edge.validate_arm import validate_arm
+
+    (rep,) = validate_arm([artifacts[("tflite", "fp32")]], "cortex-a72", vectors=[vectors[0]], env_dir=arm_env,
+                          site="tflite-runtime")
+    assert rep["backend"] == "tflite-runtime" and rep["passed"]
+    with pytest.raises(TRMEdgeError, match="pip install ai-edge-litert"):
+        validate_arm([artifacts[("tflite", "int8-dynamic")]], "cortex-a72", vectors=[vectors[0]], env_dir=arm_env,
+                     site="tflite-runtime")
+
+
 def test_unknown_cpu_and_unsupported_artifacts_are_clear_errors(artifacts, tmp_path):
     from trm_edge.errors import TRMEdgeError
     from trm_edge.validate_arm import validate_arm

@@ -43,12 +43,14 @@ SECURITY = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 PACKAGES = ["python3.11", "libstdc++6", "libgomp1"]   # wheels need libstdc++; + its Depends closure (libpython3.11-stdlib, libc6, libssl3, libffi8, ...)
 
-# aarch64 wheels, pinned to the versions of the x86 venv the exports are validated with.
-# tflite-runtime 2.14 (the classic package) is deliberately absent: see TFLITE_RUNTIME_NOTE.
-WHEELS = {
-    "core": ["numpy==2.4.6"],
-    "onnx": ["onnxruntime==1.32.0"],
-    "tflite": ["ai-edge-litert==2.3.0"],
+# aarch64 wheels, pinned to the versions of the x86 venv the exports are validated with: the default
+# site/ directory, plus optional ones (site-<name>/, built on first use) for other runtimes.
+WHEELS = {"numpy==2.4.6", "onnxruntime==1.32.0", "ai-edge-litert==2.3.0"}
+EXTRA_SITES = {
+    # the classic LiteRT package on Raspberry Pi / Coral installs (last release 2.14, needs numpy < 2)
+    "tflite-runtime": ["tflite-runtime==2.14.0", "numpy==1.26.4"],
+    # ExecuTorch's runtime imports torch; torch's aarch64 wheel on PyPI is a CUDA build (~2.6 GB)
+    "executorch": ["executorch==1.5.1", "torch==2.13.0", "numpy==2.4.6"],
 }
 PLATFORMS = [f"manylinux_2_{v}_aarch64" for v in (17, 27, 28, 31, 34, 35, 36)]   # glibc <= 2.36 (bookworm)
 
@@ -67,11 +69,6 @@ CPUS = {
                         stands_for="phone-class Armv8.2-A core with dot-product (A76 family)"),
 }
 DEFAULT_CPU = "cortex-a76"
-
-TFLITE_RUNTIME_NOTE = (
-    "the classic tflite-runtime 2.14 aarch64 wheel crashes (SIGSEGV) on int8 artifacts; use "
-    "ai-edge-litert (pip install ai-edge-litert), its successor, which runs them")
-
 
 def cache_dir() -> Path:
     return Path(os.environ.get("TRM_EDGE_ARM64_CACHE", Path.home() / ".cache" / "trm-edge" / "arm64"))
@@ -167,8 +164,8 @@ def cpu_root(env_dir: Path, cpu: str) -> Path:
 
 
 # ---- the wheels ----------------------------------------------------------------------------------
-def build_wheels(dest: Path, groups=("core", "onnx", "tflite")) -> list[str]:
-    reqs = [r for g in groups for r in WHEELS[g]]
+def build_wheels(dest: Path, reqs) -> list[str]:
+    reqs = sorted(reqs)
     plat = [a for p in PLATFORMS for a in ("--platform", p)]
     _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
           "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", *plat,
@@ -182,7 +179,7 @@ def setup(cache: Path | None = None, force: bool = False, log=print) -> Path:
     build is marked by ready.json and reused; a half-built one is discarded."""
     _need(QEMU, "install qemu-user-static (Debian/Ubuntu: apt-get install qemu-user-static)")
     cache = Path(cache or cache_dir())
-    env_dir = cache / f"py311-{SUITE}-{_key(PACKAGES, WHEELS, PLATFORMS, sorted(CPUS))}"
+    env_dir = cache / f"py311-{SUITE}-{_key(PACKAGES, sorted(WHEELS), PLATFORMS, sorted(CPUS))}"
     ready = env_dir / "ready.json"
     if ready.is_file() and not force:
         return env_dir
@@ -192,7 +189,7 @@ def setup(cache: Path | None = None, force: bool = False, log=print) -> Path:
     try:
         log(f"arm64: building the rootfs and wheels in {env_dir} ...")
         root, debs = build_rootfs(work)
-        wheels = build_wheels(work / "site")
+        wheels = build_wheels(work / "site", WHEELS)
         shutil.rmtree(work / "apt")   # the .debs are unpacked; keep only what runs
         if env_dir.exists():
             shutil.rmtree(env_dir)
@@ -202,11 +199,33 @@ def setup(cache: Path | None = None, force: bool = False, log=print) -> Path:
         raise
     for cpu in CPUS:
         cpu_root(env_dir, cpu)
+    for old in cache.glob(f"py311-{SUITE}-*"):   # builds of older pins
+        if old != env_dir:
+            shutil.rmtree(old, ignore_errors=True)
     ready.write_text(json.dumps({"debs": debs, "wheels": wheels, "suite": SUITE,
                                  "seconds": round(time.perf_counter() - t0, 1)}, indent=1))
     log(f"arm64: ready in {time.perf_counter() - t0:.0f} s ({len(debs)} arm64 packages, {', '.join(wheels)})")
     return env_dir
 
+
+def extra_site(env_dir: Path, name: str, log=print) -> Path:
+    """env_dir/site-<name>: the aarch64 wheels of EXTRA_SITES[name], installed on first use."""
+    if name not in EXTRA_SITES:
+        raise TRMEdgeError(f"unknown aarch64 site {name!r}; known: {', '.join(EXTRA_SITES)}")
+    dest = env_dir / f"site-{name}-{_key(EXTRA_SITES[name])}"
+    if not (dest / ".ready").is_file():
+        t0 = time.perf_counter()
+        tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=env_dir))
+        try:
+            build_wheels(tmp, EXTRA_SITES[name])
+            shutil.rmtree(dest, ignore_errors=True)
+            tmp.rename(dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (dest / ".ready").touch()
+        log(f"arm64: {name} wheels ready in {time.perf_counter() - t0:.0f} s")
+    return dest
 
 
 # ---- running under emulation ---------------------------------------------------------------------
@@ -219,19 +238,22 @@ def python_cmd(env_dir: Path, cpu: str) -> list[str]:
     return [QEMU, "-cpu", cpu, "-L", str(root), str(root / "usr" / "bin" / "python3.11")]
 
 
-def run_worker(job: dict, cpu: str, env_dir: Path | None = None, timeout: float = 1800) -> dict:
+def run_worker(job: dict, cpu: str, env_dir: Path | None = None, timeout: float = 1800,
+               site: str | None = None) -> dict:
     """Run `job` (see `worker`) in trm_edge's runtime on the emulated `cpu`; -> {"results": [...]},
     each result's arrays loaded from the worker's .npz files. job["arrays"]: numpy inputs, named
-    a<i>_tokens (N, L) and optionally a<i>_pid (N,) for artifact i."""
+    a<i>_tokens (N, L) and optionally a<i>_pid (N,) for artifact i. `site`: an EXTRA_SITES name to
+    use instead of the default wheels."""
     import numpy as np
 
     env_dir = env_dir or setup()
+    wheels = extra_site(env_dir, site) if site else env_dir / "site"
     with tempfile.TemporaryDirectory(prefix="trm-arm64-") as tmp:
         tmp = Path(tmp)
         arrays = job.pop("arrays", {})
         np.savez(tmp / "inputs.npz", **arrays)
         (tmp / "job.json").write_text(json.dumps(job))
-        env = {"PYTHONPATH": f"{env_dir / 'site'}:{REPO}", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0",
+        env = {"PYTHONPATH": f"{wheels}:{REPO}", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0",
                "HOME": str(tmp), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         cmd = [*python_cmd(env_dir, cpu), "-m", "trm_edge.arm64", "worker", str(tmp)]
         try:
@@ -243,6 +265,8 @@ def run_worker(job: dict, cpu: str, env_dir: Path | None = None, timeout: float 
             raise TRMEdgeError(f"the emulated aarch64 runtime on {cpu} {how}: {r.stderr.strip()[-1500:]}")
         out = json.loads((tmp / "result.json").read_text())
         for i, res in enumerate(out["results"]):
+            if "error" in res:
+                raise TRMEdgeError(f"on aarch64 ({cpu}): {res['error']}")
             with np.load(tmp / f"result-{i}.npz") as z:
                 res["arrays"] = {k: z[k] for k in z.files}
     return out
@@ -266,7 +290,11 @@ def worker(tmp: Path) -> None:
     for i, a in enumerate(job["artifacts"]):
         tokens = inputs[f"a{i}_tokens"]
         pid = inputs[f"a{i}_pid"] if f"a{i}_pid" in inputs.files else None
-        sess = load(a["path"], threads=job.get("threads", 1))   # manifest schema + sha256, then the backend
+        try:
+            sess = load(a["path"], threads=job.get("threads", 1))   # manifest schema + sha256, then the backend
+        except TRMEdgeError as e:   # e.g. a runtime that refuses this artifact: the host reports it
+            results.append({"error": str(e)})
+            continue
         manifest = sess.manifest
         steps = []
 
@@ -283,7 +311,7 @@ def worker(tmp: Path) -> None:
             g = sess.solve_in_graph(tokens[:a["loop_rows"]], max_steps=a["max_steps"], halt=True)
             arrays.update(loop_final=g["preds"], loop_halted_at=g["halted_at"])
         np.savez(tmp / f"result-{i}.npz", **arrays)
-        results.append({"name": manifest["name"], "machine": platform.machine()})
+        results.append({"name": manifest["name"], "machine": platform.machine(), "backend": sess.backend})
     (tmp / "result.json").write_text(json.dumps({"results": results}))
 
 

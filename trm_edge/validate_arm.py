@@ -91,9 +91,10 @@ def golden_check(vec: dict, arm: _Recorded, final, halted, x86, contract: bool, 
 
 
 def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0, vectors=None,
-                 env_dir=None) -> list[dict]:
+                 env_dir=None, site: str | None = None) -> list[dict]:
     """One emulated run on `cpu` for all `artifacts` -> per artifact: validate's report dict (per-step
-    table over the golden vectors' puzzles + `n` test puzzles) plus "arch", "cpu", "golden"."""
+    table over the golden vectors' puzzles + `n` test puzzles) plus "arch", "cpu", "golden".
+    `site`: run with other aarch64 wheels (trm_edge.arm64.EXTRA_SITES: tflite-runtime, executorch)."""
     from . import arm64
     from . import artifact as artifact_mod
     from .data import eval_puzzles
@@ -107,7 +108,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
     for i, artifact in enumerate(artifacts):
         path = Path(artifact).resolve()
         manifest = artifact_mod.read(path).manifest   # schema + sha256 of every file
-        if manifest["target"] not in ARM_TARGETS:
+        if manifest["target"] not in ARM_TARGETS + ((site,) if site == "executorch" else ()):
             raise TRMEdgeError(f"--arch aarch64 runs {' and '.join(ARM_TARGETS)} artifacts; {manifest['name']} is "
                                f"{manifest['target']} (ExecuTorch on aarch64 needs torch's ~2.6 GB aarch64 wheel: "
                                "pytest -m arm_slow)")
@@ -135,7 +136,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
         arrays[f"a{i}_tokens"] = tokens
         jobs.append({"path": str(path), "max_steps": m["n_sup"], "loop_rows": len(tokens) - n})
         plans.append((artifact, path, manifest, vecs, tokens, labels, pid))
-    out = arm64.run_worker({"threads": 1, "arrays": arrays, "artifacts": jobs}, cpu, env_dir=env_dir)
+    out = arm64.run_worker({"threads": 1, "arrays": arrays, "artifacts": jobs}, cpu, env_dir=env_dir, site=site)
     reports = []
     for (artifact, path, manifest, vecs, tokens, labels, pid), res in zip(plans, out["results"]):
         arr = res["arrays"]
@@ -160,12 +161,13 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
         reports.append({"artifact": str(artifact), "name": manifest["name"], "target": manifest["target"],
                         "mode": manifest["mode"], "precision": manifest["precision"], "n": len(tokens),
                         "steps": rows, "tolerance": tol, "passed": passed, "arch": res["machine"], "cpu": cpu,
+                        "backend": res["backend"],
                         "emulator": f"{arm64.QEMU} -cpu {cpu}", "golden": golden})
     return reports
 
 
 def format_arm_report(rep: dict) -> str:
-    head = f"  on {rep['arch']} ({rep['emulator']}, emulated: no timings)"
+    head = f"  {rep['backend']} on {rep['arch']} ({rep['emulator']}, emulated: no timings)"
     lines = format_report(rep).split("\n")
     lines.insert(1, head)
     verdict = lines.pop()
@@ -197,7 +199,7 @@ def parity_table(reports: list[dict]) -> str:
     hdr = ("artifact", "runtime", "cpu", "answers", "halting", "max|dq| vectors", "max|dq| x86", "result")
     rows = []
     for r in reports:
-        rt = {"onnx": "onnxruntime", "tflite": "ai-edge-litert"}.get(r["target"], r["target"])
+        rt = {"litert": "ai-edge-litert"}.get(r["backend"], r["backend"])
         for g in r["golden"]:
             ans = f"{g['answers']}/{g['n']}" + (f" (loop {g['loop_answers']}/{g['n']})" if "loop_answers" in g else "")
             rows.append((r["name"], rt, r["cpu"], ans, f"{g['halting']}/{g['n']}", f"{g['q_halt_err']:.1e}",

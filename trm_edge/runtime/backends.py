@@ -175,7 +175,8 @@ class ExecuTorchSession(_Looped, Session):
 # ---- TFLite (LiteRT) ---------------------------------------------------------------------------
 def tflite_interpreter_module():
     """ai_edge_litert's interpreter, else the classic tflite_runtime (what Raspberry Pi and Coral
-    installs have; 2.14 runs this project's fp32 and int8 artifacts): -> (module, backend name)."""
+    installs have; 2.14 runs this project's fp32 artifacts, int8 ones only as TFLITE_RUNTIME_INT8
+    says): -> (module, backend name)."""
     try:
         return require("ai_edge_litert.interpreter", "litert"), "litert"
     except MissingExtraError:
@@ -187,12 +188,34 @@ def tflite_interpreter_module():
                                 "pip install 'trm-edge[litert]' (or 'trm-edge[tflite-runtime]')") from None
 
 
+# Measured with tflite-runtime 2.14.0 (its last release) on the bundled model's looped artifacts
+# (docs: README "ARM parity"): int8-dynamic gives wrong q_halt and answers on x86 and aarch64 alike;
+# static int8 is right on x86 but its aarch64 build segfaults in the first call (also without XNNPACK;
+# its reference kernels return wrong numbers). ai-edge-quantizer writes per-channel int8
+# FULLY_CONNECTED (one scale per output row) but leaves the op at version 5, so 2.14 loads the model
+# without complaint. ai-edge-litert (its successor) runs all of them right on both ISAs.
+TFLITE_RUNTIME_INT8 = {"int8-dynamic": "computes wrong answers for int8-dynamic artifacts",
+                       "int8@aarch64": "crashes (SIGSEGV) on static int8 artifacts on aarch64"}
+
+
+def _refuse_tflite_runtime(manifest: dict) -> None:
+    import platform
+
+    arch = "aarch64" if platform.machine().lower() in ("aarch64", "arm64") else "x86"
+    why = TFLITE_RUNTIME_INT8.get(manifest["precision"]) or TFLITE_RUNTIME_INT8.get(f"{manifest['precision']}@{arch}")
+    if why:
+        raise TRMEdgeError(f"{manifest['name']}: tflite_runtime (the classic package, last release 2.14) {why}; "
+                           "install its successor instead: pip install ai-edge-litert")
+
+
 class TFLiteSession(_Looped, Session):
     backend = "litert"
 
     def __init__(self, manifest, path: Path, threads: int | None = None):
         super().__init__(manifest, path)
         interp_mod, self.backend = tflite_interpreter_module()
+        if self.backend == "tflite-runtime":
+            _refuse_tflite_runtime(manifest)
         files = {spec["file"] for spec in manifest["entry_points"].values()}
         if len(files) != 1:
             raise ArtifactError(f"{self.name}: a TFLite artifact has one .tflite, manifest names {sorted(files)}")
