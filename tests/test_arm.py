@@ -140,6 +140,30 @@ def test_classic_tflite_runtime_on_arm(arm_env, artifacts, vectors):
                      site="tflite-runtime")
 
 
+@pytest.mark.arm_slow
+def test_executorch_on_arm(arm_env, vectors, tmp_path):
+    """ExecuTorch's runtime imports torch, whose aarch64 wheel on PyPI is a CUDA build (~2.6 GB with
+    its nvidia-* dependencies): opt-in, `pytest -m arm_slow`."""
+    from trm_edge.checkpoint import load_model
+    from trm_edge.errors import TRMEdgeError
+    from trm_edge.export import Recipe, export, target_module
+    from trm_edge.validate_arm import format_arm_report, validate_arm
+
+    why = target_module("executorch").available()
+    if why:
+        pytest.skip(f"executorch not available: {why}")
+    try:
+        arm64.extra_site(arm_env, "executorch")
+    except TRMEdgeError as e:   # the registry must serve torch's aarch64 dependencies
+        pytest.skip(f"torch / executorch aarch64 wheels could not be installed: {str(e)[-300:]}")
+    path, v = vectors
+    model, _ = load_model(v["checkpoint"])
+    art = export(model, Recipe(target="executorch", mode="looped", batch=len(v["cases"])), tmp_path).path
+    (rep,) = validate_arm([art], "cortex-a72", vectors=[path], env_dir=arm_env, site="executorch")
+    print(format_arm_report(rep))
+    assert rep["backend"] == "executorch" and rep["passed"], format_arm_report(rep)
+
+
 def test_unknown_cpu_and_unsupported_artifacts_are_clear_errors(artifacts, tmp_path):
     from trm_edge.errors import TRMEdgeError
     from trm_edge.validate_arm import validate_arm
@@ -148,3 +172,6 @@ def test_unknown_cpu_and_unsupported_artifacts_are_clear_errors(artifacts, tmp_p
         validate_arm([artifacts[("onnx", "fp32")]], "max")
     with pytest.raises(TRMEdgeError, match="unknown ARM CPU model"):
         arm64.cpu_root(tmp_path, "cortex-a9")
+    assert arm64.emulated_cpu("raspberry-pi5") == "cortex-a76"   # benchmarks/devices.toml emulate_cpu
+    with pytest.raises(TRMEdgeError, match="device profile with emulate_cpu"):
+        arm64.emulated_cpu("macbook-m2")

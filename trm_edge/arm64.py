@@ -70,6 +70,23 @@ CPUS = {
 }
 DEFAULT_CPU = "cortex-a76"
 
+def emulated_cpu(name: str) -> str:
+    """A qemu CPU model, or a device profile's `emulate_cpu` (benchmarks/devices.toml) -> the model."""
+    if name in CPUS:
+        return name
+    from .bench.devices import load_profiles
+    from .errors import DeviceError
+
+    try:
+        prof = load_profiles().get(name)
+    except DeviceError:
+        prof = None
+    if prof is not None and prof.emulate_cpu:
+        return prof.emulate_cpu
+    raise TRMEdgeError(f"unknown ARM CPU model {name!r}; emulated models: {', '.join(CPUS)}, or a device profile "
+                       "with emulate_cpu (-cpu max is refused: its int8 results are wrong in LiteRT)")
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("TRM_EDGE_ARM64_CACHE", Path.home() / ".cache" / "trm-edge" / "arm64"))
 

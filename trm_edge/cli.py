@@ -387,8 +387,8 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
               help="aarch64: run the artifact in trm_edge's runtime on an emulated ARM64 CPU (qemu user mode): "
                    "golden vectors + per-step comparison against eager x86.")
 @click.option("--cpu", "cpus", multiple=True, metavar="MODEL",
-              help="--arch aarch64: the ARM CPU model(s) qemu emulates (repeatable; default cortex-a76; "
-                   "cortex-a72, cortex-a76, neoverse-n1).")
+              help="--arch aarch64: the ARM CPU model(s) qemu emulates, or a device profile with emulate_cpu "
+                   "(repeatable; default cortex-a76; cortex-a72, cortex-a76, neoverse-n1, raspberry-pi5, pixel8).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
 def validate(artifact, n, checkpoint, vectors_file, arch, cpus, json_out):
     """Compare an artifact with eager PyTorch (or golden vectors) after every supervision step."""
@@ -398,11 +398,12 @@ def validate(artifact, n, checkpoint, vectors_file, arch, cpus, json_out):
     from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
 
     if arch == "aarch64":
-        from .arm64 import DEFAULT_CPU
+        from .arm64 import DEFAULT_CPU, emulated_cpu
         from .validate_arm import format_arm_report, parity_table, validate_arm
 
         reps = []
         for cpu in cpus or [DEFAULT_CPU]:
+            cpu = emulated_cpu(cpu)
             reps += validate_arm([artifact], cpu, n=n or 0, checkpoint=checkpoint,
                                  vectors=[vectors_file] if vectors_file else None)
             click.echo(format_arm_report(reps[-1]))
