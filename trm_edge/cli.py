@@ -375,7 +375,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(exists=True, file_okay=False))
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--n", "n", default=None, type=click.IntRange(0),
               help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
                    "puzzles, default 0, as emulation is slow).")
@@ -390,13 +390,19 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
               help="--arch aarch64: the ARM CPU model(s) qemu emulates, or a device profile with emulate_cpu "
                    "(repeatable; default cortex-a76; cortex-a72, cortex-a76, neoverse-n1, raspberry-pi5, pixel8).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
-def validate(artifact, n, checkpoint, vectors_file, arch, cpus, json_out):
-    """Compare an artifact with eager PyTorch (or golden vectors) after every supervision step."""
+def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out):
+    """Compare an artifact with eager PyTorch (or golden vectors) after every supervision step.
+
+    With --arch aarch64, several ARTIFACTs run in one emulated process per CPU model and a parity
+    table (artifact x runtime x CPU) follows the per-artifact reports."""
     import json
     from pathlib import Path
 
     from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
 
+    if arch != "aarch64" and len(artifacts) > 1:
+        raise click.UsageError("several ARTIFACTs go with --arch aarch64; validate one at a time here")
+    artifact = artifacts[0]
     if arch == "aarch64":
         from .arm64 import DEFAULT_CPU, emulated_cpu
         from .validate_arm import format_arm_report, parity_table, validate_arm
@@ -404,9 +410,11 @@ def validate(artifact, n, checkpoint, vectors_file, arch, cpus, json_out):
         reps = []
         for cpu in cpus or [DEFAULT_CPU]:
             cpu = emulated_cpu(cpu)
-            reps += validate_arm([artifact], cpu, n=n or 0, checkpoint=checkpoint,
-                                 vectors=[vectors_file] if vectors_file else None)
-            click.echo(format_arm_report(reps[-1]))
+            got = validate_arm(list(artifacts), cpu, n=n or 0, checkpoint=checkpoint,
+                               vectors=[vectors_file] if vectors_file else None)
+            for rep in got:
+                click.echo(format_arm_report(rep))
+            reps += got
         if any(r["golden"] for r in reps):
             click.echo(parity_table(reps))
     elif cpus:
