@@ -41,7 +41,9 @@ SUITE = "bookworm"   # Debian release of the arm64 userland (python3.11 = the x8
 MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-PACKAGES = ["python3.11", "libstdc++6", "libgomp1"]   # wheels need libstdc++; + its Depends closure (libpython3.11-stdlib, libc6, libssl3, libffi8, ...)
+# + their Depends closure (libpython3.11-stdlib, libc6, libssl3, ...); the wheels need libstdc++ / libgomp.
+# The suite pins the versions (bookworm + its security updates); ready.json records the .debs used.
+PACKAGES = ["python3.11", "libstdc++6", "libgomp1"]
 
 # aarch64 wheels, pinned to the versions of the x86 venv the exports are validated with: the default
 # site/ directory, plus optional ones (site-<name>/, built on first use) for other runtimes.
@@ -69,6 +71,7 @@ CPUS = {
                         stands_for="phone-class Armv8.2-A core with dot-product (A76 family)"),
 }
 DEFAULT_CPU = "cortex-a76"
+
 
 def emulated_cpu(name: str) -> str:
     """A qemu CPU model, or a device profile's `emulate_cpu` (benchmarks/devices.toml) -> the model."""
