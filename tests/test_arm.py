@@ -68,12 +68,16 @@ def reports(arm_env, artifacts, vectors):
     """cpu -> (target, precision) -> report: one emulated run per CPU model for all six artifacts."""
     from trm_edge.validate_arm import validate_arm
 
+    from concurrent.futures import ThreadPoolExecutor
+
     keys = list(artifacts)
-    out = {}
-    for cpu in CPUS:
-        reps = validate_arm([artifacts[k] for k in keys], cpu, vectors=[vectors[0]], env_dir=arm_env)
-        out[cpu] = dict(zip(keys, reps))
-    return out
+
+    def run(cpu):   # the emulated processes are single-threaded: one per core, side by side
+        return dict(zip(keys, validate_arm([artifacts[k] for k in keys], cpu, vectors=[vectors[0]],
+                                           env_dir=arm_env)))
+
+    with ThreadPoolExecutor(len(CPUS)) as pool:
+        return dict(zip(CPUS, pool.map(run, CPUS)))
 
 
 @pytest.mark.parametrize("cpu", CPUS)
