@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
 from trm_edge.bench.host import BenchSettings, RuntimeSpec
 from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
 
@@ -61,7 +59,8 @@ def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, bat
     """Looped artifacts of every available target x precision, exported once into the cache."""
     from trm_edge.data import cache_dir
     from trm_edge.export import Recipe, export, target_module
-    from trm_edge.export.common import artifact_name, weights_sha256
+    from trm_edge.checkpoint import weights_sha256
+    from trm_edge.export.common import artifact_name
 
     root = cache_dir() / "bench" / f"{weights_sha256(model)[:12]}-b{batch}"
     specs = []

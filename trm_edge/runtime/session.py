@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, TRMEdgeError
+from ..errors import TRMEdgeError
 from ..tasks.base import PuzzleError
 from .loop import SolveResult, host_loop
 
