@@ -50,7 +50,7 @@ for a in onnx-fp32-looped tflite-fp32-looped; do
   "$T" validate "$ART/$a" --vectors "$VEC" | tail -1 | grep -q PASS
   echo "$a: validate --vectors PASS"
 done
-"$T" bench "$ART/onnx-fp32-looped" "$ART/tflite-fp32-looped" --device host --no-eager --depths 1,4 \
+"$T" bench "$ART/onnx-fp32-looped" "$ART/tflite-fp32-looped" --device host --depths 1,4 \
   --runs 3 --warmup 1 --n-puzzles 20 --json "$ART/bench.json" > /dev/null
 "$VENV/bin/python" -c "import json; r = json.load(open('$ART/bench.json')); assert [x['name'] for x in r['runtimes']] == ['onnx-fp32-looped', 'tflite-fp32-looped'] and not any(x['error'] for x in r['runtimes']), r['runtimes']; print('bench --device host: ok')"
 set +e

@@ -105,11 +105,12 @@ def test_cli_runtime_commands_without_torch(exported, tmp_path):
         assert r.returncode == 0, r.stderr + r.stdout
         assert "PASS" in r.stdout and "halting steps 1.0000" in r.stdout
 
-    r = cli("bench", onnx, "--device", "host", "--no-eager", "--in-process", "--depths", "1,2", "--runs", "2",
+    r = cli("bench", onnx, "--device", "host", "--in-process", "--depths", "1,2", "--runs", "2",
             "--warmup", "0", "--n-puzzles", "8", "--json", str(tmp_path / "b.json"))
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "b.json").read_text())
-    assert [rt["name"] for rt in res["runtimes"]] == ["onnx-fp32-looped"]
+    assert [rt["name"] for rt in res["runtimes"]] == ["onnx-fp32-looped"]   # no eager: torch is absent
+    assert any("torch is not installed" in n for n in res["notes"])
 
     r = cli("eval")   # a checkpoint needs torch: one line naming the extra
     assert r.returncode == 2 and "pip install 'trm-edge[torch]'" in r.stderr and "Traceback" not in r.stderr

@@ -7,6 +7,7 @@ a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -127,13 +128,17 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     if req.preset:
         ckpt = random_checkpoint(req.preset)
         notes.append(f"random weights of preset {req.preset!r} (seed 0): timing only, accuracy is meaningless")
-    if req.eager or req.all_targets or not req.artifacts or req.preset:
+    eager = req.eager
+    if eager and req.artifacts and not (req.all_targets or req.preset) and importlib.util.find_spec("torch") is None:
+        eager = False   # a runtime-only install benches the given artifacts alone
+        notes.append("no eager PyTorch reference: torch is not installed (pip install 'trm-edge[torch]')")
+    if eager or req.all_targets or not req.artifacts or req.preset:
         from trm_edge.checkpoint import load_model
         from trm_edge.model import count_params
 
         model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
         config, params = asdict(model.cfg), count_params(model)
-    else:  # given artifacts only (--no-eager): the model block comes from a manifest, no PyTorch needed
+    else:  # given artifacts only, no eager: the model block comes from a manifest, no PyTorch needed
         man = artifact.read_manifest(Path(req.artifacts[0]))
         model, ckpt_dir = None, man["source"].get("checkpoint")
         config, params = man["model"]["config"], man["model"]["params"]
@@ -172,7 +177,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         from trm_edge.bench.host import bench_host, host_device_info
 
         result["device"] = host_device_info(profile.name)
-        if req.eager:
+        if eager:
             specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
         entries, peak = bench_host(specs, settings, inputs, labels, cfg.task, req.isolate, req.progress)
         result["runtimes"] = entries
