@@ -1,5 +1,6 @@
-"""What every export target shares, written once: the wrapper modules, example inputs, the
-manifest (with the sha256 of every file), output naming and the quantization hook.
+"""What every export target shares, written once: the wrapper modules and entry points, example
+inputs, the manifest's model-dependent fields (schema, hashing and writing: trm_edge.artifact),
+output naming and the quantizer's context (the hook itself: trm_edge.export.quantize.quantize).
 
 Entry points (the contract, see docs/export-internals.md):
 
