@@ -68,7 +68,7 @@ def replay_fns(vectors):
 
 # ---- the apps' thin logic, mirrored -------------------------------------------------------------
 def test_tokenizer_mirror_matches_task_parser():
-    from trm_edge.export.common import task_info
+    from trm_edge.artifact import task_info
     from trm_edge.model import TRMConfig
 
     for preset, size in (("sudoku4-tiny", 4), ("sudoku6-small", 6), ("sudoku9-small", 9)):

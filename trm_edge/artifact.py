@@ -33,6 +33,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import ArtifactError
@@ -183,6 +184,33 @@ def tool_versions(*modules: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+# ---- task description for the manifest ---------------------------------------------------------
+def task_info(cfg) -> dict:
+    """Token encoding and board shape of the model's task (read by the demo apps)."""
+    info: dict[str, Any] = {"name": cfg.task, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len}
+    try:
+        from .tasks import get_task
+        task = get_task(cfg.task)
+    except (ValueError, ImportError):
+        task = None
+    enc = getattr(task, "token_encoding", None)
+    if callable(enc):
+        info["tokens"] = enc()
+    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
+        n = task.size
+        info["tokens"] = {"pad": 0, "blank": 1,
+                          "symbols": {str(d): d + 1 for d in range(1, n + 1)},
+                          "rule": "token 0 pad, 1 blank, digit d -> d + 1"}
+        info["board"] = [n, n]
+        info["box"] = [task.box_rows, task.box_cols]
+    else:
+        info["tokens"] = {"pad": 0}
+    if "board" not in info:
+        side = int(round(cfg.seq_len ** 0.5))
+        info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
+    return info
 
 
 def write_manifest(root: Path, *, name: str, target: str, mode: str, precision: str, depth: int | None,

@@ -102,3 +102,15 @@ def training_data(d: Path | None) -> tuple[int, int]:
     f = Path(d) / "training.json" if d is not None else None
     tc = json.loads(f.read_text()).get("train_config", {}) if f is not None and f.exists() else {}
     return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
+
+
+def weights_sha256(model) -> str:
+    """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
+    whether the model came from a checkpoint directory or from memory."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if name.endswith(("rope_cos", "rope_sin")):   # non-persistent, recomputed at load
+            continue
+        h.update(name.encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()

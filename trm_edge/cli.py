@@ -324,7 +324,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
 @click.option("--batch", default=None, type=click.IntRange(1), help="Static batch of the entry points (default 1).")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
+@click.option("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "

@@ -176,7 +176,7 @@ def source_checkpoint(manifest: dict, checkpoint=None) -> Path:
 def reference_for(manifest: dict, checkpoint=None):
     """The eager session for the artifact's source weights (verified by their sha256)."""
     from .checkpoint import load_model
-    from .export.common import weights_sha256
+    from .checkpoint import weights_sha256
     from .runtime import EagerSession
 
     model, d = load_model(source_checkpoint(manifest, checkpoint))

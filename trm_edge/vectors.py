@@ -163,7 +163,8 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
     r = cfg.decimals
     top2 = np.sort(logits, -1)[..., -2:]
     margin = top2[..., 1] - top2[..., 0]  # (S, N, L)
-    from .export.common import task_info, weights_sha256
+    from .artifact import task_info
+    from .checkpoint import weights_sha256
 
     info = task_info(mc)  # exactly the manifest's "task" block
     enc = info["tokens"]

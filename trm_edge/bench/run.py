@@ -7,14 +7,13 @@ a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-
-import numpy as np
 
 from trm_edge.bench.host import BenchSettings, RuntimeSpec
 from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
@@ -61,7 +60,8 @@ def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, bat
     """Looped artifacts of every available target x precision, exported once into the cache."""
     from trm_edge.data import cache_dir
     from trm_edge.export import Recipe, export, target_module
-    from trm_edge.export.common import artifact_name, weights_sha256
+    from trm_edge.checkpoint import weights_sha256
+    from trm_edge.export.common import artifact_name
 
     root = cache_dir() / "bench" / f"{weights_sha256(model)[:12]}-b{batch}"
     specs = []
@@ -128,13 +128,17 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     if req.preset:
         ckpt = random_checkpoint(req.preset)
         notes.append(f"random weights of preset {req.preset!r} (seed 0): timing only, accuracy is meaningless")
-    if req.eager or req.all_targets or not req.artifacts or req.preset:
+    eager = req.eager
+    if eager and req.artifacts and not (req.all_targets or req.preset) and importlib.util.find_spec("torch") is None:
+        eager = False   # a runtime-only install benches the given artifacts alone
+        notes.append("no eager PyTorch reference: torch is not installed (pip install 'trm-edge[torch]')")
+    if eager or req.all_targets or not req.artifacts or req.preset:
         from trm_edge.checkpoint import load_model
         from trm_edge.model import count_params
 
         model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
         config, params = asdict(model.cfg), count_params(model)
-    else:  # given artifacts only (--no-eager): the model block comes from a manifest, no PyTorch needed
+    else:  # given artifacts only, no eager: the model block comes from a manifest, no PyTorch needed
         man = artifact.read_manifest(Path(req.artifacts[0]))
         model, ckpt_dir = None, man["source"].get("checkpoint")
         config, params = man["model"]["config"], man["model"]["params"]
@@ -173,7 +177,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         from trm_edge.bench.host import bench_host, host_device_info
 
         result["device"] = host_device_info(profile.name)
-        if req.eager:
+        if eager:
             specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
         entries, peak = bench_host(specs, settings, inputs, labels, cfg.task, req.isolate, req.progress)
         result["runtimes"] = entries

@@ -1,5 +1,6 @@
-"""What every export target shares, written once: the wrapper modules, example inputs, the
-manifest (with the sha256 of every file), output naming and the quantization hook.
+"""What every export target shares, written once: the wrapper modules and entry points, example
+inputs, the manifest's model-dependent fields (schema, hashing and writing: trm_edge.artifact),
+output naming and the quantizer's context (the hook itself: trm_edge.export.quantize.quantize).
 
 Entry points (the contract, see docs/export-internals.md):
 
@@ -16,7 +17,6 @@ S = seq_len (output cells), L = puzzle_emb_len + seq_len, D = d_model, V = vocab
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from torch import nn
 
 from .. import artifact
 from ..artifact import Artifact
+from ..checkpoint import weights_sha256
 from ..errors import TRMEdgeError
 
 
@@ -122,6 +123,15 @@ def io_spec(cfg, mode: str, batch: int, depth: int | None = None) -> dict[str, d
     raise UnsupportedError(f"unknown mode {mode!r}")
 
 
+def entry_modules(model, recipe) -> tuple[dict, list[tuple[str, nn.Module]]]:
+    """(io_spec, [(entry point, wrapper module)]) of a recipe: looped -> init + step, unrolled ->
+    forward at the recipe's depth. Every exporter starts from this (ONNX adds its loop)."""
+    cfg = model.cfg
+    if recipe.mode == "looped":
+        return io_spec(cfg, "looped", recipe.batch), [("init", Init(model)), ("step", Step(model))]
+    return io_spec(cfg, "unrolled", recipe.batch, recipe.depth), [("forward", Unrolled(model, recipe.depth))]
+
+
 def example_inputs(spec: dict) -> tuple[torch.Tensor, ...]:
     """Tensors matching an entry point's inputs (values are irrelevant to the exported graph)."""
     out = []
@@ -149,67 +159,6 @@ class ExportContext:
     work_dir: Path                  # the artifact's (temporary) directory
 
 
-def quantize(target: str, obj, entry: str | None, ctx: ExportContext):
-    """Apply the recipe's precision at the target's hook; fp32 returns `obj` unchanged.
-
-    Hooks (what `obj` is): onnx -> Path of a written .onnx file (entry "init"/"step"/"forward"/"loop");
-    executorch -> (nn.Module wrapper, example_args) before torch.export, returns an ExportedProgram;
-    tflite -> Path of the converted .tflite (entry None: all signatures); coreml -> ct.models.MLModel
-    of one function. The int8/fp16 implementations live in trm_edge.export.quantize.
-    """
-    if ctx.recipe.precision == "fp32":
-        return obj
-    try:
-        from . import quantize as q
-    except ImportError:
-        raise UnsupportedError(f"precision {ctx.recipe.precision!r} needs trm_edge.export.quantize, "
-                               "which is not available in this build") from None
-    fn = getattr(q, target, None)
-    if fn is None:
-        raise UnsupportedError(f"precision {ctx.recipe.precision!r} is not supported for target {target!r}")
-    return fn(obj, entry, ctx)
-
-
-# ---- task description for the manifest ---------------------------------------------------------
-def task_info(cfg) -> dict:
-    """Token encoding and board shape of the model's task (read by the demo apps)."""
-    info: dict[str, Any] = {"name": cfg.task, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len}
-    try:
-        from ..tasks import get_task
-        task = get_task(cfg.task)
-    except (ValueError, ImportError):
-        task = None
-    enc = getattr(task, "token_encoding", None)
-    if callable(enc):
-        info["tokens"] = enc()
-    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
-        n = task.size
-        info["tokens"] = {"pad": 0, "blank": 1,
-                          "symbols": {str(d): d + 1 for d in range(1, n + 1)},
-                          "rule": "token 0 pad, 1 blank, digit d -> d + 1"}
-        info["board"] = [n, n]
-        info["box"] = [task.box_rows, task.box_cols]
-    else:
-        info["tokens"] = {"pad": 0}
-    if "board" not in info:
-        side = int(round(cfg.seq_len ** 0.5))
-        info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
-    return info
-
-
-# ---- hashing -----------------------------------------------------------------------------------
-def weights_sha256(model) -> str:
-    """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
-    whether the model came from a checkpoint directory or from memory."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        if name.endswith(("rope_cos", "rope_sin")):   # non-persistent, recomputed at load
-            continue
-        h.update(name.encode())
-        h.update(t.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 # ---- the manifest (schema, reader and writer: trm_edge.artifact) ---------------------------------
 def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str | None,
                    seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
@@ -226,7 +175,7 @@ def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str
     }
     return artifact.write_manifest(
         root, name=artifact_name(recipe), target=recipe.target, mode=recipe.mode, precision=recipe.precision,
-        depth=recipe.depth, batch=recipe.batch, task=task_info(cfg), model=model_block,
+        depth=recipe.depth, batch=recipe.batch, task=artifact.task_info(cfg), model=model_block,
         entry_points=entry_points, source={"checkpoint": source, "weights_sha256": weights_sha256(model)},
         recipe=asdict(recipe), seconds=seconds, tools=tools, extra=extra)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, TRMEdgeError
+from ..errors import TRMEdgeError
 from ..tasks.base import PuzzleError
 from .loop import SolveResult, host_loop
 
@@ -148,6 +148,7 @@ class Session:
             raise TRMEdgeError(f"{self.name} is unrolled to {self.depth} steps; max_steps={max_steps} needs a "
                                "looped artifact or a deeper export")
         tokens = np.asarray(tokens)
+        tokens = tokens[None] if tokens.ndim == 1 else tokens   # one puzzle -> a batch of one
         return host_loop(lambda tok: self.init(tok, puzzle_ids), self.step, tokens, max_steps, halt,
                          self.halt_threshold if threshold is None else threshold)
 
