@@ -90,7 +90,7 @@ def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monk
 
     import trm_edge.export as export_pkg
     from trm_edge.cli import cli
-    from trm_edge.export.common import Artifact, read_manifest
+    from trm_edge.artifact import Artifact, read_manifest
 
     exported = []
 

@@ -23,6 +23,7 @@ from trm_edge.checkpoint import save_model
 from trm_edge.cli import main
 from trm_edge.errors import ArtifactError, DeviceError
 from trm_edge.model import TRMConfig, build_model
+from trm_edge.runtime import EagerSession
 from trm_edge.tasks import get_task
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
@@ -146,7 +147,7 @@ def test_accuracy_matches_the_model_own_solve(tiny_ckpt):
     spec = RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(tiny_ckpt))
     rt = measure_runtime(spec, BenchSettings(depths=[1, 3], runs=1, warmup=0, n_puzzles=5), inputs, labels, task)
     model, _ = load_model(tiny_ckpt)
-    res = model.solve(torch.as_tensor(inputs), max_steps=3, halt=False)
+    res = EagerSession(model).solve(inputs, max_steps=3, halt=False)
     for d in rt["depths"]:
         p = res.preds[d["depth"] - 1]
         assert d["exact_acc"] == task.verify(inputs, p).mean()

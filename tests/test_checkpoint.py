@@ -7,6 +7,7 @@ import torch
 from trm_edge.checkpoint import atomic_write_dir, load_model, resolve, save_model
 from trm_edge.errors import ArtifactError
 from trm_edge.model import TRMConfig, build_model
+from trm_edge.runtime import EagerSession
 from trm_edge.train_state import MAX_SHARD_BYTES, load_train_state, save_train_state
 
 
@@ -17,7 +18,7 @@ def test_save_load_round_trip_same_outputs(tmp_path):
     loaded, d = load_model(tmp_path / "ck")
     assert d == tmp_path / "ck" and (d / "note.json").exists()
     x = torch.randint(1, 6, (3, 16), dtype=torch.int32)
-    a, b = model.solve(x, max_steps=2), loaded.solve(x, max_steps=2)
+    a, b = EagerSession(model).solve(x, max_steps=2), EagerSession(loaded).solve(x, max_steps=2)
     assert (a.preds == b.preds).all() and (a.q_halt == b.q_halt).all()
 
 

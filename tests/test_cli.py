@@ -58,6 +58,21 @@ def test_solve_missing_checkpoint_is_one_line(tmp_path):
     assert "no checkpoint" in one_line_error(["solve", "1...", "--checkpoint", str(tmp_path / "nope")])
 
 
+def test_solve_binary_or_missing_puzzle_file_is_one_line(tiny_ckpt, tmp_path):
+    binary = tmp_path / "puzzle.bin"
+    binary.write_bytes(bytes(range(256)))
+    assert "is not a text file" in one_line_error(["solve", str(binary), "--checkpoint", str(tiny_ckpt)])
+    for missing in (str(tmp_path / "nope.txt"), "puzzle.txt"):
+        line = one_line_error(["solve", missing, "--checkpoint", str(tiny_ckpt)])
+        assert line == f"error: no such puzzle file: {missing}", line
+
+
+def test_export_all_targets_with_an_unsupported_precision_fails_before_exporting(tmp_path):
+    line = one_line_error(["export", "--target", "all", "--precision", "int8-dynamic", "--out", str(tmp_path / "a")])
+    assert "coreml-int8-dynamic-looped" in line and "no dynamic activation quantization" in line
+    assert not (tmp_path / "a").exists()
+
+
 def test_train_bad_model_key_is_one_line(tmp_path):
     line = one_line_error(["train", "--out", str(tmp_path / "r"), "--preset", "sudoku4-tiny", "--model",
                            "not_a_field=3", "--steps", "1", "--quiet"])

@@ -19,7 +19,8 @@ import torch
 from trm_edge.checkpoint import save_model
 from trm_edge.errors import ArtifactError, TRMEdgeError
 from trm_edge.export import Recipe, UnsupportedError, export, target_module
-from trm_edge.export.validate import compare, puzzles, validate
+from trm_edge.data import eval_puzzles as puzzles
+from trm_edge.validate import compare, validate
 from trm_edge.model import TRMConfig, build_model
 from trm_edge.runtime import EagerSession, load
 from trm_edge.tasks.base import PuzzleError
@@ -253,7 +254,7 @@ def test_cli_bad_export_is_one_line(args, msg, tmp_path):
 @pytest.mark.parametrize("target", LINUX_TARGETS + ["coreml"])
 def test_bundled_model_exports_and_validates(target, mode, tmp_path):
     from trm_edge.export import load_source
-    from trm_edge.export.validate import check_passed
+    from trm_edge.validate import check_passed
 
     model = load_source(None)
     art = export(model, Recipe(target=target, mode=mode, batch=8), tmp_path)

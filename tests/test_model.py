@@ -6,6 +6,7 @@ import torch
 from dataclasses import replace
 
 from trm_edge.model import PRESETS, TRMConfig, build_model, count_params
+from trm_edge.runtime import EagerSession
 
 # tiny overrides keep every preset's structure (mixer, positions, prefix, L) but shrink D
 TINY = dict(d_model=32, n_heads=4, n_latent=2, T=2, n_sup=3)
@@ -26,7 +27,7 @@ def test_shapes_per_preset(name):
     assert logits.shape == (B, cfg.seq_len, cfg.vocab_size)
     assert q.shape == (B,)
     assert not y2.requires_grad and not z2.requires_grad  # carried state is detached
-    r = model.solve(tokens, max_steps=cfg.n_sup, halt=False)
+    r = EagerSession(model).solve(tokens, max_steps=cfg.n_sup, halt=False)
     assert r.preds.shape == (cfg.n_sup, B, cfg.seq_len)
     assert r.q_halt.shape == (cfg.n_sup, B)
     assert ((r.halted_at >= 1) & (r.halted_at <= cfg.n_sup)).all()

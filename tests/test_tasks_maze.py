@@ -5,6 +5,7 @@ import pytest
 from trm_edge.tasks import PuzzleError, get_task
 from trm_edge.tasks.dihedral import INVERSE, dihedral, inverse_dihedral
 from trm_edge.tasks.maze import GOAL, OPEN, PATH, START, WALL, Maze
+from trm_edge.runtime import EagerSession
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +182,7 @@ def test_maze_export_parity_fp32(target, tmp_path):
     art = export(model, Recipe(target=target, mode="looped", batch=1, in_graph_loop=False), tmp_path)
     sess = load(art.path)
     got = sess.solve(x, max_steps=cfg.n_sup, halt=False)
-    want = model.solve(torch.as_tensor(x), max_steps=cfg.n_sup, halt=False)
+    want = EagerSession(model).solve(x, max_steps=cfg.n_sup, halt=False)
     assert got.preds.shape == want.preds.shape == (cfg.n_sup, 3, 64)
     np.testing.assert_allclose(got.q_halt, want.q_halt, atol=1e-3, rtol=1e-3)
     assert (got.preds == want.preds).mean() > 0.999
@@ -193,7 +194,7 @@ def test_maze_coreml_converts_with_attention_and_rope(tmp_path):
     import torch
 
     from trm_edge.export import Recipe, export, target_module
-    from trm_edge.export.validate import validate
+    from trm_edge.validate import validate
     from trm_edge.model import TRMConfig, build_model
 
     why = target_module("coreml").available()

@@ -50,14 +50,6 @@ def eager_fns(ckpt):
     return V._eager_fns(model)
 
 
-def session_fns(sess):
-    """A trm_edge.runtime Session as (init, step_logits) for V.check."""
-    def step(state):
-        state, out = sess.step_full(state)
-        return state, out.logits, out.q_halt
-    return sess.init, step
-
-
 def replay_fns(vectors):
     """A fake runtime fed from the recorded logits: exactly what the apps' unit tests do."""
     cases = vectors["cases"]
@@ -76,7 +68,7 @@ def replay_fns(vectors):
 
 # ---- the apps' thin logic, mirrored -------------------------------------------------------------
 def test_tokenizer_mirror_matches_task_parser():
-    from trm_edge.export.common import task_info
+    from trm_edge.artifact import task_info
     from trm_edge.model import TRMConfig
 
     for preset, size in (("sudoku4-tiny", 4), ("sudoku6-small", 6), ("sudoku9-small", 9)):
@@ -173,7 +165,7 @@ def test_committed_vectors_match_eager_session(vec_path):
     from trm_edge import runtime
 
     v, ckpt = _bundled(vec_path)
-    assert V.check(v, *session_fns(runtime.load(ckpt))) == []
+    assert V.check(v, *V.session_fns(runtime.load(ckpt))) == []
 
 
 @pytest.mark.slow  # each export takes 1-3 minutes on the 2-core machine
@@ -191,4 +183,4 @@ def test_committed_vectors_match_runtime(vec_path, target, tmp_path):
 
     model, _ = load_model(ckpt)
     art = export.export(model, export.Recipe(target=target, mode="looped", batch=len(v["cases"])), tmp_path)
-    assert V.check(v, *session_fns(runtime.load(art.path))) == []
+    assert V.check(v, *V.session_fns(runtime.load(art.path))) == []

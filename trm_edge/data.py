@@ -110,6 +110,12 @@ def load_split(task: Task | str, split: str, n: int, seed: int = 0, n_train: int
     return _cached(root / f"{base}-{split}-n{n}-s{seed}-t{n_train}.npz", make)
 
 
+def eval_puzzles(task: Task | str, n: int, seed: int = 0, n_train: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n held-out test-split puzzles (inputs, labels) as int32: what eval, validate and bench score."""
+    inputs, labels = load_split(task, "test", n, seed, n_train=n_train)
+    return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
+
+
 class TrainStream:
     """Endless stream of augmented training samples; DDP ranks read disjoint shards.
 

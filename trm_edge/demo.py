@@ -2,25 +2,74 @@
 accuracy-per-depth table on fresh puzzles."""
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
+from pathlib import Path
 
 import numpy as np
+
+from .errors import TRMEdgeError
+from .tasks.base import PuzzleError
 
 
 def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v)) if v > -60 else 0.0
 
 
-def solve_steps(model, task, tokens: np.ndarray, max_steps: int | None = None, all_steps: bool = False,
-                threshold: float | None = None, echo=print) -> tuple[np.ndarray, int, bool]:
-    """Solve one puzzle, echoing the board after each supervision step with the halting confidence
-    sigmoid(q_halt). Stops at the halting step unless `all_steps`. -> (answer, steps, valid)."""
-    import torch
+def read_puzzle(puzzle: str) -> str:
+    """PUZZLE as given: a file's text if it names a file, else the string itself."""
+    p = Path(puzzle)
+    if len(puzzle) < 4096 and p.is_file():
+        try:
+            return p.read_text()
+        except (UnicodeDecodeError, OSError) as e:
+            reason = "is not a text file" if isinstance(e, UnicodeDecodeError) else f"cannot be read ({e.strerror})"
+            raise TRMEdgeError(f"puzzle file {puzzle} {reason}") from None
+    return puzzle
 
-    steps = max_steps or model.cfg.n_sup
-    thr = model.cfg.halt_threshold if threshold is None else threshold
-    r = model.solve(torch.as_tensor(tokens[None], dtype=torch.int32), max_steps=steps, halt=False, threshold=thr)
+
+def looks_like_path(puzzle: str) -> bool:
+    """A string no puzzle text looks like: a folder separator, or a short name with an extension."""
+    return "/" in puzzle or "\\" in puzzle or bool(re.fullmatch(r"[\w.-]{1,200}\.[a-z][a-z0-9]{0,5}", puzzle))
+
+
+def open_for_solve(puzzle: str, artifact=None, checkpoint=None):
+    """(session, task, tokens) for `trm-edge solve`: the task comes from the artifact's manifest or
+    the checkpoint's config.json, so bad input fails before a runtime (or torch) is loaded."""
+    from . import artifact as artifact_mod
+    from .checkpoint import resolve
+    from .runtime import load
+    from .tasks import get_task
+
+    if artifact:
+        source, task_name = artifact, artifact_mod.read_manifest(Path(artifact))["task"]["name"]
+    else:
+        source = resolve(checkpoint)
+        try:
+            task_name = json.loads((source / "config.json").read_text())["task"]
+        except (OSError, ValueError, KeyError):
+            raise TRMEdgeError(f"{source} has no readable config.json") from None
+    task = get_task(task_name)
+    text = read_puzzle(puzzle)
+    try:
+        tokens = task.parse(text)
+    except PuzzleError:
+        if text is puzzle and looks_like_path(puzzle):
+            raise TRMEdgeError(f"no such puzzle file: {puzzle}") from None
+        raise
+    return load(source), task, tokens
+
+
+def solve_steps(sess, task, tokens: np.ndarray, max_steps: int | None = None, all_steps: bool = False,
+                threshold: float | None = None, echo=print) -> tuple[np.ndarray, int, bool]:
+    """Solve one puzzle with a runtime Session (eager or an artifact), echoing the board after each
+    supervision step with the halting confidence sigmoid(q_halt). Stops at the halting step unless
+    `all_steps`. -> (answer, steps, valid)."""
+    steps = max_steps or sess.max_steps
+    thr = sess.halt_threshold if threshold is None else threshold
+    r = sess.solve(tokens[None], max_steps=steps, halt=False, threshold=thr)
     last = int(r.halted_at[0]) if not all_steps else r.steps_run
     echo(f"puzzle ({int((tokens >= 2).sum())} givens):")
     echo(task.render(tokens))
@@ -87,8 +136,9 @@ def run_demo(checkpoint=None, n_show: int = 2, n_table: int = 300, seed: int | N
     """Bundled model: solve a few fresh puzzles live, the accuracy-per-depth table, then the same
     puzzles through an exported runtime (`export_target`, None to skip)."""
     from .checkpoint import load_model
-    from .evaluate import evaluate_solver, format_table, model_solver
+    from .evaluate import evaluate_session, format_table
     from .model import count_params
+    from .runtime import EagerSession
     from .tasks import get_task
 
     t0 = time.perf_counter()
@@ -99,11 +149,12 @@ def run_demo(checkpoint=None, n_show: int = 2, n_table: int = 300, seed: int | N
          f"n={model.cfg.n_latent}, T={model.cfg.T}, up to {model.cfg.n_sup} supervision steps")
     echo(f"fresh puzzles from seed {seed} (not in the training set with overwhelming probability)\n")
     inputs, labels = task.generate(n_show + n_table, seed)
+    eager = EagerSession(model, source=str(d), device=device)
     for i in range(n_show):
         echo(f"=== puzzle {i + 1}/{n_show} ===")
-        solve_steps(model, task, inputs[i], echo=echo)
+        solve_steps(eager, task, inputs[i], echo=echo)
         echo("")
-    res = evaluate_solver(model_solver(model, device), inputs[n_show:], labels[n_show:], model.cfg.n_sup,
+    res = evaluate_session(eager, inputs[n_show:], labels[n_show:], model.cfg.n_sup,
                           model.cfg.halt_threshold, model.cfg.task)
     echo("accuracy per depth (supervision steps) on fresh puzzles:")
     echo(format_table(res))

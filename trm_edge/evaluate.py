@@ -1,13 +1,26 @@
-"""Accuracy per supervision step (depth) and with adaptive halting; halting-threshold calibration.
+"""Accuracy per supervision step (depth) and with adaptive halting, of a checkpoint or of an
+exported artifact (one module: both run through a runtime Session); halting-threshold calibration.
 
-Everything here works on a *solve function*: `solve(tokens int32 (b, seq_len), max_steps, halt,
-threshold) -> SolveResult` (trm_edge.runtime.loop). The eager model gives one (`model_solver`);
-an exported artifact's session gives another, so `evaluate_solver` scores both the same way.
+`trm_edge.runtime.load(path)` gives the session: eager PyTorch for a checkpoint, the artifact's
+runtime for an artifact. Both are scored on the same test puzzles (same split, seed and
+de-duplication against the training puzzles of the source checkpoint).
 
 One pass runs all steps with halt=False (predictions after every step 1..max_steps and q_halt
 at every step); adaptive halting is then applied after the fact: a sample's halting answer is its
 prediction at the first step with q_halt > threshold (or the last step). That is exactly what
 running with halt=True returns, since halted answers are frozen.
+
+An artifact's result adds, when PyTorch is installed, its drift from the eager fp32 model:
+
+    drift: {"y": [...], "z": [...], "logits": [...]}  relative error vs eager fp32 after each step,
+           ||a - ref|| / ||ref|| per puzzle (Frobenius norm over (L, D) or (S, V)), mean over puzzles
+           (y / z are null for unrolled artifacts, whose state never leaves the graph)
+    agree: [...]   fraction of cells whose prediction equals eager's, per step
+    eager: {exact, cell, halt}  the eager fp32 model on the same puzzles, for comparison
+
+Both run the state forward on their own (the artifact is fed its own y, z), so the drift is the
+compounded error a deployed artifact accumulates, not a one-step error. Without PyTorch the
+artifact is scored alone (drift null).
 
 Calibration: the authors' q_halt > 0 halts too early on small models (spec: 0.89 instead of 0.95
 exact). `calibrate_threshold` picks, on a validation split from the training distribution (never
@@ -16,31 +29,21 @@ full-depth accuracy, and `calibrate_checkpoint` stores it in the checkpoint's co
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .runtime.loop import SolveResult
+from .errors import ArtifactError
 
 
-def model_solver(model, device: str = "cpu") -> Callable:
-    """A solve function over an eager TinyRecursiveModel."""
-    import torch
-
-    def solve(tokens: np.ndarray, max_steps: int, halt: bool = False, threshold: float = 0.0) -> SolveResult:
-        t = torch.as_tensor(np.asarray(tokens, np.int32), device=device)
-        return model.solve(t, max_steps=max_steps, halt=halt, threshold=threshold)
-    return solve
-
-
-def run_all_steps(solve: Callable, inputs: np.ndarray, max_steps: int, batch_size: int = 256):
-    """-> preds (S, N, seq_len), q_halt (S, N) for every step, in batches."""
+def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 256):
+    """-> preds (S, N, seq_len), q_halt (S, N) for every step of a Session, in batches."""
     preds, qs = [], []
     for i in range(0, len(inputs), batch_size):
-        r = solve(inputs[i:i + batch_size], max_steps, False, 0.0)
+        r = sess.solve(inputs[i:i + batch_size], max_steps, halt=False, threshold=0.0)
         preds.append(r.preds)
         qs.append(r.q_halt)
     return np.concatenate(preds, axis=1), np.concatenate(qs, axis=1)
@@ -66,10 +69,10 @@ def score(preds: np.ndarray, q_halt: np.ndarray, labels: np.ndarray, threshold: 
             "halt": {"exact": round(exact_h, 4), "mean_steps": round(steps_h, 3), "threshold": threshold}}
 
 
-def evaluate_solver(solve: Callable, inputs: np.ndarray, labels: np.ndarray, max_steps: int,
-                    threshold: float, task: str, batch_size: int = 256) -> dict:
-    """Score any solve function (eager model or exported artifact) on (inputs, labels)."""
-    preds, q = run_all_steps(solve, inputs, max_steps, batch_size)
+def evaluate_session(sess, inputs: np.ndarray, labels: np.ndarray, max_steps: int,
+                     threshold: float, task: str, batch_size: int = 256) -> dict:
+    """Score any Session (eager model or exported artifact) on (inputs, labels)."""
+    preds, q = run_all_steps(sess, inputs, max_steps, batch_size)
     return score(preds, q, labels, threshold, task)
 
 
@@ -94,19 +97,12 @@ def calibrate_threshold(q_halt: np.ndarray, solved: np.ndarray, max_drop: float 
     return best
 
 
-def training_data(d: Path) -> tuple[int, int]:
-    """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
-    so that val/test puzzles are de-duplicated against exactly those training puzzles."""
-    f = Path(d) / "training.json"
-    tc = json.loads(f.read_text()).get("train_config", {}) if f.exists() else {}
-    return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
-
-
 def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                          max_drop: float = 0.005, device: str = "cpu") -> dict:
     """Choose q_halt's threshold on the validation split and write it into config.json."""
-    from .checkpoint import save_model, load_model
+    from .checkpoint import load_model, save_model, training_data
     from .data import load_split
+    from .runtime import EagerSession
     from .tasks import get_task
 
     model, d = load_model(path, device)
@@ -114,7 +110,7 @@ def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: 
     n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = get_task(model.cfg.task)
     inputs, labels = load_split(task, "val", n, seed, n_train=n_train)
-    preds, q = run_all_steps(model_solver(model, device), inputs, model.cfg.n_sup)
+    preds, q = run_all_steps(EagerSession(model, device=device), inputs, model.cfg.n_sup)
     result = calibrate_threshold(q, (preds == labels[None]).all(-1), max_drop)
     result.update(split="val", n=n, seed=seed, max_drop=max_drop)
     thr = result["threshold"]
@@ -132,18 +128,18 @@ def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_tra
                         max_steps: int | None = None, threshold: float | None = None,
                         device: str = "cpu", batch_size: int = 256) -> dict:
     """`trm-edge eval`: the checkpoint on `n` fresh test puzzles (de-duplicated against training)."""
-    from .checkpoint import load_model
-    from .data import load_split
-    from .tasks import get_task
+    from .checkpoint import resolve, training_data
+    from .data import eval_puzzles
+    from .runtime import load
 
-    model, d = load_model(path, device)
+    d = resolve(path)
+    sess = load(d, device=device)
     n_train0, seed0 = training_data(d)
     n_train, seed = n_train or n_train0, seed0 if seed is None else seed
-    task = get_task(model.cfg.task)
-    inputs, labels = load_split(task, "test", n, seed, n_train=n_train)
-    thr = model.cfg.halt_threshold if threshold is None else threshold
-    out = evaluate_solver(model_solver(model, device), inputs, labels, max_steps or model.cfg.n_sup,
-                          thr, model.cfg.task, batch_size)
+    task = sess.manifest["task"]["name"]
+    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train)
+    thr = sess.halt_threshold if threshold is None else threshold
+    out = evaluate_session(sess, inputs, labels, max_steps or sess.max_steps, thr, task, batch_size)
     out.update(checkpoint=str(d), split="test", seed=seed, n_train=n_train)
     return out
 
@@ -155,4 +151,134 @@ def format_table(result: dict) -> str:
         lines.append(f"{s:>5}  {e:.3f}  {c:.3f}")
     h = result["halt"]
     lines.append(f"halting (q_halt > {h['threshold']:.3g}): exact {h['exact']:.3f}, mean steps {h['mean_steps']:.2f}")
+    return "\n".join(lines)
+
+
+# ---- artifacts: drift vs the eager fp32 model -------------------------------------------------
+def _rel_err(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(N, ...) -> (N,) ||a - ref|| / ||ref|| per sample."""
+    a = a.reshape(len(a), -1).astype(np.float64)
+    ref = ref.reshape(len(ref), -1).astype(np.float64)
+    return np.linalg.norm(a - ref, axis=1) / np.maximum(np.linalg.norm(ref, axis=1), 1e-12)
+
+
+def source_checkpoint(manifest: dict, checkpoint=None) -> Path:
+    """The checkpoint directory an artifact was exported from (--checkpoint overrides the manifest)."""
+    from .checkpoint import resolve
+
+    src = checkpoint or manifest["source"].get("checkpoint")
+    if not src:
+        raise ArtifactError(f"{manifest['name']}: the manifest names no source checkpoint; "
+                            "pass --checkpoint for the eager reference")
+    return resolve(src)
+
+
+def reference_for(manifest: dict, checkpoint=None):
+    """The eager session for the artifact's source weights (verified by their sha256)."""
+    from .checkpoint import load_model
+    from .checkpoint import weights_sha256
+    from .runtime import EagerSession
+
+    model, d = load_model(source_checkpoint(manifest, checkpoint))
+    if weights_sha256(model) != manifest["source"]["weights_sha256"]:
+        raise ArtifactError(f"checkpoint {d} has different weights than the ones {manifest['name']} "
+                            "was exported from (weights_sha256 mismatch)")
+    return EagerSession(model, source=str(d))
+
+
+def run_with_drift(sess, ref, inputs: np.ndarray, max_steps: int, batch_size: int = 250) -> dict:
+    """Step the artifact and the eager reference session side by side -> per-step arrays (S, N, ...)."""
+    preds, q, eager_preds, eager_q = [], [], [], []
+    dy, dz, dl = [], [], []
+    for i in range(0, len(inputs), batch_size):
+        tok = np.ascontiguousarray(inputs[i:i + batch_size], dtype=np.int32)
+        state, s_ref = sess.init(tok), ref.init(tok)
+        p, qq, ep, eq, ey, ez, el = ([] for _ in range(7))
+        for _ in range(max_steps):
+            state, out = sess.step_full(state)
+            s_ref, r = ref.step_full(s_ref)
+            p.append(out.preds)
+            qq.append(out.q_halt)
+            ep.append(r.preds)
+            eq.append(r.q_halt)
+            el.append(_rel_err(out.logits, r.logits))
+            ey.append(None if out.y is None else _rel_err(out.y, r.y))
+            ez.append(None if out.z is None else _rel_err(out.z, r.z))
+        preds.append(np.stack(p))
+        q.append(np.stack(qq))
+        eager_preds.append(np.stack(ep))
+        eager_q.append(np.stack(eq))
+        dl.append(np.stack(el))
+        dy.append(None if ey[0] is None else np.stack(ey))
+        dz.append(None if ez[0] is None else np.stack(ez))
+    cat = lambda parts: None if parts[0] is None else np.concatenate(parts, axis=1)  # noqa: E731
+    return {"preds": cat(preds), "q_halt": cat(q), "eager_preds": cat(eager_preds),
+            "eager_q_halt": cat(eager_q), "drift_y": cat(dy), "drift_z": cat(dz), "drift_logits": cat(dl)}
+
+
+def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
+                      max_steps: int | None = None, threshold: float | None = None,
+                      checkpoint=None, batch_size: int = 250, threads: int | None = None,
+                      drift: bool | None = None) -> dict:
+    """Accuracy per depth + halting of one artifact on `n` test puzzles, + drift vs eager fp32
+    (drift=None: when PyTorch is installed; the test split follows the source checkpoint's
+    training data when that checkpoint is here, else the defaults)."""
+    from .checkpoint import training_data
+    from .data import eval_puzzles
+    from .runtime import load
+
+    sess = load(path, threads=threads)
+    man = sess.manifest
+    try:
+        d = source_checkpoint(man, checkpoint)
+    except ArtifactError:
+        if checkpoint:
+            raise
+        d = None
+    n_train0, seed0 = training_data(d)
+    n_train, seed = n_train or n_train0, seed0 if seed is None else seed
+    task = man["task"]["name"]
+    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train)
+    steps = max_steps or sess.max_steps
+    thr = sess.halt_threshold if threshold is None else threshold
+    if drift is None:
+        drift = importlib.util.find_spec("torch") is not None and d is not None
+    out_common = dict(artifact=str(Path(path)), name=sess.name, target=man["target"],
+                      precision=man["precision"], mode=sess.mode,
+                      size_bytes=sum(f["bytes"] for f in man["files"].values()),
+                      checkpoint=None if d is None else str(d), split="test", seed=seed, n_train=n_train)
+    if not drift:
+        out = evaluate_session(sess, inputs, labels, steps, thr, task, batch_size)
+        out.update(out_common, drift=None)
+        return out
+    r = run_with_drift(sess, reference_for(man, checkpoint), inputs, steps, batch_size)
+    out = score(r["preds"], r["q_halt"], labels, thr, task)
+    eager = score(r["eager_preds"], r["eager_q_halt"], labels, thr, task)
+    rnd = lambda a: None if a is None else [round(float(v), 6) for v in a.mean(1)]  # noqa: E731
+    out.update(
+        out_common,
+        drift={"y": rnd(r["drift_y"]), "z": rnd(r["drift_z"]), "logits": rnd(r["drift_logits"])},
+        agree=[round(float(v), 6) for v in (r["preds"] == r["eager_preds"]).mean((1, 2))],
+        eager={k: eager[k] for k in ("exact", "cell", "halt")},
+    )
+    return out
+
+
+def format_drift(result: dict) -> str:
+    """Accuracy + drift per depth as text (the artifact beside eager fp32)."""
+    dr = result["drift"]
+    if dr is None:
+        return (f"{result['name']}: " + format_table(result) +
+                "\n(no drift vs eager fp32: that needs PyTorch, pip install 'trm-edge[torch]')")
+    lines = [f"{result['name']} ({result['task']}, {result['n']} test puzzles) vs eager fp32",
+             "depth  exact  eager   cell  agree   drift_y   drift_z  drift_logits"]
+    for i, s in enumerate(result["depths"]):
+        fy = "-" if dr["y"] is None else f"{dr['y'][i]:.2e}"
+        fz = "-" if dr["z"] is None else f"{dr['z'][i]:.2e}"
+        lines.append(f"{s:>5}  {result['exact'][i]:.3f}  {result['eager']['exact'][i]:.3f}  "
+                     f"{result['cell'][i]:.3f}  {result['agree'][i]:.3f}  {fy:>8}  {fz:>8}  "
+                     f"{dr['logits'][i]:.2e}")
+    h, eh = result["halt"], result["eager"]["halt"]
+    lines.append(f"halting (q_halt > {h['threshold']:.3g}): exact {h['exact']:.3f} (eager {eh['exact']:.3f}), "
+                 f"mean steps {h['mean_steps']:.2f} (eager {eh['mean_steps']:.2f})")
     return "\n".join(lines)

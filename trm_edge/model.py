@@ -9,10 +9,10 @@ of its arguments:
     recursion   = n_latent latent steps + 1 answer step
     supervision step = T recursions (the first T-1 without gradients) + heads
 
-The recursion is exposed as export-friendly pieces: `embed`, `initial_state`, `step`; `solve`
-drives them with the shared host loop (`trm_edge.runtime.loop`), the same loop every exported
-artifact uses. Where the paper and the authors' code differ we follow the code (post-norm blocks,
-fixed random y/z init, q_head bias -5) and say so below.
+The recursion is exposed as export-friendly pieces: `embed`, `initial_state`, `step`;
+`trm_edge.runtime.EagerSession(model).solve(...)` drives them with the shared host loop, the same
+loop and Session API every exported artifact uses. Where the paper and the authors' code differ we
+follow the code (post-norm blocks, fixed random y/z init, q_head bias -5) and say so below.
 
 `arch_version` records which layer layout a checkpoint was trained with, so an old checkpoint never
 silently changes meaning:
@@ -327,28 +327,6 @@ class TinyRecursiveModel(nn.Module):
         x = self.embed(tokens, puzzle_ids)
         _, _, logits, q_halt = self.step(x, *self.initial_state(x))
         return logits, q_halt
-
-    @torch.no_grad()
-    def solve(self, tokens: torch.Tensor, max_steps: int | None = None, halt: bool = True,
-              puzzle_ids: torch.Tensor | None = None, threshold: float | None = None):
-        """Run up to `max_steps` supervision steps with per-sample halting (the host loop).
-
-        Returns a `trm_edge.runtime.loop.SolveResult`: predictions after every step (S, B, seq_len),
-        q_halt per step (S, B) and the step at which each sample halted (B,).
-        """
-        from trm_edge.runtime.loop import host_loop
-
-        def init(tok):
-            x = self.embed(tok, puzzle_ids)
-            return (x, *self.initial_state(x))
-
-        def step(state):
-            x, y, z = state
-            y, z, logits, q_halt = self.step(x, y, z)
-            return (x, y, z), logits.argmax(-1), q_halt.float()
-
-        return host_loop(init, step, tokens, max_steps or self.cfg.n_sup, halt,
-                         self.cfg.halt_threshold if threshold is None else threshold)
 
 
 def build_model(cfg: TRMConfig) -> TinyRecursiveModel:

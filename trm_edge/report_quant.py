@@ -2,7 +2,7 @@
 
 For each target and precision it exports the checkpoint (trm_edge.export, int8 through
 trm_edge.export.quantize with calibration on training puzzles), runs the artifact through its
-runtime on `n` test puzzles beside eager fp32 (trm_edge.evaluate_artifact) and collects:
+runtime on `n` test puzzles beside eager fp32 (trm_edge.evaluate) and collects:
 
     size (bytes) and size / fp32 size of the same target
     exact accuracy at depths 1, 2, 4, 8, 16 (those <= n_sup) and at full depth n_sup
@@ -67,7 +67,7 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
                  log=print) -> dict:
     from .export import Recipe, UnsupportedError, export, load_source
     from .export.quantize import supported
-    from .evaluate_artifact import evaluate_artifact
+    from .evaluate import evaluate_artifact
 
     out = Path(out_dir)
     art_dir = out / "artifacts"
@@ -126,7 +126,7 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
             rows.append(row)
             log(f"{target} {prec}: {art.size_bytes} bytes, exact@{n_sup} {row['exact_full']:.3f} "
                 f"(eager {eager['exact_full']:.3f}), drift_y {row['drift_y']}")
-    from .export.common import tool_versions
+    from .artifact import tool_versions
 
     report = {"checkpoint": getattr(model, "source_checkpoint", None), "task": model.cfg.task,
               "n": cfg.n, "n_sup": n_sup, "depths": depths, "config": asdict(cfg), "eager_fp32": eager,

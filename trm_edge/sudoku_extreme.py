@@ -123,21 +123,24 @@ def evaluate(checkpoint, data, n: int | None = None, seed: int = 0, max_steps: i
              threshold: float | None = None, batch_size: int = 256, device: str = "cpu") -> dict:
     """Exact accuracy per depth, overall and per rating bucket, on the test split (`n`: a random
     subsample of that many puzzles, drawn with `seed`)."""
-    from .checkpoint import load_model
-    from .evaluate import model_solver, run_all_steps, score
+    from .checkpoint import resolve
+    from .evaluate import run_all_steps, score
+    from .runtime import load as load_session
 
     inputs, labels, rating = load(data, "test")   # bad files fail before the model loads
-    model, d = load_model(checkpoint, device)
-    if (model.cfg.seq_len, model.cfg.vocab_size) != (SEQ_LEN, VOCAB):
-        raise TRMEdgeError(f"{d} is not a 9x9 Sudoku model (seq_len {model.cfg.seq_len}, vocab {model.cfg.vocab_size})")
+    d = resolve(checkpoint)
+    sess = load_session(d, device=device)
+    m = sess.manifest["model"]
+    if (m["seq_len"], m["vocab_size"]) != (SEQ_LEN, VOCAB):
+        raise TRMEdgeError(f"{d} is not a 9x9 Sudoku model (seq_len {m['seq_len']}, vocab {m['vocab_size']})")
     total = len(inputs)
     if n is not None and n < total:
         idx = np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
         inputs, labels = inputs[idx], labels[idx]
         rating = rating[idx] if rating is not None else None
-    steps = max_steps or model.cfg.n_sup
-    thr = model.cfg.halt_threshold if threshold is None else threshold
-    preds, q = run_all_steps(model_solver(model, device), inputs, steps, batch_size)
+    steps = max_steps or sess.max_steps
+    thr = sess.halt_threshold if threshold is None else threshold
+    preds, q = run_all_steps(sess, inputs, steps, batch_size)
     res = {**score(preds, q, labels, thr, "sudoku-extreme"), "checkpoint": str(d), "data": str(data),
            "test_size": total, "seed": seed, "buckets": []}
     if rating is not None:

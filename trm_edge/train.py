@@ -316,7 +316,7 @@ class Trainer:
 # ---- the loop ------------------------------------------------------------------------------
 def _dist_setup(device: str | None) -> tuple[int, int, str]:
     """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK: join the group (gloo on CPU, NCCL on CUDA)."""
-    from .cli import pick_device
+    from .runtime import pick_device
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     device = pick_device(device)

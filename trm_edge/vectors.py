@@ -163,7 +163,8 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
     r = cfg.decimals
     top2 = np.sort(logits, -1)[..., -2:]
     margin = top2[..., 1] - top2[..., 0]  # (S, N, L)
-    from .export.common import task_info, weights_sha256
+    from .artifact import task_info
+    from .checkpoint import weights_sha256
 
     info = task_info(mc)  # exactly the manifest's "task" block
     enc = info["tokens"]
@@ -239,6 +240,14 @@ def load(path: str | os.PathLike) -> dict:
 
 
 # ---- checking a runtime against the vectors -----------------------------------------------------
+def session_fns(sess):
+    """A trm_edge.runtime Session as (init, step_logits) for `check`."""
+    def step(state):
+        state, out = sess.step_full(state)
+        return state, out.logits, out.q_halt
+    return sess.init, step
+
+
 def check(vectors: dict, init, step_logits) -> list[str]:
     """Run `init`/`step_logits` (see app_solve) on the recorded tokens, batch = all cases.
 

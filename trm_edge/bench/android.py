@@ -211,10 +211,10 @@ def run_runner_bench(adb: Adb, artifact: str | os.PathLike, runner: str, threads
     These tools time one entry point only: no host loop, so no accuracy and one "depth" of 1 step.
     They report a mean, not a distribution: `median`/`p90`/`min` stay null and `mean` is filled.
     """
-    import json
+    from trm_edge import artifact as artifact_mod
 
-    man = json.loads((Path(artifact) / "manifest.json").read_text())
-    eps = man.get("entry_points") or {}
+    man = artifact_mod.read(artifact).manifest
+    eps = man["entry_points"]
     ep = eps.get("step") or eps.get("forward") or next(iter(eps.values()), {})
     if not ep.get("file"):
         raise DeviceError(f"{artifact}/manifest.json names no model file for the runner")

@@ -31,6 +31,7 @@ class DeviceProfile:
     threads: int = 0              # default benchmark threads (0 = runtime default)
     targets: list[str] = field(default_factory=list)
     delegates: dict[str, str] = field(default_factory=dict)
+    emulate_cpu: str = ""         # ARM profiles: qemu -cpu model for `validate --arch aarch64 --cpu NAME`
 
     @property
     def n_cores(self) -> int | None:

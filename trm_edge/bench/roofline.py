@@ -12,14 +12,17 @@ beat both GEMMs shows above 100 %.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 
 def _hidden(dim: int, expansion: float) -> int:
-    from trm_edge.model import _round_up  # the model's own rounding: counts must match it
-
-    return _round_up(expansion * dim * 2 / 3, 256)
+    # trm_edge.model._round_up, restated so the bench needs no torch (tests/test_bench.py checks the
+    # counts against torch's flop counter on the real model)
+    return int(math.ceil(round(expansion * dim * 2 / 3) / 256) * 256)
 
 
 def net_call_flops(cfg, batch: int = 1) -> int:
@@ -97,23 +100,29 @@ def measure_peak_gflops(threads: int | None = None, n: int = 2048, repeats: int 
     """Best fp32 (n x n) @ (n x n) GEMM throughput on `threads` threads, over the GEMM libraries at
     hand: torch (MKL / oneDNN) and onnxruntime (MLAS) when installed. One library's GEMM is not the
     machine's peak (at 1024x1024 torch reached less than XNNPACK did inside a TRM step here), so the
-    best of several, at a size large enough to amortise threading, is the yardstick."""
-    import torch
-
-    old = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    best of several, at a size large enough to amortise threading, is the yardstick. Without torch
+    (a runtime-only install) numpy's BLAS stands in for it."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    results = {}
     try:
-        g = torch.Generator().manual_seed(0)
-        a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-        out = torch.empty(n, n)
-        results = {f"torch.matmul ({torch.get_num_threads()} threads)":
-                   _best_seconds(lambda: torch.matmul(a, b, out=out), repeats)}
-    finally:
-        torch.set_num_threads(old)
+        import torch
+    except ImportError:
+        out = np.empty((n, n), np.float32)
+        results["numpy.matmul (BLAS, its default threads)"] = _best_seconds(lambda: np.matmul(a, b, out=out), repeats)
+    else:
+        old = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.empty(n, n)
+            results[f"torch.matmul ({torch.get_num_threads()} threads)"] = \
+                _best_seconds(lambda: torch.matmul(ta, tb, out=tout), repeats)
+        finally:
+            torch.set_num_threads(old)
     sess = _onnxruntime_matmul(n, threads)
     if sess is not None:
-        feeds = {"A": a.numpy(), "B": b.numpy()}
+        feeds = {"A": a, "B": b}
         results[f"onnxruntime MatMul ({threads or 'default'} threads)"] = _best_seconds(lambda: sess.run(None, feeds), repeats)
     gflops = {k: 2 * n ** 3 / sec / 1e9 for k, sec in results.items()}
     best = max(gflops, key=gflops.get)

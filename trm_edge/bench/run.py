@@ -7,13 +7,13 @@ a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
+from types import SimpleNamespace
 
 from trm_edge.bench.host import BenchSettings, RuntimeSpec
 from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
@@ -45,17 +45,14 @@ def clip_depths(requested: list[int], n_sup: int) -> tuple[list[int], list[str]]
 
 
 def spec_from_artifact(path: str | Path) -> RuntimeSpec:
+    from trm_edge import artifact
+
     p = Path(path)
-    man_file = p / "manifest.json"
-    if not man_file.is_file():
+    if not artifact.is_artifact(p):
         raise ArtifactError(f"{p} is not an artifact directory (no manifest.json); export one with `trm-edge export`")
-    try:
-        man = json.loads(man_file.read_text())
-    except json.JSONDecodeError as e:
-        raise ArtifactError(f"{man_file} is not valid JSON: {e}") from None
-    name = man.get("name") or p.name
-    return RuntimeSpec(name=name, target=man.get("target", "?"), precision=man.get("precision", "fp32"),
-                       mode=man.get("mode", "looped"), path=str(p), delegate=man.get("delegate"))
+    man = artifact.read(p).manifest
+    return RuntimeSpec(name=man["name"], target=man["target"], precision=man["precision"],
+                       mode=man["mode"], path=str(p), delegate=man.get("delegate"))
 
 
 def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, batch: int,
@@ -63,7 +60,8 @@ def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, bat
     """Looped artifacts of every available target x precision, exported once into the cache."""
     from trm_edge.data import cache_dir
     from trm_edge.export import Recipe, export, target_module
-    from trm_edge.export.common import artifact_name, weights_sha256
+    from trm_edge.checkpoint import weights_sha256
+    from trm_edge.export.common import artifact_name
 
     root = cache_dir() / "bench" / f"{weights_sha256(model)[:12]}-b{batch}"
     specs = []
@@ -115,19 +113,12 @@ def random_checkpoint(preset: str) -> Path:
     return path
 
 
-def test_puzzles(task_name: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The same n held-out puzzles for every runtime: the test split (disjoint from training)."""
-    from trm_edge.data import load_split
-
-    return load_split(task_name, "test", n, seed=0)
-
-
 def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
+    from trm_edge import artifact
     from trm_edge.bench import devices as devmod
     from trm_edge.bench.report import SCHEMA, add_derived
     from trm_edge.bench.roofline import flops_per_step
-    from trm_edge.checkpoint import load_model
-    from trm_edge.model import count_params
+    from trm_edge.data import eval_puzzles
 
     profile = devmod.get_profile(req.device)
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
@@ -137,8 +128,21 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     if req.preset:
         ckpt = random_checkpoint(req.preset)
         notes.append(f"random weights of preset {req.preset!r} (seed 0): timing only, accuracy is meaningless")
-    model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
-    cfg = model.cfg
+    eager = req.eager
+    if eager and req.artifacts and not (req.all_targets or req.preset) and importlib.util.find_spec("torch") is None:
+        eager = False   # a runtime-only install benches the given artifacts alone
+        notes.append("no eager PyTorch reference: torch is not installed (pip install 'trm-edge[torch]')")
+    if eager or req.all_targets or not req.artifacts or req.preset:
+        from trm_edge.checkpoint import load_model
+        from trm_edge.model import count_params
+
+        model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
+        config, params = asdict(model.cfg), count_params(model)
+    else:  # given artifacts only, no eager: the model block comes from a manifest, no PyTorch needed
+        man = artifact.read_manifest(Path(req.artifacts[0]))
+        model, ckpt_dir = None, man["source"].get("checkpoint")
+        config, params = man["model"]["config"], man["model"]["params"]
+    cfg = SimpleNamespace(**config, total_len=config["puzzle_emb_len"] + config["seq_len"])
     depths, clip_notes = clip_depths(settings.depths, cfg.n_sup)
     notes += clip_notes
     settings.depths = depths
@@ -153,10 +157,10 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
             notes.append("coreml: Core ML artifacts run only on macOS / iOS; not benchmarked on this device")
         specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress)
     for s in specs:
-        m = json.loads((Path(s.path) / "manifest.json").read_text())
-        if (m.get("model") or {}).get("config", asdict(cfg)) != asdict(cfg):
+        m = artifact.read_manifest(Path(s.path))
+        if (m.get("model") or {}).get("config", config) != config:
             notes.append(f"{s.name}: exported from a different model config than {ckpt_dir}")
-    inputs, labels = test_puzzles(cfg.task, settings.n_puzzles, settings.seed)
+    inputs, labels = eval_puzzles(cfg.task, settings.n_puzzles, settings.seed)  # the same for every runtime
 
     result = {
         "schema": SCHEMA, "fixture": False,
@@ -164,7 +168,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         "command": req.command or "trm_edge.bench.run_bench(...)",
         "device": None,
         "model": {"checkpoint": str(ckpt_dir), "task": cfg.task, "n_sup": cfg.n_sup,
-                  "params": count_params(model), "config": asdict(cfg)},
+                  "params": params, "config": config},
         "settings": {**asdict(settings), "requested_depths": None,
                      "halt_threshold": cfg.halt_threshold if settings.halt_threshold is None else settings.halt_threshold},
         "notes": notes, "roofline": None, "runtimes": [],
@@ -174,7 +178,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
 
         result["device"] = host_device_info(profile.name)
         browser_specs = list(specs)
-        if req.eager:
+        if eager:
             specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
         entries, peak = bench_host(specs, settings, inputs, labels, cfg.task, req.isolate, req.progress)
         result["runtimes"] = entries

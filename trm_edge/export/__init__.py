@@ -4,7 +4,7 @@
     art = export(model, Recipe(target="onnx", mode="looped"), "artifacts")   # -> artifacts/onnx-fp32-looped/
 
 A recipe is target x precision x mode x depth x batch; recipes live as small TOML files in the
-top-level `export/` folder (`trm-edge export --recipe onnx-fp32-looped`). Every target module
+package folder `trm_edge/recipes/` (`trm-edge export --recipe onnx-fp32-looped`). Every target module
 (onnx, executorch, coreml, tflite) exposes the same functions: `available() -> str | None` (None
 when usable, else why not), `supports(recipe) -> str | None`, and `export(model, recipe, out_dir)
 -> Artifact`. Heavy backends are imported inside those modules, lazily.
@@ -23,7 +23,7 @@ from .common import Artifact, UnsupportedError, artifact_name
 TARGETS = ("onnx", "executorch", "coreml", "tflite")
 MODES = ("looped", "unrolled")
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")   # non-fp32: trm_edge.export.quantize
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "export"   # <repo>/export/*.toml
+RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"   # trm_edge/recipes/*.toml (package data)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Recipe:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Recipe":
-        """A recipe from a TOML file: an explicit path, or NAME -> export/NAME.toml."""
+        """A recipe from a TOML file: an explicit path, or NAME -> trm_edge/recipes/NAME.toml."""
         try:
             import tomllib
         except ImportError:  # Python 3.10

@@ -1,5 +1,6 @@
-"""What every export target shares, written once: the wrapper modules, example inputs, the
-manifest (with the sha256 of every file), output naming and the quantization hook.
+"""What every export target shares, written once: the wrapper modules and entry points, example
+inputs, the manifest's model-dependent fields (schema, hashing and writing: trm_edge.artifact),
+output naming and the quantizer's context (the hook itself: trm_edge.export.quantize.quantize).
 
 Entry points (the contract, see docs/export-internals.md):
 
@@ -16,23 +17,18 @@ S = seq_len (output cells), L = puzzle_emb_len + seq_len, D = d_model, V = vocab
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import __version__
-from ..errors import ArtifactError, TRMEdgeError
-
-FORMAT = "trm-edge-artifact/1"   # manifest schema id; fields are only ever added under this id
-MANIFEST = "manifest.json"
+from .. import artifact
+from ..artifact import Artifact
+from ..checkpoint import weights_sha256
+from ..errors import TRMEdgeError
 
 
 class UnsupportedError(TRMEdgeError):
@@ -127,6 +123,15 @@ def io_spec(cfg, mode: str, batch: int, depth: int | None = None) -> dict[str, d
     raise UnsupportedError(f"unknown mode {mode!r}")
 
 
+def entry_modules(model, recipe) -> tuple[dict, list[tuple[str, nn.Module]]]:
+    """(io_spec, [(entry point, wrapper module)]) of a recipe: looped -> init + step, unrolled ->
+    forward at the recipe's depth. Every exporter starts from this (ONNX adds its loop)."""
+    cfg = model.cfg
+    if recipe.mode == "looped":
+        return io_spec(cfg, "looped", recipe.batch), [("init", Init(model)), ("step", Step(model))]
+    return io_spec(cfg, "unrolled", recipe.batch, recipe.depth), [("forward", Unrolled(model, recipe.depth))]
+
+
 def example_inputs(spec: dict) -> tuple[torch.Tensor, ...]:
     """Tensors matching an entry point's inputs (values are irrelevant to the exported graph)."""
     out = []
@@ -154,179 +159,25 @@ class ExportContext:
     work_dir: Path                  # the artifact's (temporary) directory
 
 
-def quantize(target: str, obj, entry: str | None, ctx: ExportContext):
-    """Apply the recipe's precision at the target's hook; fp32 returns `obj` unchanged.
-
-    Hooks (what `obj` is): onnx -> Path of a written .onnx file (entry "init"/"step"/"forward"/"loop");
-    executorch -> (nn.Module wrapper, example_args) before torch.export, returns an ExportedProgram;
-    tflite -> Path of the converted .tflite (entry None: all signatures); coreml -> ct.models.MLModel
-    of one function. The int8/fp16 implementations live in trm_edge.export.quantize.
-    """
-    if ctx.recipe.precision == "fp32":
-        return obj
-    try:
-        from . import quantize as q
-    except ImportError:
-        raise UnsupportedError(f"precision {ctx.recipe.precision!r} needs trm_edge.export.quantize, "
-                               "which is not available in this build") from None
-    fn = getattr(q, target, None)
-    if fn is None:
-        raise UnsupportedError(f"precision {ctx.recipe.precision!r} is not supported for target {target!r}")
-    return fn(obj, entry, ctx)
-
-
-# ---- task description for the manifest ---------------------------------------------------------
-def task_info(cfg) -> dict:
-    """Token encoding and board shape of the model's task (read by the demo apps)."""
-    info: dict[str, Any] = {"name": cfg.task, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len}
-    try:
-        from ..tasks import get_task
-        task = get_task(cfg.task)
-    except (ValueError, ImportError):
-        task = None
-    enc = getattr(task, "token_encoding", None)
-    if callable(enc):
-        info["tokens"] = enc()
-    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
-        n = task.size
-        info["tokens"] = {"pad": 0, "blank": 1,
-                          "symbols": {str(d): d + 1 for d in range(1, n + 1)},
-                          "rule": "token 0 pad, 1 blank, digit d -> d + 1"}
-        info["board"] = [n, n]
-        info["box"] = [task.box_rows, task.box_cols]
-    else:
-        info["tokens"] = {"pad": 0}
-    if "board" not in info:
-        side = int(round(cfg.seq_len ** 0.5))
-        info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
-    return info
-
-
-# ---- hashing -----------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def weights_sha256(model) -> str:
-    """sha256 over the model's state dict (sorted names, raw bytes): identifies the source weights
-    whether the model came from a checkpoint directory or from memory."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        if name.endswith(("rope_cos", "rope_sin")):   # non-persistent, recomputed at load
-            continue
-        h.update(name.encode())
-        h.update(t.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
-def list_files(root: Path) -> dict[str, dict]:
-    """Every file under root except the manifest: relative path -> {sha256, bytes}."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(root).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-    return out
-
-
-def verify_files(root: Path, manifest: dict) -> None:
-    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise ArtifactError(f"{root}/{MANIFEST} lists no files")
-    for rel, meta in files.items():
-        p = root / rel
-        if ".." in Path(rel).parts or not p.is_file():
-            raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
-        if p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
-            raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
-                                "match the manifest")
-
-
-def read_manifest(root: Path) -> dict:
-    m = root / MANIFEST
-    if not m.is_file():
-        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})")
-    try:
-        manifest = json.loads(m.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{m} is not valid JSON: {e}") from None
-    if manifest.get("format") != FORMAT:
-        raise ArtifactError(f"{m}: unsupported format {manifest.get('format')!r} (expected {FORMAT})")
-    return manifest
-
-
-# ---- the manifest ------------------------------------------------------------------------------
-def tool_versions(*modules: str) -> dict[str, str]:
-    from importlib import metadata
-    out = {}
-    for m in ("torch",) + modules:
-        try:
-            out[m] = metadata.version(m)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
+# ---- the manifest (schema, reader and writer: trm_edge.artifact) ---------------------------------
 def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str | None,
                    seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
     """Write root/manifest.json; `entry_points`: name -> {"file", "method"?, "inputs", "outputs"}."""
     cfg = model.cfg
-    B, L, D = recipe.batch, cfg.total_len, cfg.d_model
-    manifest = {
-        "format": FORMAT,
-        "name": artifact_name(recipe),
-        "target": recipe.target,
-        "mode": recipe.mode,
-        "precision": recipe.precision,
-        "depth": recipe.depth if recipe.mode == "unrolled" else None,
-        "batch": B,
-        "task": task_info(cfg),
-        "model": {
-            "d_model": D, "total_len": L, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
-            "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
-            "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
-            "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
-            "n_layers": cfg.n_layers,
-            "params": sum(p.numel() for p in model.parameters()),
-            "config": asdict(cfg),
-        },
-        "state": {n: {"shape": [B, L, D], "dtype": "float32"} for n in ("x", "y", "z")},
-        "entry_points": entry_points,
-        "files": list_files(root),
-        "source": {"checkpoint": source, "weights_sha256": weights_sha256(model)},
-        "recipe": asdict(recipe),
-        "trm_edge_version": __version__,
-        "tools": tool_versions(*tools),
-        "host": f"{platform.system()} {platform.machine()}",
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "export_seconds": round(seconds, 2),
+    model_block = {
+        "d_model": cfg.d_model, "total_len": cfg.total_len, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
+        "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+        "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
+        "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
+        "n_layers": cfg.n_layers,
+        "params": sum(p.numel() for p in model.parameters()),
+        "config": asdict(cfg),
     }
-    if extra:
-        manifest.update(extra)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-@dataclass
-class Artifact:
-    path: Path                      # directory holding manifest.json and the model file(s)
-    manifest: dict = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.manifest["name"]
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(f["bytes"] for f in self.manifest["files"].values())
-
-    @property
-    def seconds(self) -> float:
-        return self.manifest["export_seconds"]
+    return artifact.write_manifest(
+        root, name=artifact_name(recipe), target=recipe.target, mode=recipe.mode, precision=recipe.precision,
+        depth=recipe.depth, batch=recipe.batch, task=artifact.task_info(cfg), model=model_block,
+        entry_points=entry_points, source={"checkpoint": source, "weights_sha256": weights_sha256(model)},
+        recipe=asdict(recipe), seconds=seconds, tools=tools, extra=extra)
 
 
 def write_artifact(out_dir: Path, recipe, write_fn) -> Artifact:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import require
-from .common import (ExportContext, Init, Step, Unrolled, example_inputs, io_spec, quantize,
-                     source_of, write_artifact, write_manifest)
+from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
+from .quantize import quantize, supported
 
 FILE = "model.mlpackage"
 
@@ -32,7 +32,9 @@ def available() -> str | None:
 
 
 def supports(recipe) -> str | None:
-    return None  # looped (multifunction init + step) and unrolled; no in-graph loop
+    """Looped (multifunction init + step) and unrolled (no in-graph loop); fp16 and weight-only int8
+    via trm_edge.export.quantize (no int8-dynamic)."""
+    return supported("coreml", recipe.precision)
 
 
 def _convert(ct, module, spec: dict, recipe):
@@ -54,14 +56,8 @@ def _convert(ct, module, spec: dict, recipe):
 
 def export(model, recipe, out_dir: Path):
     ct = require("coremltools", "coreml")
-    cfg = model.cfg
     t0 = time.perf_counter()
-    if recipe.mode == "looped":
-        spec = io_spec(cfg, "looped", recipe.batch)
-        jobs = [("init", Init(model)), ("step", Step(model))]
-    else:
-        spec = io_spec(cfg, "unrolled", recipe.batch, recipe.depth)
-        jobs = [("forward", Unrolled(model, recipe.depth))]
+    spec, jobs = entry_modules(model, recipe)
 
     def write(tmp: Path):
         ctx = ExportContext(model, recipe, spec, tmp)

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from ..errors import require
-from .common import (ExportContext, Init, Step, Unrolled, _supervision_step, example_inputs,
-                     io_spec, quantize, source_of, write_artifact, write_manifest)
+from .common import (ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of,
+                     write_artifact, write_manifest)
+from .quantize import quantize, supported
 
 
 def available() -> str | None:
@@ -28,7 +29,8 @@ def available() -> str | None:
 
 
 def supports(recipe) -> str | None:
-    return None  # every mode and batch; precisions other than fp32 via the quantize hook
+    """Every mode and batch; precisions other than fp32 as trm_edge.export.quantize supports them."""
+    return supported("onnx", recipe.precision)
 
 
 class Loop(nn.Module):
@@ -87,15 +89,10 @@ def export(model, recipe, out_dir: Path):
     require("onnxscript", "onnx")
     cfg = model.cfg
     t0 = time.perf_counter()
-    if recipe.mode == "looped":
-        spec = io_spec(cfg, "looped", recipe.batch)
-        jobs = [("init", Init(model)), ("step", Step(model))]
-        if recipe.in_graph_loop:
-            spec.update(io_spec(cfg, "loop", recipe.batch))
-            jobs.append(("loop", Loop(model)))
-    else:
-        spec = io_spec(cfg, "unrolled", recipe.batch, recipe.depth)
-        jobs = [("forward", Unrolled(model, recipe.depth))]
+    spec, jobs = entry_modules(model, recipe)
+    if recipe.mode == "looped" and recipe.in_graph_loop:
+        spec.update(io_spec(cfg, "loop", recipe.batch))
+        jobs.append(("loop", Loop(model)))
 
     def write(tmp: Path):
         ctx = ExportContext(model, recipe, spec, tmp)

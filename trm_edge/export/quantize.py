@@ -1,6 +1,6 @@
 """int8 / fp16 post-training quantization, one function per target, each with its ecosystem's own tool.
 
-`trm_edge.export.common.quantize(target, obj, entry, ctx)` calls these at each target's hook:
+`quantize(target, obj, entry, ctx)` (below) calls these at each target's hook:
 
     onnx(path, entry, ctx) -> path               onnxruntime: quant_pre_process + quantize_static
                                                  (QDQ, per-channel, QInt8) | quantize_dynamic
@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TRMEdgeError, require
-from .common import UnsupportedError
-from .executorch import NORM_MEAN, xnnpack_friendly  # the exporter's own graph rewrite
+from .common import ExportContext, UnsupportedError
+from .xnnpack import NORM_MEAN, xnnpack_friendly  # the exporter's own graph rewrite
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,22 @@ def supported(target: str, precision: str) -> str | None:
     return None
 
 
+def quantize(target: str, obj, entry: str | None, ctx: ExportContext):
+    """Apply the recipe's precision at the target's hook; fp32 returns `obj` unchanged.
+
+    Hooks (what `obj` is): onnx -> Path of a written .onnx file (entry "init"/"step"/"forward"/"loop");
+    executorch -> (nn.Module wrapper, example_args) before torch.export, returns an ExportedProgram;
+    tflite -> Path of the converted .tflite (entry None: all signatures); coreml -> ct.models.MLModel
+    of one function. The int8/fp16 implementations are the per-target functions below.
+    """
+    if ctx.recipe.precision == "fp32":
+        return obj
+    why = supported(target, ctx.recipe.precision)
+    if why:
+        raise UnsupportedError(why)
+    return {"onnx": onnx, "executorch": executorch, "tflite": tflite, "coreml": coreml}[target](obj, entry, ctx)
+
+
 def _int8_only(cfg: QuantConfig, target: str) -> None:
     if cfg.precision not in ("int8", "int8-dynamic"):
         raise UnsupportedError(f"precision {cfg.precision!r} is not supported for target {target!r} "
@@ -101,7 +117,7 @@ def calib_config(model, n_puzzles: int):
     seed, n_train = 0, None
     if src is not None:
         from ..checkpoint import resolve
-        from ..evaluate import training_data
+        from ..checkpoint import training_data
 
         try:
             n_train, seed = training_data(resolve(src))

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import require
-from .common import (ExportContext, Init, Step, Unrolled, example_inputs, io_spec, quantize,
-                     source_of, write_artifact, write_manifest)
+from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
+from .quantize import quantize, supported
 
 FILE = "model.tflite"
 
@@ -32,7 +32,9 @@ def available() -> str | None:
 
 
 def supports(recipe) -> str | None:
-    return None  # looped (init + step signatures) and unrolled; no in-graph loop (see module doc)
+    """Looped (init + step signatures) and unrolled (no in-graph loop, see the module doc); int8 and
+    int8-dynamic via trm_edge.export.quantize."""
+    return supported("tflite", recipe.precision)
 
 
 class Named(nn.Module):
@@ -51,14 +53,8 @@ class Named(nn.Module):
 
 def export(model, recipe, out_dir: Path):
     litert_torch = require("litert_torch", "tflite")
-    cfg = model.cfg
     t0 = time.perf_counter()
-    if recipe.mode == "looped":
-        spec = io_spec(cfg, "looped", recipe.batch)
-        jobs = [("init", Init(model)), ("step", Step(model))]
-    else:
-        spec = io_spec(cfg, "unrolled", recipe.batch, recipe.depth)
-        jobs = [("forward", Unrolled(model, recipe.depth))]
+    spec, jobs = entry_modules(model, recipe)
 
     def write(tmp: Path):
         ctx = ExportContext(model, recipe, spec, tmp)

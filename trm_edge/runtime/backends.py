@@ -1,7 +1,9 @@
-"""Sessions over the exported runtimes: onnxruntime, executorch.runtime, ai_edge_litert, coremltools.
+"""The backends of a Session, and `load`: eager PyTorch (the reference), onnxruntime,
+executorch.runtime, LiteRT (ai_edge_litert, or the classic tflite_runtime), coremltools.
 
-Each one opens the artifact's file(s) named in the manifest's entry points and feeds them numpy /
-torch tensors by the manifest's input names. Backends are imported lazily (require -> the extra).
+Each artifact session opens the file(s) named in the manifest's entry points and feeds them numpy /
+torch tensors by the manifest's input names. Backends are imported lazily (require -> the extra);
+this module imports neither torch nor any runtime at import time.
 """
 from __future__ import annotations
 
@@ -10,8 +12,55 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError, TRMEdgeError, require
+from .. import artifact
+from ..errors import ArtifactError, MissingExtraError, TRMEdgeError, require
 from .session import Session
+
+
+# ---- eager PyTorch: the reference --------------------------------------------------------------
+class EagerSession(Session):
+    backend = "eager"
+
+    def __init__(self, model, source: str | None = None, device: str = "cpu"):
+        import torch
+
+        self.torch, self.model, self.device = torch, model.eval().to(device), device
+        cfg = model.cfg
+        manifest = {"name": "eager", "target": "eager", "mode": "looped", "batch": None, "depth": None,
+                    "task": {"name": cfg.task},
+                    "model": {"seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
+                              "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+                              "n_sup": cfg.n_sup, "halt_threshold": cfg.halt_threshold},
+                    "source": {"checkpoint": source}}
+        super().__init__(manifest, Path(source) if source else None)
+
+    def _init(self, tokens, puzzle_ids):
+        torch = self.torch
+        with torch.no_grad():
+            tok = torch.from_numpy(tokens).to(self.device)
+            pid = None if puzzle_ids is None else torch.from_numpy(puzzle_ids).to(self.device)
+            x = self.model.embed(tok, pid)
+            return (x, *self.model.initial_state(x))
+
+    def _step(self, native):
+        x, y, z = native
+        with self.torch.no_grad():
+            y, z, logits, q = self.model.step(x, y, z)
+        np_ = lambda t: t.float().cpu().numpy()  # noqa: E731
+        return (x, y, z), np_(y), np_(z), np_(logits), logits.argmax(-1).int().cpu().numpy(), np_(q)
+
+
+def pick_device(device: str | None) -> str:
+    """--device autodetect for eager PyTorch: cuda, then mps, then cpu."""
+    import torch
+
+    if device and device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 def _entry(manifest: dict, name: str) -> dict:
@@ -54,7 +103,7 @@ class OnnxSession(_Looped, Session):
 
     def __init__(self, manifest, path: Path, threads: int | None = None):
         super().__init__(manifest, path)
-        ort = require("onnxruntime", "onnx")
+        ort = require("onnxruntime", "onnxruntime")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         if threads:
@@ -124,12 +173,49 @@ class ExecuTorchSession(_Looped, Session):
 
 
 # ---- TFLite (LiteRT) ---------------------------------------------------------------------------
+def tflite_interpreter_module():
+    """ai_edge_litert's interpreter, else the classic tflite_runtime (what Raspberry Pi and Coral
+    installs have; 2.14 runs this project's fp32 artifacts, int8 ones only as TFLITE_RUNTIME_INT8
+    says): -> (module, backend name)."""
+    try:
+        return require("ai_edge_litert.interpreter", "litert"), "litert"
+    except MissingExtraError:
+        pass
+    try:
+        return require("tflite_runtime.interpreter", "tflite-runtime"), "tflite-runtime"
+    except MissingExtraError:
+        raise MissingExtraError("a .tflite artifact needs ai_edge_litert or tflite_runtime; install one with: "
+                                "pip install 'trm-edge[litert]' (or 'trm-edge[tflite-runtime]')") from None
+
+
+# Measured with tflite-runtime 2.14.0 (its last release) on the bundled model's looped artifacts
+# (docs: README "ARM parity"): int8-dynamic gives wrong q_halt and answers on x86 and aarch64 alike;
+# static int8 is right on x86 but its aarch64 build segfaults in the first call (also without XNNPACK;
+# its reference kernels return wrong numbers). ai-edge-quantizer writes per-channel int8
+# FULLY_CONNECTED (one scale per output row) but leaves the op at version 5, so 2.14 loads the model
+# without complaint. ai-edge-litert (its successor) runs all of them right on both ISAs.
+TFLITE_RUNTIME_INT8 = {"int8-dynamic": "computes wrong answers for int8-dynamic artifacts",
+                       "int8@aarch64": "crashes (SIGSEGV) on static int8 artifacts on aarch64"}
+
+
+def _refuse_tflite_runtime(manifest: dict) -> None:
+    import platform
+
+    arch = "aarch64" if platform.machine().lower() in ("aarch64", "arm64") else "x86"
+    why = TFLITE_RUNTIME_INT8.get(manifest["precision"]) or TFLITE_RUNTIME_INT8.get(f"{manifest['precision']}@{arch}")
+    if why:
+        raise TRMEdgeError(f"{manifest['name']}: tflite_runtime (the classic package, last release 2.14) {why}; "
+                           "install its successor instead: pip install ai-edge-litert")
+
+
 class TFLiteSession(_Looped, Session):
     backend = "litert"
 
     def __init__(self, manifest, path: Path, threads: int | None = None):
         super().__init__(manifest, path)
-        interp_mod = require("ai_edge_litert.interpreter", "tflite")
+        interp_mod, self.backend = tflite_interpreter_module()
+        if self.backend == "tflite-runtime":
+            _refuse_tflite_runtime(manifest)
         files = {spec["file"] for spec in manifest["entry_points"].values()}
         if len(files) != 1:
             raise ArtifactError(f"{self.name}: a TFLite artifact has one .tflite, manifest names {sorted(files)}")
@@ -176,3 +262,24 @@ def open_session(manifest: dict, path: Path, threads: int | None = None) -> Sess
     if target not in SESSIONS:
         raise ArtifactError(f"{path}: unknown target {target!r} in the manifest")
     return SESSIONS[target](manifest, path, threads=threads)
+
+
+# ---- load ------------------------------------------------------------------------------------
+def load(path, threads: int | None = None, device: str = "cpu", verify: bool = True) -> Session:
+    """An artifact directory (with manifest.json) -> its runtime's Session; a checkpoint directory
+    or bundled name -> the eager PyTorch reference. The sha256 of every file in the manifest is
+    checked before anything is loaded (ArtifactError if a file is missing or changed)."""
+    if artifact.is_artifact(path):
+        art = artifact.read(path, verify=verify)
+        return open_session(art.manifest, art.path, threads=threads)
+    try:
+        from ..checkpoint import load_model, resolve
+        d = resolve(path)
+    except ArtifactError:
+        raise ArtifactError(f"{path} is neither an artifact (no {artifact.MANIFEST}) nor a checkpoint") from None
+    torch = require("torch", "torch")   # a checkpoint runs in eager PyTorch
+    device = pick_device(device)
+    model, d = load_model(d, device=device)
+    if threads:
+        torch.set_num_threads(threads)
+    return EagerSession(model, source=str(d), device=device)

@@ -1,4 +1,5 @@
-"""One Session type over every artifact and over eager PyTorch (the reference).
+"""One Session type over every artifact and over eager PyTorch (the reference); the backends
+(eager, onnxruntime, executorch, LiteRT / tflite-runtime, Core ML) are in backends.py.
 
     sess = trm_edge.runtime.load("artifacts/onnx-fp32-looped")   # or a checkpoint dir / bundled name
     state = sess.init(tokens)                          # int (N, seq_len) [+ puzzle_ids (N,)]
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, TRMEdgeError
+from ..errors import TRMEdgeError
 from ..tasks.base import PuzzleError
 from .loop import SolveResult, host_loop
 
@@ -147,68 +148,9 @@ class Session:
             raise TRMEdgeError(f"{self.name} is unrolled to {self.depth} steps; max_steps={max_steps} needs a "
                                "looped artifact or a deeper export")
         tokens = np.asarray(tokens)
+        tokens = tokens[None] if tokens.ndim == 1 else tokens   # one puzzle -> a batch of one
         return host_loop(lambda tok: self.init(tok, puzzle_ids), self.step, tokens, max_steps, halt,
                          self.halt_threshold if threshold is None else threshold)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} mode={self.mode} batch={self.batch}>"
-
-
-# ---- eager PyTorch: the reference --------------------------------------------------------------
-class EagerSession(Session):
-    backend = "eager"
-
-    def __init__(self, model, source: str | None = None, device: str = "cpu"):
-        import torch
-
-        self.torch, self.model, self.device = torch, model.eval().to(device), device
-        cfg = model.cfg
-        manifest = {"name": "eager", "target": "eager", "mode": "looped", "batch": None, "depth": None,
-                    "model": {"seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
-                              "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
-                              "n_sup": cfg.n_sup, "halt_threshold": cfg.halt_threshold},
-                    "source": {"checkpoint": source}}
-        super().__init__(manifest, Path(source) if source else None)
-
-    def _init(self, tokens, puzzle_ids):
-        torch = self.torch
-        with torch.no_grad():
-            tok = torch.from_numpy(tokens).to(self.device)
-            pid = None if puzzle_ids is None else torch.from_numpy(puzzle_ids).to(self.device)
-            x = self.model.embed(tok, pid)
-            return (x, *self.model.initial_state(x))
-
-    def _step(self, native):
-        x, y, z = native
-        with self.torch.no_grad():
-            y, z, logits, q = self.model.step(x, y, z)
-        np_ = lambda t: t.float().cpu().numpy()  # noqa: E731
-        return (x, y, z), np_(y), np_(z), np_(logits), logits.argmax(-1).int().cpu().numpy(), np_(q)
-
-
-# ---- load ------------------------------------------------------------------------------------
-def load(path, threads: int | None = None, device: str = "cpu", verify: bool = True) -> Session:
-    """An artifact directory (with manifest.json) -> its runtime's Session; a checkpoint directory
-    or bundled name -> the eager PyTorch reference. The sha256 of every file in the manifest is
-    checked before anything is loaded (ArtifactError if a file is missing or changed)."""
-    from ..export.common import MANIFEST, read_manifest, verify_files
-
-    p = Path(path)
-    if (p / MANIFEST).is_file():
-        manifest = read_manifest(p)
-        if verify:
-            verify_files(p, manifest)
-        from . import backends
-        return backends.open_session(manifest, p, threads=threads)
-    if p.is_file() and p.name == MANIFEST:
-        return load(p.parent, threads, device, verify)
-    try:
-        from ..checkpoint import load_model, resolve
-        d = resolve(path)
-    except ArtifactError:
-        raise ArtifactError(f"{path} is neither an artifact (no {MANIFEST}) nor a checkpoint") from None
-    model, d = load_model(d, device=device)
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
-    return EagerSession(model, source=str(d), device=device)

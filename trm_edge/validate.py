@@ -1,4 +1,5 @@
-"""`trm-edge validate`: an artifact against eager PyTorch after every supervision step.
+"""`trm-edge validate`: an artifact against eager PyTorch after every supervision step, or
+(`--vectors`, no PyTorch needed) against the golden vectors recorded from it (trm_edge.vectors).
 
 Both run the same real puzzles (the task's test split) side by side through `Session.step_full`,
 with no halting, for every step the artifact has (n_sup looped, K unrolled). Per step: max abs
@@ -14,37 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError, TRMEdgeError
+from .errors import TRMEdgeError
 
 # fp32 passes when predictions are identical at every step and max|logits - eager| is below 1e-3 of
 # max|eager logits| at that step. Relative, because fp32 rounding compounds through the recursion: on
 # the bundled model eager fp32 itself is 1.0e-2 away from an fp64 run at step 8 (logits up to |93|),
 # so no runtime can promise 1e-3 absolute at depth. Other precisions are reported only.
 TOLERANCE = {"fp32": 1e-3}
-
-
-def reference_for(manifest: dict, checkpoint=None):
-    """The eager session for the artifact's source weights (verified by their sha256)."""
-    from ..checkpoint import load_model
-    from ..runtime.session import EagerSession
-    from .common import weights_sha256
-
-    src = checkpoint or manifest["source"].get("checkpoint")
-    if not src:
-        raise ArtifactError("the manifest names no source checkpoint; pass --checkpoint")
-    model, d = load_model(src)
-    if weights_sha256(model) != manifest["source"]["weights_sha256"]:
-        raise ArtifactError(f"checkpoint {d} has different weights than the ones {manifest['name']} "
-                            "was exported from (weights_sha256 mismatch)")
-    return EagerSession(model, source=str(d))
-
-
-def puzzles(task_name: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n real test-split puzzles (inputs, labels) of the task."""
-    from .. import data
-
-    inputs, labels = data.load_split(task_name, "test", n, seed=seed)
-    return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
 
 
 def _maxabs(a, b):
@@ -75,7 +52,7 @@ def compare(sess, ref, tokens, labels=None, puzzle_ids=None, steps: int | None =
 
 
 def _coreml_spec_check(path: Path, manifest: dict) -> dict:
-    from .coreml import spec_summary
+    from .export.coreml import spec_summary
 
     entries = manifest["entry_points"]
     summary = spec_summary(path / next(iter(entries.values()))["file"])
@@ -98,12 +75,13 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     `max_steps` limits the depth compared (default: every step the artifact has). A model whose
     recursion is chaotic in fp32 (e.g. random weights: eager fp32 itself leaves an fp64 run after a
     few steps) can only be validated up to the depth where fp32 still agrees with itself."""
-    from ..runtime.session import load
-    from .common import read_manifest, verify_files
+    from . import artifact as artifact_mod
+    from .data import eval_puzzles
+    from .evaluate import reference_for
+    from .runtime import load
 
     path = Path(artifact)
-    manifest = read_manifest(path)
-    verify_files(path, manifest)
+    manifest = artifact_mod.read(path).manifest
     report = {"artifact": str(path), "name": manifest["name"], "target": manifest["target"],
               "mode": manifest["mode"], "precision": manifest["precision"], "n": n}
     if manifest["target"] == "coreml" and sys.platform != "darwin":
@@ -115,7 +93,7 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     sess = load(path)
     ref = reference_for(manifest, checkpoint)
     m = manifest["model"]
-    tokens, labels = puzzles(manifest["task"]["name"], n, seed)
+    tokens, labels = eval_puzzles(manifest["task"]["name"], n, seed)
     pid = (np.arange(n) % m["n_puzzle_ids"]).astype(np.int32) if m["puzzle_emb_len"] > 0 else None
     if max_steps is not None:
         max_steps = min(max_steps, sess.max_steps)
@@ -138,6 +116,47 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
             passed = passed and loop["answer_agreement"] == 1.0 and loop["halting_agreement"] == 1.0
     report["passed"] = passed
     return report
+
+
+def validate_vectors(artifact, vectors_path) -> dict:
+    """The artifact against golden vectors (tests/vectors/*.json, recorded from eager fp32): every
+    step's logits, q_halt and firm predictions within the recorded tolerance (fp32), and the final
+    answers and halting steps with adaptive halting. Needs only the artifact's runtime (no torch)."""
+    from . import vectors as V
+    from .errors import ArtifactError
+    from .runtime import load
+
+    sess = load(artifact)
+    v = V.load(vectors_path)
+    man = sess.manifest
+    if man["source"].get("weights_sha256") != v["weights_sha256"]:
+        raise ArtifactError(f"{man['name']} was exported from other weights than the ones {vectors_path} "
+                            f"was recorded from ({v['checkpoint']}): weights_sha256 differs")
+    cases = v["cases"]
+    steps = min(v["max_steps"], sess.max_steps)
+    res = sess.solve(np.asarray([c["tokens"] for c in cases], np.int32), steps, halt=True,
+                     threshold=v["halt_threshold"])
+    answers = float(np.mean([np.array_equal(res.final[i], c["final_preds"]) for i, c in enumerate(cases)]))
+    halting = float(np.mean([int(res.halted_at[i]) == c["halted_at"] for i, c in enumerate(cases)]))
+    rep = {"artifact": str(artifact), "name": man["name"], "precision": man["precision"], "backend": sess.backend,
+           "vectors": str(vectors_path), "n": len(cases), "answer_agreement": answers,
+           "halting_agreement": halting, "problems": None, "passed": None}
+    if man["precision"] == "fp32" and steps == v["max_steps"]:
+        rep["problems"] = V.check(v, *V.session_fns(sess))
+        rep["passed"] = not rep["problems"]
+    return rep
+
+
+def format_vectors_report(rep: dict) -> str:
+    lines = [f"{rep['name']} on {rep['backend']} vs {rep['vectors']} ({rep['n']} puzzles)",
+             f"  final answers {rep['answer_agreement']:.4f}, halting steps {rep['halting_agreement']:.4f}"]
+    if rep["problems"] is not None:
+        lines += [f"  {p}" for p in rep["problems"][:20]]
+        lines.append("  PASS (logits, q_halt, predictions and halting within the vectors' tolerance)"
+                     if rep["passed"] else f"  FAIL ({len(rep['problems'])} mismatches)")
+    else:
+        lines.append(f"  reported (the vectors' tolerance holds for fp32 artifacts, not {rep['precision']})")
+    return "\n".join(lines)
 
 
 def format_report(rep: dict) -> str:
@@ -168,4 +187,5 @@ def format_report(rep: dict) -> str:
 
 def check_passed(rep: dict) -> None:
     if rep["passed"] is False:
-        raise TRMEdgeError(f"validation failed for {rep['name']}")
+        where = f" on {rep['arch']} {rep['cpu']} (emulated)" if rep.get("cpu") else ""
+        raise TRMEdgeError(f"validation failed for {rep['name']}{where}")

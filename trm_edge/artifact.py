@@ -1,0 +1,249 @@
+"""The artifact on disk, in one place: its manifest schema, the one reader and the one writer.
+
+An artifact is a directory: `manifest.json` plus the model file(s) it names. Everything that reads
+an artifact (the runtime, the bench, `validate`, the apps installer) goes through `read()`, which
+validates the manifest and verifies the sha256 and size of every file before anything is loaded;
+the exporters write it through `write_manifest()`. This module needs only the standard library
+(no torch, no numpy), so a runtime-only install can read artifacts.
+
+Manifest, format "trm-edge-artifact/1" (fields are only ever added under this id; a change that
+removes or re-means a field bumps the number, and readers refuse formats they do not know):
+
+    format          "trm-edge-artifact/1"
+    name            "<target>-<precision>-<mode>[-d<depth>]"
+    target          onnx | executorch | coreml | tflite
+    mode            looped (entry points init + step [+ loop]) | unrolled (entry point forward)
+    precision       fp32 | fp16 | int8 | int8-dynamic
+    depth           unrolled: supervision steps K in the graph; looped: null
+    batch           static batch of every entry point (sessions feed any N in chunks of it)
+    task            {"name", "vocab_size", "seq_len", "tokens": {...}, "board": [...]}  (the apps read it)
+    model           {"seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup",
+                     "halt_threshold", "d_model", "total_len", ..., "config": TRMConfig as a dict}
+    state           {"x"|"y"|"z": {"shape": [B, L, D], "dtype": "float32"}}
+    entry_points    name -> {"file", "method"?, "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}
+    files           relative path -> {"sha256", "bytes"}: every file of the artifact but the manifest
+    source          {"checkpoint": name or path or null, "weights_sha256": sha256 of the eager weights}
+    recipe, trm_edge_version, tools, host, exported_at, export_seconds   (provenance)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ArtifactError
+
+SCHEMA_VERSION = 1
+FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
+MANIFEST = "manifest.json"
+TARGETS = ("onnx", "executorch", "coreml", "tflite")
+MODES = ("looped", "unrolled")
+ENTRY_POINTS = {"looped": ("init", "step"), "unrolled": ("forward",)}   # required per mode
+MODEL_KEYS = ("seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup", "halt_threshold")
+
+
+@dataclass
+class Artifact:
+    path: Path                      # directory holding manifest.json and the model file(s)
+    manifest: dict = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f["bytes"] for f in self.manifest["files"].values())
+
+    @property
+    def seconds(self) -> float:
+        return self.manifest["export_seconds"]
+
+
+# ---- hashing -----------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def list_files(root: Path) -> dict[str, dict]:
+    """Every file under root except the manifest: relative path -> {sha256, bytes}."""
+    out = {}
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            out[p.relative_to(root).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return out
+
+
+def verify_files(root: Path, manifest: dict) -> None:
+    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size."""
+    root = Path(root)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ArtifactError(f"{root}/{MANIFEST} lists no files")
+    for rel, meta in files.items():
+        p = root / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute() or not p.is_file():
+            raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
+        if not isinstance(meta, dict) or p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
+            raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
+                                "match the manifest")
+
+
+# ---- reading -----------------------------------------------------------------------------------
+def validate_manifest(manifest, where: str = MANIFEST) -> dict:
+    """Check the fields every reader relies on (see the module doc); -> the manifest."""
+    def bad(msg):
+        raise ArtifactError(f"{where}: {msg}")
+
+    if not isinstance(manifest, dict):
+        bad("not a JSON object")
+    if manifest.get("format") != FORMAT:
+        bad(f"unsupported format {manifest.get('format')!r} (this trm-edge reads {FORMAT})")
+    for key, typ in (("name", str), ("target", str), ("mode", str), ("precision", str), ("batch", int),
+                     ("task", dict), ("model", dict), ("entry_points", dict), ("files", dict)):
+        if not isinstance(manifest.get(key), typ):
+            bad(f"field {key!r} is missing or not a {typ.__name__}")
+    if manifest["target"] not in TARGETS:
+        bad(f"unknown target {manifest['target']!r}")
+    mode = manifest["mode"]
+    if mode not in MODES:
+        bad(f"unknown mode {mode!r}")
+    if manifest["batch"] < 1:
+        bad(f"batch must be >= 1, got {manifest['batch']}")
+    if mode == "unrolled" and not (isinstance(manifest.get("depth"), int) and manifest["depth"] >= 1):
+        bad("an unrolled artifact needs an integer depth >= 1")
+    missing = [k for k in MODEL_KEYS if not isinstance(manifest["model"].get(k), (int, float))]
+    if missing:
+        bad(f"model block lacks {missing}")
+    if not isinstance(manifest["task"].get("name"), str):
+        bad("task block lacks its name")
+    eps = manifest["entry_points"]
+    for need in ENTRY_POINTS[mode]:
+        if need not in eps:
+            bad(f"a {mode} artifact needs entry point {need!r}, has {sorted(eps)}")
+    files = manifest["files"]
+    for name, spec in eps.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+            bad(f"entry point {name!r} names no file")
+        f = spec["file"]
+        if f not in files and not any(k.startswith(f + "/") for k in files):  # .mlpackage is a folder
+            bad(f"entry point {name!r}: file {f} is not among the manifest's files")
+        for key in ("inputs", "outputs"):
+            ts = spec.get(key)
+            if not isinstance(ts, list) or not all(isinstance(t, dict) and "name" in t and "shape" in t
+                                                   and "dtype" in t for t in ts):
+                bad(f"entry point {name!r}: {key} must be a list of {{name, shape, dtype}}")
+    return manifest
+
+
+def read_manifest(root: Path) -> dict:
+    """root/manifest.json, parsed and validated (files are not hashed: see `read`)."""
+    m = Path(root) / MANIFEST
+    if not m.is_file():
+        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})")
+    try:
+        manifest = json.loads(m.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{m} is not valid JSON: {e}") from None
+    return validate_manifest(manifest, str(m))
+
+
+def read(path, verify: bool = True) -> Artifact:
+    """The one reader: an artifact directory (or its manifest.json) -> Artifact, with the manifest
+    validated and, unless verify=False, the sha256 and size of every listed file checked."""
+    p = Path(path)
+    if p.is_file() and p.name == MANIFEST:
+        p = p.parent
+    manifest = read_manifest(p)
+    if verify:
+        verify_files(p, manifest)
+    return Artifact(p, manifest)
+
+
+def is_artifact(path) -> bool:
+    p = Path(path)
+    return (p / MANIFEST).is_file() or (p.is_file() and p.name == MANIFEST)
+
+
+# ---- writing -----------------------------------------------------------------------------------
+def tool_versions(*modules: str) -> dict[str, str]:
+    from importlib import metadata
+    out = {}
+    for m in ("torch",) + modules:
+        try:
+            out[m] = metadata.version(m)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# ---- task description for the manifest ---------------------------------------------------------
+def task_info(cfg) -> dict:
+    """Token encoding and board shape of the model's task (read by the demo apps)."""
+    info: dict[str, Any] = {"name": cfg.task, "vocab_size": cfg.vocab_size, "seq_len": cfg.seq_len}
+    try:
+        from .tasks import get_task
+        task = get_task(cfg.task)
+    except (ValueError, ImportError):
+        task = None
+    enc = getattr(task, "token_encoding", None)
+    if callable(enc):
+        info["tokens"] = enc()
+    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
+        n = task.size
+        info["tokens"] = {"pad": 0, "blank": 1,
+                          "symbols": {str(d): d + 1 for d in range(1, n + 1)},
+                          "rule": "token 0 pad, 1 blank, digit d -> d + 1"}
+        info["board"] = [n, n]
+        info["box"] = [task.box_rows, task.box_cols]
+    else:
+        info["tokens"] = {"pad": 0}
+    if "board" not in info:
+        side = int(round(cfg.seq_len ** 0.5))
+        info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
+    return info
+
+
+def write_manifest(root: Path, *, name: str, target: str, mode: str, precision: str, depth: int | None,
+                   batch: int, task: dict, model: dict, entry_points: dict, source: dict, recipe: dict,
+                   seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
+    """Write root/manifest.json over the files already in root (hashed here) and return it.
+    The exporters call this through trm_edge.export.common.write_manifest (which fills the model
+    and source blocks from the eager model); the result is validated like any manifest read back."""
+    root = Path(root)
+    B, L, D = batch, model.get("total_len"), model.get("d_model")
+    manifest = {
+        "format": FORMAT,
+        "name": name,
+        "target": target,
+        "mode": mode,
+        "precision": precision,
+        "depth": depth if mode == "unrolled" else None,
+        "batch": B,
+        "task": task,
+        "model": model,
+        "state": {n: {"shape": [B, L, D], "dtype": "float32"} for n in ("x", "y", "z")},
+        "entry_points": entry_points,
+        "files": list_files(root),
+        "source": source,
+        "recipe": recipe,
+        "trm_edge_version": __version__,
+        "tools": tool_versions(*tools),
+        "host": f"{platform.system()} {platform.machine()}",
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "export_seconds": round(seconds, 2),
+    }
+    if extra:
+        manifest.update(extra)
+    validate_manifest(manifest, f"{root}/{MANIFEST} (being written)")
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
