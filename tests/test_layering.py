@@ -19,9 +19,11 @@ LAYERS = [
     (1, ("trm_edge.model", "trm_edge.checkpoint", "trm_edge.train_state")),
     (2, ("trm_edge.runtime",)),
     (3, ("trm_edge.export",)),
+    (2, ("trm_edge.import_authors",)),   # the authors' checkpoints -> a trm-edge checkpoint
     (4, ("trm_edge.evaluate", "trm_edge.vectors", "trm_edge.validate")),
     (5, ("trm_edge.train", "trm_edge.arc_train", "trm_edge.arc_eval", "trm_edge.demo", "trm_edge.bench",
-         "trm_edge.apps", "trm_edge.report_quant", "trm_edge.arm64", "trm_edge.validate_arm")),
+         "trm_edge.apps", "trm_edge.report_quant", "trm_edge.arm64", "trm_edge.validate_arm",
+         "trm_edge.sudoku_extreme", "trm_edge.web")),
     (6, ("trm_edge.cli",)),
 ]
 
@@ -60,7 +62,8 @@ def layer(mod: str) -> int:
     best = None
     for n, prefixes in LAYERS:
         for p in prefixes:
-            if (mod == p or mod.startswith(p + ".")) and (best is None or len(p) > best[1]):
+            # the bare package name matches itself only: a new module must be placed in a layer
+            if (mod == p or (p != "trm_edge" and mod.startswith(p + "."))) and (best is None or len(p) > best[1]):
                 best = (n, len(p))
     assert best is not None, f"{mod} is in no layer: add it to LAYERS"
     return best[0]
