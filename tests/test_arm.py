@@ -89,8 +89,11 @@ def test_golden_answers_and_halting_on_arm(reports, vectors, cpu, target, precis
     assert rep["arch"] == "aarch64" and rep["cpu"] == cpu
     (g,) = rep["golden"]
     n = len(vectors[1]["cases"])
-    assert (g["answers"], g["halting"]) == (n, n), format_arm_report(rep)
+    # ARM must answer as x86 does; fp32 must also give the golden (eager fp32) answers, while int8
+    # may legitimately differ from fp32 on a puzzle (on x86 too: quantization, not the ISA)
+    assert (g["x86_answers_agree"], g["x86_halting_agree"]) == (n, n), format_arm_report(rep)
     if precision == "fp32":
+        assert (g["answers"], g["halting"]) == (n, n), format_arm_report(rep)
         assert g["contract_problems"] == [], format_arm_report(rep)
         assert g["q_halt_err"] <= vectors[1]["tolerance"]["q_atol"]
     if "loop_answers" in g:

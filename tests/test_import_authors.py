@@ -238,7 +238,7 @@ def test_validate_imported_models(artifacts):
     fixtures' random weights make the recursion chaotic (errors grow ~8x per step for the MLP model;
     eager fp32 itself leaves an fp64 run after ~4 steps), so deeper steps fail against any fp32
     reference. Maze: identical predictions at all 16 steps, relative error past 1e-3 at step ~15."""
-    from trm_edge.export.validate import validate
+    from trm_edge.validate import validate
 
     rep = validate(artifacts("maze-att-tiny", "onnx").path, n=8, max_steps=12)
     assert rep["passed"] is True and len(rep["steps"]) == 12 and rep["in_graph_loop"]["answer_agreement"] == 1.0

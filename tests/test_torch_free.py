@@ -51,6 +51,10 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(TRMConfig.preset("sudoku4-tiny")).eval()
     with torch.no_grad():  # some samples halt early, some never
+        # random weights at the authors' LeCun scale make the fp32 recursion chaotic (as in
+        # tests/test_export.py): halved, exported and eager agree to fp32 rounding at every step
+        for p in model.net.parameters():
+            p.mul_(0.5)
         model.q_head.weight.normal_(0, 0.2)
         model.q_head.bias.fill_(-0.5)
     model.source_checkpoint = str(save_model(model, root / "tiny4"))

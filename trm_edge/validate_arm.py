@@ -58,6 +58,18 @@ def matching_vectors(manifest: dict, paths=None) -> list[tuple[Path, dict]]:
     return out
 
 
+INT8_HALT_TIE = 1.0   # logits: int8 kernels of two ISAs differ by up to ~0.9 in q_halt (measured, tflite int8-dynamic)
+
+
+def _int8_tie(halted, xr, thr: float) -> np.ndarray:
+    """(B,) True where ARM and x86 halt at different steps but x86's q_halt at the first of the two
+    steps lies within INT8_HALT_TIE of the threshold: a near-tie that int8 rounding may flip."""
+    k = np.minimum(halted, xr.halted_at) - 1                      # 0-based step where one of them halted
+    k = np.clip(k, 0, xr.q_halt.shape[0] - 1)
+    q = xr.q_halt[k, np.arange(len(k))]
+    return (halted != xr.halted_at) & (np.abs(q - thr) < INT8_HALT_TIE)
+
+
 def golden_check(vec: dict, arm: _Recorded, final, halted, x86, contract: bool, loop=None) -> dict:
     """The ARM host loop's answers / halting / q_halt on one vectors file against the recorded ones
     (and against the same artifact on x86). `arm` replays the vectors' rows of the emulated run."""
@@ -77,6 +89,7 @@ def golden_check(vec: dict, arm: _Recorded, final, halted, x86, contract: bool, 
          "halting": int(((halted == want_halt) | near).sum()),
          "q_halt_err": float(np.abs(q - want_q).max()),
          "x86_answers_agree": int((final == xr.final).all(-1).sum()),
+         "x86_halting_agree": int(((halted == xr.halted_at) | _int8_tie(halted, xr, thr)).sum()),
          "x86_q_halt_diff": float(np.abs(q[:s] - xr.q_halt[:s]).max()),
          "halted_at": halted.tolist(), "expected_halted_at": want_halt.tolist()}
     if contract:   # fp32: the vectors' own tolerance check over the steps that ran
@@ -85,8 +98,11 @@ def golden_check(vec: dict, arm: _Recorded, final, halted, x86, contract: bool, 
     if loop is not None:
         g["loop_answers"] = int((loop[0] == want_final).all(-1).sum())
         g["loop_halting"] = int(((loop[1] == want_halt) | near).sum())
-    g["passed"] = (g["answers"] == g["n"] and g["halting"] == g["n"] and not g.get("contract_problems")
-                   and g.get("loop_answers", g["n"]) == g["n"] and g.get("loop_halting", g["n"]) == g["n"])
+    if contract:   # fp32: the golden answers and halting steps themselves
+        g["passed"] = (g["answers"] == g["n"] and g["halting"] == g["n"] and not g.get("contract_problems")
+                       and g.get("loop_answers", g["n"]) == g["n"] and g.get("loop_halting", g["n"]) == g["n"])
+    else:   # int8: quantization itself may change an answer (x86 too); ARM must answer as x86 does
+        g["passed"] = g["x86_answers_agree"] == g["n"] and g["x86_halting_agree"] == g["n"]
     return g
 
 
@@ -174,20 +190,23 @@ def format_arm_report(rep: dict) -> str:
     for g in rep["golden"]:
         s = (f"  golden {Path(g['vectors']).name}: answers {g['answers']}/{g['n']}, halting {g['halting']}/{g['n']}, "
              f"max |q_halt - vectors| {g['q_halt_err']:.1e}; same artifact on x86: answers "
-             f"{g['x86_answers_agree']}/{g['n']}, max |q_halt diff| {g['x86_q_halt_diff']:.1e}")
+             f"{g['x86_answers_agree']}/{g['n']}, halting {g['x86_halting_agree']}/{g['n']}, "
+             f"max |q_halt diff| {g['x86_q_halt_diff']:.1e}")
         if "loop_answers" in g:
             s += f"; loop.onnx answers {g['loop_answers']}/{g['n']}, halting {g['loop_halting']}/{g['n']}"
         lines.append(s)
         if g.get("contract_problems"):
             lines.append("  vectors contract (fp32): " + "; ".join(g["contract_problems"][:5]))
-        if g["halting"] != g["n"]:
+        if g["halting"] != g["n"]:   # (int8: reported; the pass rule is agreement with x86)
             lines.append(f"  halted at {g['halted_at']}, vectors say {g['expected_halted_at']}")
     if not rep["golden"]:
         lines.append("  golden vectors: none recorded from this artifact's weights")
     if rep["passed"] is None:
         verdict = "  reported (no tolerance for this precision, no golden vectors)"
     elif rep["golden"]:
-        verdict = ("  PASS" if rep["passed"] else "  FAIL") + " (golden answers and halting steps on ARM" + \
+        rule = ("golden answers and halting steps on ARM" if rep["precision"] == "fp32" else
+                "the same answers and halting steps as this artifact on x86 (int8 may differ from the fp32 vectors)")
+        verdict = ("  PASS" if rep["passed"] else "  FAIL") + f" ({rule}" + \
             (f"; per-step predictions identical, logits err < {rep['tolerance']:g} x max|logits|)"
              if rep["tolerance"] else ")")
     lines.append(verdict)
@@ -196,13 +215,15 @@ def format_arm_report(rep: dict) -> str:
 
 def parity_table(reports: list[dict]) -> str:
     """artifact x runtime x CPU model: answers, halting, max q_halt difference (vs vectors / vs x86)."""
-    hdr = ("artifact", "runtime", "cpu", "answers", "halting", "max|dq| vectors", "max|dq| x86", "result")
+    hdr = ("artifact", "runtime", "cpu", "answers", "halting", "vs x86 (ans / halt)", "max|dq| vectors",
+           "max|dq| x86", "result")
     rows = []
     for r in reports:
         rt = {"litert": "ai-edge-litert"}.get(r["backend"], r["backend"])
         for g in r["golden"]:
             ans = f"{g['answers']}/{g['n']}" + (f" (loop {g['loop_answers']}/{g['n']})" if "loop_answers" in g else "")
-            rows.append((r["name"], rt, r["cpu"], ans, f"{g['halting']}/{g['n']}", f"{g['q_halt_err']:.1e}",
+            rows.append((r["name"], rt, r["cpu"], ans, f"{g['halting']}/{g['n']}",
+                         f"{g['x86_answers_agree']}/{g['n']} / {g['x86_halting_agree']}/{g['n']}", f"{g['q_halt_err']:.1e}",
                          f"{g['x86_q_halt_diff']:.1e}", "PASS" if r["passed"] else "FAIL"))
     w = [max(len(str(x[i])) for x in [hdr, *rows]) for i in range(len(hdr))]
     fmt = lambda row: "| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(row)) + " |"  # noqa: E731
