@@ -93,6 +93,17 @@ def test_eval_json(tiny_ckpt, tmp_path):
     assert "depth  exact   cell" in r.output
 
 
+def test_eval_on_a_givens_range(tiny_ckpt, tmp_path):
+    """--givens scores the same board with another clue range (de-duplicated against training)."""
+    out = tmp_path / "g.json"
+    r = CliRunner().invoke(cli, ["eval", "--checkpoint", str(tiny_ckpt), "--n", "16", "--givens", "9-11",
+                                 "--json", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "16 puzzles with 9-11 givens" in r.output and json.loads(out.read_text())["givens"] == [9, 11]
+    assert "LO-HI" in one_line_error(["eval", "--checkpoint", str(tiny_ckpt), "--givens", "30"])
+    assert "givens" in one_line_error(["eval", "--checkpoint", str(tiny_ckpt), "--givens", "3-99"])
+
+
 def test_demo_runs(tiny_ckpt):
     r = CliRunner().invoke(cli, ["demo", "--checkpoint", str(tiny_ckpt), "--n", "50", "--seed", "1",
                                  "--export", "none"])

@@ -19,7 +19,11 @@ from trm_edge.errors import TRMEdgeError
 from trm_edge.export import Recipe, UnsupportedError, export, target_module
 
 N_TEST = 200          # fixed test set: the first 200 test puzzles of the fixture's data seed
-TOL_EXACT = 0.03      # int8 exact accuracy at full depth within 3 points of eager fp32 (6 puzzles)
+# int8 exact accuracy at full depth within 5 points of eager fp32 (10 puzzles). The fixture is barely
+# trained (eager ~0.8-0.86, small margins), so which puzzles int8 flips depends on the calibration draw:
+# measured ONNX int8 0.825-0.865 vs eager 0.86 over n_calib 16/64 and activation types on one machine,
+# 0.77 vs 0.81 on CI's. The bundled model's slow test below holds int8 to 1 point on 1000 puzzles.
+TOL_EXACT = 0.05
 MIN_AGREE = 0.97      # and >= 97 % of cells predicted exactly as eager predicts them
 # The tiny fixture model (74k params) carries ~100 KB of graph structure per artifact that int8 does
 # not shrink, so its ratio is ~0.2-0.4 by target; what the fast tests pin is that the weights are

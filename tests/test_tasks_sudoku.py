@@ -91,3 +91,15 @@ def test_parse_81_char_form():
     text = task.to_text(inputs[0])
     assert len(text) == 81
     assert np.array_equal(task.parse(text.replace(".", "0")), inputs[0])
+
+
+def test_givens_range_is_part_of_the_task_name():
+    """`sudoku9-30-36` rebuilds a 9x9 task with 30..36 givens; the name round-trips through get_task."""
+    task = get_task("sudoku9-30-36")
+    assert (task.size, task.min_clues, task.max_clues, task.name) == (9, 30, 36, "sudoku9-30-36")
+    assert get_task("sudoku9").name == "sudoku9" and Sudoku(9, 22, 30).name == "sudoku9"  # default range
+    inputs, _ = task.generate(2, seed=5)
+    assert ((inputs >= 2).sum(1) >= 30).all() and ((inputs >= 2).sum(1) <= 36).all()
+    for bad in ("sudoku9-40-30", "sudoku4-3-16", "sudoku7-1-2"):
+        with pytest.raises(ValueError):
+            get_task(bad)

@@ -137,7 +137,11 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
 @click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
 @click.option("--data", default=None, type=click.Path(exists=True),
               help="sudoku-extreme: test.csv (or its directory) or the authors' built data set directory.")
-def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset, data):
+@click.option("--givens", default=None, metavar="LO-HI",
+              help="Sudoku: test puzzles with LO..HI givens (e.g. 30-36, newspaper puzzles) instead of the "
+                   "training range.")
+def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset, data,
+             givens):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
     import json
     from pathlib import Path
@@ -166,14 +170,22 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
         return
     from .evaluate import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
 
-    if artifact:
-        res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
-                                checkpoint=checkpoint, batch_size=batch_size)
-        click.echo(format_drift(res))
-    else:
-        res = evaluate_checkpoint(checkpoint, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
-                                  device=pick_device(device), batch_size=batch_size)
-        click.echo(format_table(res))
+    if givens is not None:
+        lo, _, hi = givens.partition("-")
+        if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
+            raise TRMEdgeError(f"--givens: expected LO-HI, e.g. 30-36, got {givens!r}")
+        givens = (int(lo), int(hi))
+    try:
+        if artifact:
+            res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
+                                    checkpoint=checkpoint, batch_size=batch_size, givens=givens)
+            click.echo(format_drift(res))
+        else:
+            res = evaluate_checkpoint(checkpoint, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
+                                      device=pick_device(device), batch_size=batch_size, givens=givens)
+            click.echo(format_table(res))
+    except ValueError as e:  # e.g. --givens on a non-Sudoku model, or givens the board cannot have
+        raise TRMEdgeError(str(e)) from None
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
@@ -497,7 +509,7 @@ def import_cmd(path, out, dataset, seq_len, task):
 # -- report -------------------------------------------------------------------------------------
 @cli.group()
 def report():
-    """Reports over exported artifacts."""
+    """Reports: quantization over exported artifacts, a training run's learning curve."""
 
 
 @report.command("quant")
@@ -521,6 +533,17 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
     from .report_quant import to_markdown
     click.echo(to_markdown(rep))
+
+
+@report.command("curve")
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
+@click.option("--title", default=None)
+def report_curve(run, out, title):
+    """A training run's learning curve: loss, and held-out exact accuracy from RUN/evals/step-N.json."""
+    from .report_curve import plot_curve
+
+    click.echo(f"wrote {plot_curve(run, out, title)}")
 
 
 def main(argv=None):

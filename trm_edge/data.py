@@ -76,13 +76,15 @@ def _cached(path: Path, make) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_split(task: Task | str, split: str, n: int, seed: int = 0, n_train: int | None = None,
-               workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+               workers: int = 1, train_task: Task | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, labels) int32 (n, seq_len) for split "train", "val" or "test".
 
-    For "val"/"test", puzzles whose input also occurs in the training set (`n_train` puzzles from the
-    same seed, default: the same n) are dropped and replaced, so exactly n puzzles come back.
+    For "val"/"test", puzzles whose input also occurs in the training set (`n_train` puzzles of
+    `train_task`, default: this task, from the same seed; n_train default: the same n) are dropped
+    and replaced, so exactly n puzzles come back.
     """
     task = get_task(task) if isinstance(task, str) else task
+    train_task = task if train_task is None else get_task(train_task) if isinstance(train_task, str) else train_task
     if split not in SPLIT_IDS:
         raise ValueError(f"split must be one of {sorted(SPLIT_IDS)}, got {split!r}")
     root = cache_dir() / f"v{DATA_VERSION}"
@@ -91,7 +93,8 @@ def load_split(task: Task | str, split: str, n: int, seed: int = 0, n_train: int
         return _cached(root / f"{base}-train-n{n}-s{seed}.npz",
                        lambda: generate(task, "train", n, seed, workers))
     n_train = n if n_train is None else n_train
-    train_inputs, _ = load_split(task, "train", n_train, seed, workers=workers)
+    train_inputs, _ = load_split(train_task, "train", n_train, seed, workers=workers)
+    vs = "" if train_task.name == task.name else f"-vs-{train_task.name}-{_task_key(train_task)}"
 
     def make():
         seen = {row.tobytes() for row in train_inputs}
@@ -107,12 +110,22 @@ def load_split(task: Task | str, split: str, n: int, seed: int = 0, n_train: int
                 return inputs[idx[:n]], labels[idx[:n]]
             extra *= 4
 
-    return _cached(root / f"{base}-{split}-n{n}-s{seed}-t{n_train}.npz", make)
+    return _cached(root / f"{base}-{split}-n{n}-s{seed}-t{n_train}{vs}.npz", make)
 
 
-def eval_puzzles(task: Task | str, n: int, seed: int = 0, n_train: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """n held-out test-split puzzles (inputs, labels) as int32: what eval, validate and bench score."""
-    inputs, labels = load_split(task, "test", n, seed, n_train=n_train)
+def eval_puzzles(task: Task | str, n: int, seed: int = 0, n_train: int | None = None,
+                 givens: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n held-out test-split puzzles (inputs, labels) as int32: what eval, validate and bench score.
+
+    givens=(lo, hi): a Sudoku task's board with lo..hi givens instead of the training range (e.g. the
+    30-36 of newspaper puzzles), still de-duplicated against the model's training puzzles."""
+    test_task = task
+    if givens is not None:
+        task = get_task(task) if isinstance(task, str) else task
+        if not task.name.startswith("sudoku") or not hasattr(task, "size"):
+            raise ValueError(f"--givens applies to Sudoku models; this one is {task.name}")
+        test_task = f"sudoku{task.size}-{givens[0]}-{givens[1]}"
+    inputs, labels = load_split(test_task, "test", n, seed, n_train=n_train, train_task=task)
     return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
 
 

@@ -126,7 +126,8 @@ def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: 
 
 def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                         max_steps: int | None = None, threshold: float | None = None,
-                        device: str = "cpu", batch_size: int = 256) -> dict:
+                        device: str = "cpu", batch_size: int = 256,
+                        givens: tuple[int, int] | None = None) -> dict:
     """`trm-edge eval`: the checkpoint on `n` fresh test puzzles (de-duplicated against training)."""
     from .checkpoint import resolve, training_data
     from .data import eval_puzzles
@@ -137,16 +138,18 @@ def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_tra
     n_train0, seed0 = training_data(d)
     n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = sess.manifest["task"]["name"]
-    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train)
+    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train, givens=givens)
     thr = sess.halt_threshold if threshold is None else threshold
     out = evaluate_session(sess, inputs, labels, max_steps or sess.max_steps, thr, task, batch_size)
-    out.update(checkpoint=str(d), split="test", seed=seed, n_train=n_train)
+    out.update(checkpoint=str(d), split="test", seed=seed, n_train=n_train, givens=givens and list(givens))
     return out
 
 
 def format_table(result: dict) -> str:
     """The accuracy-per-depth table as text."""
-    lines = [f"{result['task']}: {result['n']} puzzles", "depth  exact   cell"]
+    givens = result.get("givens")
+    split = f" with {givens[0]}-{givens[1]} givens" if givens else ""
+    lines = [f"{result['task']}: {result['n']} puzzles{split}", "depth  exact   cell"]
     for s, e, c in zip(result["depths"], result["exact"], result["cell"]):
         lines.append(f"{s:>5}  {e:.3f}  {c:.3f}")
     h = result["halt"]
@@ -219,7 +222,7 @@ def run_with_drift(sess, ref, inputs: np.ndarray, max_steps: int, batch_size: in
 def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                       max_steps: int | None = None, threshold: float | None = None,
                       checkpoint=None, batch_size: int = 250, threads: int | None = None,
-                      drift: bool | None = None) -> dict:
+                      drift: bool | None = None, givens: tuple[int, int] | None = None) -> dict:
     """Accuracy per depth + halting of one artifact on `n` test puzzles, + drift vs eager fp32
     (drift=None: when PyTorch is installed; the test split follows the source checkpoint's
     training data when that checkpoint is here, else the defaults)."""
@@ -238,7 +241,7 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
     n_train0, seed0 = training_data(d)
     n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = man["task"]["name"]
-    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train)
+    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train, givens=givens)
     steps = max_steps or sess.max_steps
     thr = sess.halt_threshold if threshold is None else threshold
     if drift is None:
@@ -246,7 +249,8 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
     out_common = dict(artifact=str(Path(path)), name=sess.name, target=man["target"],
                       precision=man["precision"], mode=sess.mode,
                       size_bytes=sum(f["bytes"] for f in man["files"].values()),
-                      checkpoint=None if d is None else str(d), split="test", seed=seed, n_train=n_train)
+                      checkpoint=None if d is None else str(d), split="test", seed=seed, n_train=n_train,
+                      givens=givens and list(givens))
     if not drift:
         out = evaluate_session(sess, inputs, labels, steps, thr, task, batch_size)
         out.update(out_common, drift=None)

@@ -1,6 +1,8 @@
 """Puzzle tasks by name. Each returns a `Task` (see base.py)."""
 from __future__ import annotations
 
+import re
+
 from .arc import ArcTask
 from .base import PuzzleError, Task
 from .maze import Maze
@@ -25,9 +27,20 @@ def _sudoku9_hard() -> Task:
     return SudokuHard()
 
 
+# "sudoku9-30-36": 9x9 Sudoku with 30..36 givens (the plain name uses the size's default range)
+_SUDOKU_GIVENS = re.compile(r"sudoku(4|6|9)-(\d+)-(\d+)")
+
+
 def get_task(name: str) -> Task:
+    m = _SUDOKU_GIVENS.fullmatch(name)
+    if m:
+        size, lo, hi = map(int, m.groups())
+        if not 1 <= lo <= hi < size * size:
+            raise ValueError(f"task {name!r}: givens must satisfy 1 <= LO <= HI < {size * size}")
+        return Sudoku(size, lo, hi)
     if name not in _FACTORIES:
-        raise ValueError(f"unknown task {name!r}; choose from {', '.join(sorted(_FACTORIES))}")
+        raise ValueError(f"unknown task {name!r}; choose from {', '.join(sorted(_FACTORIES))} "
+                         "or sudokuN-LO-HI (N x N Sudoku with LO..HI givens)")
     return _FACTORIES[name]()
 
 

@@ -95,12 +95,15 @@ class Sudoku(Task):
             raise ValueError(f"Sudoku size must be one of {sorted(BOXES)}, got {size}")
         self.size = size
         self.box_rows, self.box_cols = BOXES[size]
-        self.name = f"sudoku{size}" + ("-hard" if hard else "")
         self.vocab_size = size + 2
         self.seq_len = size * size
         default_clues = {4: (4, 6), 6: (8, 12), 9: (22, 30)}[size]
         self.min_clues = min_clues if min_clues is not None else default_clues[0]
         self.max_clues = max_clues if max_clues is not None else default_clues[1]
+        clues = (self.min_clues, self.max_clues)
+        # the registry name that rebuilds this task (tasks.get_task): "sudoku9", "sudoku9-30-36"
+        self.name = f"sudoku{size}" + ("" if clues == default_clues else f"-{clues[0]}-{clues[1]}") + \
+            ("-hard" if hard else "")
         self.hard, self.min_backtracks = hard, min_backtracks
         self.solver = SudokuSolver(size)
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Train the bundled 9x9 model on a CPU in resumable, time-budgeted chunks, evaluating the saved
+# checkpoint between chunks (RUN/evals/step-N.json: the learning curve), then calibrate, evaluate and
+# plot. Bundling is a separate step (scripts/bundle_sudoku9.sh) so a run can be inspected first.
+#
+#   scripts/train_sudoku9.sh [RUN_DIR]      (default /tmp/sudoku9; run from the repo root)
+#
+# Environment: CHUNKS (default 4) x CHUNK_S (default 1200 s of training each), THREADS (default 2;
+# use 1 on a loaded machine), and the hyper-parameters below (chosen by the sweep in
+# trm_edge/checkpoints/sudoku9/README.md). Killing it loses at most one chunk's --checkpoint-every
+# interval: re-running the script resumes from RUN/train_state.
+set -euo pipefail
+RUN=${1:-/tmp/sudoku9}
+CHUNKS=${CHUNKS:-4}
+CHUNK_S=${CHUNK_S:-1200}
+THREADS=${THREADS:-2}
+TASK=${TASK:-sudoku9-24-36}
+LR=${LR:-2e-3}
+D=${D:-64}
+export TRM_EDGE_CACHE=${TRM_EDGE_CACHE:-/tmp/trmcache}
+mkdir -p "$RUN/evals"
+for ((c = 1; c <= CHUNKS; c++)); do
+    resume=()
+    [[ -f "$RUN/train_state/state.json" ]] && resume=(--resume)
+    trm-edge train --preset sudoku9-small --task "$TASK" --model d_model="$D" --model n_latent=2 \
+        --no-halt --lr "$LR" --n-train 10000 --steps 100000 --time-budget "$CHUNK_S" \
+        --checkpoint-every 500 --log-every 50 --val-n 0 --threads "$THREADS" --quiet --out "$RUN" "${resume[@]}"
+    step=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$RUN/summary.json")
+    trm-edge eval --checkpoint "$RUN/model" --n 300 --givens 30-36 --threshold 1e9 \
+        --json "$RUN/evals/step-$step.json"
+done
+trm-edge calibrate --checkpoint "$RUN/model" --n 1000                  # q_halt threshold on the val split
+trm-edge eval --checkpoint "$RUN/model" --n 1000 --givens 30-36 --json "$RUN/model/eval-30-36.json"
+trm-edge eval --checkpoint "$RUN/model" --n 1000 --json "$RUN/model/eval.json"
+trm-edge eval --checkpoint "$RUN/model" --n 1000 --givens 22-30 --json "$RUN/model/eval-22-30.json"
+trm-edge report curve "$RUN" --out "$RUN/model/learning_curve.png" --title "sudoku9: $TASK, D=$D, lr $LR"
+cp "$RUN/train_log.jsonl" "$RUN/summary.json" "$RUN/model/"
