@@ -6,9 +6,10 @@
 #   scripts/train_sudoku9.sh [RUN_DIR]      (default /tmp/sudoku9; run from the repo root)
 #
 # Environment: CHUNKS (default 4) x CHUNK_S (default 1200 s of training each), THREADS (default 2;
-# use 1 on a loaded machine), and the hyper-parameters below (chosen by the sweep in
-# trm_edge/checkpoints/sudoku9/README.md). Killing it loses at most one chunk's --checkpoint-every
-# interval: re-running the script resumes from RUN/train_state.
+# use 1 on a loaded machine), FINALIZE (default 1: calibrate, evaluate and plot after the chunks; 0
+# to run more chunks later), and the hyper-parameters below (chosen by the sweep in
+# trm_edge/checkpoints/sudoku9/README.md). A kill loses at most --checkpoint-every steps: re-running
+# the script resumes from RUN/train_state.
 set -euo pipefail
 RUN=${1:-/tmp/sudoku9}
 CHUNKS=${CHUNKS:-4}
@@ -29,6 +30,7 @@ for ((c = 1; c <= CHUNKS; c++)); do
     trm-edge eval --checkpoint "$RUN/model" --n 300 --givens 30-36 --threshold 1e9 \
         --json "$RUN/evals/step-$step.json"
 done
+[[ "${FINALIZE:-1}" == 1 ]] || exit 0
 trm-edge calibrate --checkpoint "$RUN/model" --n 1000                  # q_halt threshold on the val split
 trm-edge eval --checkpoint "$RUN/model" --n 1000 --givens 30-36 --json "$RUN/model/eval-30-36.json"
 trm-edge eval --checkpoint "$RUN/model" --n 1000 --json "$RUN/model/eval.json"

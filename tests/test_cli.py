@@ -36,7 +36,9 @@ def test_solve_prints_each_step_with_confidence(tiny_ckpt):
 
 
 def test_solve_bundled_default_solves():
-    task = get_task("sudoku6")
+    from trm_edge.checkpoint import resolve
+
+    task = get_task(json.loads((resolve(None) / "config.json").read_text())["task"])  # the default's board
     inputs, _ = task.generate(1, 5)
     r = CliRunner().invoke(cli, ["solve", task.to_text(inputs[0])])
     assert r.exit_code == 0, r.output

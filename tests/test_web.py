@@ -21,7 +21,8 @@ import pytest
 from trm_edge import vectors as V
 from trm_edge.errors import TRMEdgeError
 
-VECTORS = sorted((Path(__file__).parent / "vectors").glob("*.json"))
+VECTORS_DIR = Path(__file__).parent / "vectors"
+VECTORS = sorted(VECTORS_DIR.glob("*.json"))
 SCREENSHOT_DIR = os.environ.get("TRM_EDGE_SCREENSHOTS")  # also keep the screenshot here when set
 
 
@@ -42,12 +43,12 @@ def _need_browser():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """The bundled checkpoint of the first vectors file, exported looped ONNX fp32 at batch 1."""
+    """The bundled 6x6 checkpoint (tests/vectors/sudoku6.json), exported looped ONNX fp32 at batch 1."""
     _need_browser()
     from trm_edge import export
     from trm_edge.checkpoint import BUNDLED_DIR, load_model
 
-    v = V.load(VECTORS[0])
+    v = V.load(VECTORS_DIR / "sudoku6.json")
     model, _ = load_model(BUNDLED_DIR / v["checkpoint"])
     root = tmp_path_factory.mktemp("web")
     # the page runs init + step with its own host loop; loop.onnx (the in-graph loop) is not needed

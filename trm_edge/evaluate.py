@@ -272,8 +272,9 @@ def format_drift(result: dict) -> str:
     """Accuracy + drift per depth as text (the artifact beside eager fp32)."""
     dr = result["drift"]
     if dr is None:
-        return (f"{result['name']}: " + format_table(result) +
-                "\n(no drift vs eager fp32: that needs PyTorch, pip install 'trm-edge[torch]')")
+        why = ("that needs PyTorch, pip install 'trm-edge[torch]'" if importlib.util.find_spec("torch") is None
+               else "the source checkpoint is not here; pass --checkpoint DIR")
+        return f"{result['name']}: " + format_table(result) + f"\n(no drift vs eager fp32: {why})"
     lines = [f"{result['name']} ({result['task']}, {result['n']} test puzzles) vs eager fp32",
              "depth  exact  eager   cell  agree   drift_y   drift_z  drift_logits"]
     for i, s in enumerate(result["depths"]):
