@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TRMEdgeError
+from .vectors import FLOOR_FACTOR   # the same rule for the golden vectors' recorded tolerance
 
-# fp32 passes when predictions are identical at every step and max|logits - eager| is below 1e-3 of
-# max|eager logits| at that step. Relative, because fp32 rounding compounds through the recursion: on
-# the bundled model eager fp32 itself is 1.0e-2 away from an fp64 run at step 8 (logits up to |93|),
-# so no runtime can promise 1e-3 absolute at depth. Other precisions are reported only.
+# fp32 passes when predictions are identical at every step and max|logits - eager| at that step is
+# below 1e-3 of max|eager logits|, or at most FLOOR_FACTOR x eager fp32's own distance from an fp64 run
+# of the same weights (the model's fp32 noise floor). fp32 rounding compounds through the recursion:
+# on the bundled 6x6 model eager fp32 is 1.3e-2 from fp64 at step 8 (1.3e-4 of max|logits|), on the
+# 9x9 `sudoku9` 0.23 at step 7 (1.6e-3: above any fixed 1e-3), so a runtime that rounds differently
+# than eager, but no worse, lands within twice that floor of eager. Other precisions are reported only.
 TOLERANCE = {"fp32": 1e-3}
 
 
@@ -49,6 +52,16 @@ def compare(sess, ref, tokens, labels=None, puzzle_ids=None, steps: int | None =
             row["exact_eager"] = float((r.preds == labels).all(-1).mean())
         rows.append(row)
     return rows
+
+
+def fp32_noise_floor(ref, tokens, puzzle_ids, steps: int) -> list[float]:
+    """Per step: max|logits| distance of the eager fp32 reference from the same weights in fp64."""
+    import copy
+
+    from .runtime import EagerSession
+
+    ref64 = EagerSession(copy.deepcopy(ref.model).double(), device=ref.device)
+    return [r["logits_err"] for r in compare(ref, ref64, tokens, None, puzzle_ids, steps=steps)]
 
 
 def _coreml_spec_check(path: Path, manifest: dict) -> dict:
@@ -104,7 +117,11 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     report["tolerance"] = tol
     passed = None
     if tol is not None:
-        passed = all(r["puzzle_agreement"] == 1.0 and r["logits_rel_err"] < tol for r in rows)
+        for r, floor in zip(rows, fp32_noise_floor(ref, tokens, pid, len(rows))):
+            r["eager_fp64_err"] = floor
+        passed = all(r["puzzle_agreement"] == 1.0 and
+                     (r["logits_rel_err"] < tol or r["logits_err"] <= FLOOR_FACTOR * r["eager_fp64_err"])
+                     for r in rows)
     if "loop" in manifest["entry_points"]:
         got = sess.solve_in_graph(tokens, max_steps=max_steps, puzzle_ids=pid, halt=True)
         want = ref.solve(tokens, max_steps=max_steps, halt=True, puzzle_ids=pid)
@@ -168,9 +185,11 @@ def format_report(rep: dict) -> str:
         lines.append(f"  note: {rep['note']}")
     else:
         fmt = lambda v: "   -    " if v is None else f"{v:.1e}"  # noqa: E731
-        lines.append("  step  logits_err  (relative)  y_err    z_err    q_err    cells   puzzles  exact(art/eager)")
+        lines.append("  step  logits_err  (relative)  eager-fp64  y_err    z_err    q_err    cells   puzzles  "
+                     "exact(art/eager)")
         for r in rep["steps"]:
             lines.append(f"  {r['step']:>4}  {fmt(r['logits_err']):>10}  ({fmt(r['logits_rel_err'])})  "
+                         f"{fmt(r.get('eager_fp64_err')):>10}  "
                          f"{fmt(r['y_err'])}  {fmt(r['z_err'])}  "
                          f"{fmt(r['q_halt_err'])}  {r['cell_agreement']:.4f}  {r['puzzle_agreement']:.4f}   "
                          f"{r.get('exact_artifact', 0):.3f}/{r.get('exact_eager', 0):.3f}")
@@ -179,8 +198,8 @@ def format_report(rep: dict) -> str:
             lines.append(f"  in-graph loop (loop.onnx, halting on): answers {lp['answer_agreement']:.4f}, "
                          f"halting step {lp['halting_agreement']:.4f}, mean steps {lp['mean_steps']:.2f}")
     verdict = {True: "PASS", False: "FAIL", None: "reported (no tolerance for this precision)"}[rep["passed"]]
-    tol = (f" (predictions identical, logits err < {rep['tolerance']:g} x max|logits|)"
-           if rep.get("tolerance") else "")
+    tol = (f" (predictions identical, logits err < {rep['tolerance']:g} x max|logits| or <= {FLOOR_FACTOR:g} x "
+           "eager fp32's own error vs fp64)" if rep.get("tolerance") else "")
     lines.append(f"  {verdict}{tol if rep['passed'] is not None else ''}")
     return "\n".join(lines)
 

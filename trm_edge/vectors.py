@@ -24,7 +24,9 @@ The apps' logic is deliberately thin and is mirrored here in Python (`encode_puz
         stop when every sample halted (halting on) or at max_steps
     text = decode(preds)                                         # token -> digit, blank -> '.'
 
-Tolerance: exported runtimes reproduce eager logits to ~1e-5 (fp32). Predictions are compared
+Tolerance: exported runtimes reproduce eager logits to ~1e-5 (fp32) at the first step; the recursion
+amplifies rounding, so `logit_atol` / `q_atol` are 1e-3, or twice eager fp32's own largest distance
+from an fp64 run on the recorded puzzles if larger (`_tolerance`). Predictions are compared
 exactly except in cells whose eager top-2 logit margin is below `logit_atol` (a near-tie may flip),
 q_halt within `q_atol`, and the halting step exactly unless some q_halt lies within `q_atol` of the
 threshold. int8 artifacts are not expected to match these vectors.
@@ -45,6 +47,7 @@ FORMAT = "trm-edge-vectors/1"
 DEFAULT_DIR = Path("tests/vectors")
 LOGIT_ATOL = 1e-3   # max |logit - eager| accepted for fp32 artifacts (issue 3's parity bar)
 Q_ATOL = 1e-3       # max |q_halt - eager|
+FLOOR_FACTOR = 2.0  # or up to 2x eager fp32's own distance from fp64 (`_tolerance`, trm_edge.validate)
 
 
 @dataclass
@@ -138,6 +141,31 @@ def _eager_fns(model):
     return init, step
 
 
+def _tolerance(model, inputs, max_steps: int, logits: np.ndarray, q_halt: np.ndarray) -> tuple[float, float]:
+    """(logit_atol, q_atol): LOGIT_ATOL / Q_ATOL, or FLOOR_FACTOR x eager fp32's own largest distance
+    from an fp64 run of the same weights on these puzzles when that is larger. The recursion amplifies
+    rounding (trm_edge.validate): on the 9x9 `sudoku9` eager fp32 is ~0.1 from fp64 by step 7, so a
+    runtime rounding differently from eager, but no worse, cannot meet a fixed 1e-3 at depth."""
+    import copy
+
+    import torch
+
+    init64, step64 = _eager_fns(copy.deepcopy(model).double())
+    got = []
+
+    def rec(state):
+        state, lg, q = step64(state)
+        got.append(lg.numpy())
+        return state, lg, q
+
+    with torch.no_grad():
+        res64, _ = app_solve(init64, rec, inputs, max_steps, model.cfg.halt_threshold, halt=False)
+    floor_l = float(np.abs(np.stack(got) - logits).max())
+    floor_q = float(np.abs(res64.q_halt - q_halt).max())
+    up = lambda v: float(f"{v:.2g}") if v == float(f"{v:.2g}") else float(f"{v * 1.05:.2g}")  # noqa: E731
+    return max(LOGIT_ATOL, up(FLOOR_FACTOR * floor_l)), max(Q_ATOL, up(FLOOR_FACTOR * floor_q))
+
+
 def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
     import torch
 
@@ -160,6 +188,7 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
     with torch.no_grad():  # all steps recorded (halt off); halting is applied per sample below
         res, confs = app_solve(init, step_rec, inputs, max_steps, mc.halt_threshold, halt=False)
     logits = np.stack(logits_per_step)  # (S, N, L, V)
+    logit_atol, q_atol = _tolerance(model, inputs, max_steps, logits, res.q_halt)
     r = cfg.decimals
     top2 = np.sort(logits, -1)[..., -2:]
     margin = top2[..., 1] - top2[..., 0]  # (S, N, L)
@@ -207,8 +236,8 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
         "halt_threshold": mc.halt_threshold,
         "task_info": info,
         "tolerance": {
-            "logit_atol": LOGIT_ATOL,
-            "q_atol": Q_ATOL,
+            "logit_atol": logit_atol,
+            "q_atol": q_atol,
             "note": ("fp32 artifacts: |logits - eager| <= logit_atol, |q_halt - eager| <= q_atol; "
                      "predictions equal except cells with eager top-2 margin < logit_atol; halting step "
                      "equal unless a q_halt lies within q_atol of halt_threshold. Confidence is rounded "
