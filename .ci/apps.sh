@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # CI for the demo apps on Linux (no Android SDK, no Xcode):
 #   1. compiles the Android app's core (android_demo/core: plain Kotlin/JVM) with warnings as errors
-#      and runs its JUnit tests, which replay tests/vectors/*.json;
+#      and runs its JUnit tests, which replay tests/vectors/*.json, check the models committed into
+#      both apps (sha256 vs manifest, same weights as the vectors, vectors replayed with the assets'
+#      manifests) and run the apps' benchmark on a replaying session; the bench JSON it writes is read
+#      back with trm_edge.bench.report.load_result when trm_edge is importable;
 #   2. type-checks the app's runtime adapters (ExecuTorchSession, LiteRtSession, TrmSessions) against
 #      compile-only stubs of the pinned ExecuTorch / LiteRT APIs (android_demo/compile-stubs), so API
 #      drift such as ExecuTorch's loadMethod returning Unit since 1.3 fails here.
@@ -44,6 +47,9 @@ JUNIT=$JAVA_LIBS/junit4.jar:$JAVA_LIBS/hamcrest.jar
 echo "apps: $("$KOTLINC" -version 2>&1 | tail -1), $(javac -version 2>&1)"
 
 A=$ROOT/android_demo
+VECTORS_DIR=$ROOT/tests/vectors   # the golden vectors (the one place this script names them)
+# the models committed into the apps by `trm-edge export --for-app android|ios` (BundledAssetsTest)
+ASSETS_DIRS=$A/app/src/main/assets/trm:$ROOT/ios_demo/TRMDemo/Resources/trm
 OUT=$A/build/ci
 rm -rf "$OUT" && mkdir -p "$OUT/litert-stub"
 kc() { "$KOTLINC" -Werror -jvm-target 17 -no-reflect "$@"; echo "apps:   kotlinc done at +$(( $(date +%s) - t0 )) s"; }
@@ -55,8 +61,18 @@ kc -cp "$OUT/core.jar:$JSON:$JUNIT" -d "$OUT/core-tests.jar" "$A/core/src/test/j
 tests=$(cd "$A/core/src/test/java" && find . -name '*Test.kt' | sed 's|^\./||; s|\.kt$||; s|/|.|g' | sort)
 echo "apps: run JUnit:" $tests
 # shellcheck disable=SC2086
-java -Dtrm.vectors.dir="$ROOT/tests/vectors" -Dtrm.checkpoints.dir="$ROOT/trm_edge/checkpoints" \
+java -Dtrm.vectors.dir="$VECTORS_DIR" -Dtrm.checkpoints.dir="$ROOT/trm_edge/checkpoints" \
+    -Dtrm.assets.dirs="$ASSETS_DIRS" -Dtrm.bench.out="$OUT/bench_result.json" \
     -cp "$STDLIB:$OUT/core.jar:$OUT/core-tests.jar:$JSON:$JUNIT" org.junit.runner.JUnitCore $tests
+
+# the JSON the apps' benchmark (dev.trmedge.core.Bench) wrote is what the host bench reads
+if python3 -c "import trm_edge.bench.report" 2>/dev/null; then
+    python3 -c "import sys; from trm_edge.bench.report import load_result; r = load_result(sys.argv[1]); \
+print('apps: bench JSON from the Kotlin core passes trm_edge.bench.report.load_result:', r['schema'], \
+[d['depth'] for d in r['runtimes'][0]['depths']])" "$OUT/bench_result.json"
+else
+    echo "apps: skip the bench JSON schema check: trm_edge is not importable by python3 here"
+fi
 
 echo "apps: type-check the runtime adapters against the ExecuTorch 1.5.1 / LiteRT 1.4.1 stubs (-Werror)"
 javac -Werror -Xlint:all --release 17 -d "$OUT/litert-stub" $(find "$A/compile-stubs/litert" -name '*.java')

@@ -1,5 +1,6 @@
 package dev.trmedge.demo
 
+import android.content.Intent
 import android.os.Bundle
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
@@ -39,6 +40,7 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.draw.drawWithContent
 import androidx.compose.ui.geometry.Offset
 import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.text.font.FontFamily
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.text.input.KeyboardCapitalization
@@ -72,7 +74,12 @@ fun SudokuScreen(s: UiState, vm: SudokuViewModel) {
         Modifier.fillMaxSize().verticalScroll(rememberScrollState()).padding(16.dp),
         verticalArrangement = Arrangement.spacedBy(12.dp),
     ) {
-        Text("Tiny Recursive Model", style = MaterialTheme.typography.headlineSmall)
+        val context = LocalContext.current
+        Row(verticalAlignment = Alignment.CenterVertically, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+            Text("Tiny Recursive Model", style = MaterialTheme.typography.headlineSmall, modifier = Modifier.weight(1f))
+            OutlinedButton(onClick = { context.startActivity(Intent(context, BenchScreenActivity::class.java)) },
+                enabled = !s.running) { Text("Benchmark") }
+        }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
             for (m in s.models) {
                 FilterChip(selected = m.name == s.model, onClick = { vm.selectModel(m.name) },

@@ -1,0 +1,74 @@
+"""The models committed into the demo apps (`trm-edge export --for-app android|ios`, trm_edge.apps)
+are the bundled default model: every file's sha256 against its manifest, exported from the weights
+the golden vectors were recorded from (whose checkpoint file is the bundled one), the sample puzzles
+the installer writes, and, with the real ExecuTorch / LiteRT runtimes, the vectors replayed through
+the committed .pte / .tflite (validate --vectors). The Kotlin core reads the same folders in
+.ci/apps.sh (BundledAssetsTest). Re-install after retraining: docs in android_demo/README.md.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from trm_edge import apps, artifact
+from trm_edge.checkpoint import DEFAULT_CHECKPOINT, file_sha256, resolve
+
+VECTORS_DIR = Path(__file__).parent / "vectors"   # the one place this file names the golden vectors
+ROOT = Path(__file__).resolve().parents[1]
+APPS = ("android", "ios")  # the web page fetches its model at run time (trm_edge/web.py)
+RUNTIME_MODULE = {"executorch": "executorch.runtime", "tflite": "ai_edge_litert.interpreter"}
+
+
+def bundled(app):
+    d = apps.assets_dir(app, ROOT)
+    index = json.loads((d / "index.json").read_text())
+    return d, index
+
+
+def vectors_for(weights_sha256):
+    for f in sorted(VECTORS_DIR.glob("*.json")):
+        v = json.loads(f.read_text())
+        if v["weights_sha256"] == weights_sha256:
+            return f, v
+    raise AssertionError(f"no golden vectors recorded from weights {weights_sha256}")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_committed_assets_are_the_bundled_default_model(app):
+    d, index = bundled(app)
+    assert index["format"] == apps.INDEX_FORMAT
+    names = [a["name"] for a in index["artifacts"]]
+    assert index["default"] == names[0] and names
+    ckpt = resolve(DEFAULT_CHECKPOINT) / "model.safetensors"
+    for a in index["artifacts"]:
+        m = artifact.read(d / a["name"]).manifest          # sha256 + size of every file vs the manifest
+        assert (m["target"], m["mode"], m["precision"]) == (a["target"], "looped", a["precision"])
+        assert m["target"] in apps.targets_for(app)
+        assert m["source"]["checkpoint"] == DEFAULT_CHECKPOINT
+        _, v = vectors_for(m["source"]["weights_sha256"])
+        assert v["checkpoint"] == DEFAULT_CHECKPOINT
+        assert v["checkpoint_sha256"] == file_sha256(ckpt), \
+            "the bundled checkpoint changed: re-export the apps' models (android_demo/README.md)"
+    puzzles = json.loads((d / "puzzles.json").read_text())
+    assert puzzles == apps.sample_puzzles(puzzles["task"], len(puzzles["inputs"]), puzzles["seed"])
+
+
+@pytest.mark.parametrize("target", ["executorch", "tflite"])
+def test_committed_android_models_replay_the_golden_vectors(target):
+    if importlib.util.find_spec(RUNTIME_MODULE[target].split(".")[0]) is None:
+        pytest.skip(f"{RUNTIME_MODULE[target]} is not installed (extra [{target}])")
+    from trm_edge.validate import format_vectors_report, validate_vectors
+
+    d, index = bundled("android")
+    names = [a["name"] for a in index["artifacts"] if a["target"] == target]
+    assert names, f"the Android app bundles no {target} model"
+    for name in names:
+        m = artifact.read(d / name).manifest
+        vec, _ = vectors_for(m["source"]["weights_sha256"])
+        rep = validate_vectors(d / name, vec)
+        assert rep["answer_agreement"] == 1.0 and rep["halting_agreement"] == 1.0, format_vectors_report(rep)
+        if m["precision"] == "fp32":
+            assert rep["passed"], format_vectors_report(rep)
