@@ -74,9 +74,9 @@ else
     echo "apps: skip the bench JSON schema check: trm_edge is not importable by python3 here"
 fi
 
-echo "apps: type-check the runtime adapters against the ExecuTorch 1.5.1 / LiteRT 1.4.1 stubs (-Werror)"
+echo "apps: type-check the runtime adapters against the ExecuTorch 1.4.1 / LiteRT 1.4.1 stubs (-Werror)"
 javac -Werror -Xlint:all --release 17 -d "$OUT/litert-stub" $(find "$A/compile-stubs/litert" -name '*.java')
-# the ExecuTorch stub is Kotlin like the real 1.5.1 API; it is compiled with the adapters in one call
+# the ExecuTorch stub is Kotlin like the real 1.4.1 API; it is compiled with the adapters in one call
 kc -cp "$OUT/core.jar:$JSON:$OUT/litert-stub" -d "$OUT/adapters.jar" \
     "$A/compile-stubs/executorch" "$A/app/src/main/java/dev/trmedge/demo/runtime"
 

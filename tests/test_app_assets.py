@@ -72,3 +72,43 @@ def test_committed_android_models_replay_the_golden_vectors(target):
         assert rep["answer_agreement"] == 1.0 and rep["halting_agreement"] == 1.0, format_vectors_report(rep)
         if m["precision"] == "fp32":
             assert rep["passed"], format_vectors_report(rep)
+
+
+# ---- first open: what a mobile developer's IDE reads before anything compiles -------------------
+# gradle-wrapper.jar as shipped by npm @react-native-community/template 0.77.0; Gradle publishes
+# this sha256 for the wrapper jar of Gradle 8.10 - 8.12.1 (gradle/actions wrapper-checksums.json)
+WRAPPER_JAR_SHA256 = "2db75c40782f5e8ba1fc278a5574bab070adccb2d21ca5a6e5ed840888448046"
+# AGP minor -> minimum Gradle, from the AGP release notes (8.7: Gradle 8.9, JDK 17, API 35)
+AGP_MIN_GRADLE = {"8.7": (8, 9)}
+XCODE_SWIFT_VERSIONS = {"4.0", "4.2", "5.0", "6.0"}   # the language modes Xcode's SWIFT_VERSION accepts
+
+
+def test_android_opens_with_a_wrapper_matching_the_pinned_agp():
+    import os
+    import re
+    import tomllib
+
+    a = ROOT / "android_demo"
+    assert file_sha256(a / "gradle/wrapper/gradle-wrapper.jar") == WRAPPER_JAR_SHA256
+    assert os.access(a / "gradlew", os.X_OK) and (a / "gradlew.bat").is_file()
+    url = re.search(r"^distributionUrl=.*gradle-([\d.]+)-bin\.zip$",
+                    (a / "gradle/wrapper/gradle-wrapper.properties").read_text(), re.M)
+    gradle = tuple(int(x) for x in url.group(1).split("."))
+    versions = tomllib.loads((a / "gradle/libs.versions.toml").read_text())["versions"]
+    agp_minor = ".".join(versions["agp"].split(".")[:2])
+    assert agp_minor in AGP_MIN_GRADLE, f"AGP {versions['agp']}: add its minimum Gradle (release notes) here"
+    assert gradle >= AGP_MIN_GRADLE[agp_minor]
+    assert url.group(1) in (a / "README.md").read_text() and WRAPPER_JAR_SHA256 in (a / "README.md").read_text()
+
+
+def test_both_apps_have_a_benchmark_screen_and_ios_a_valid_swift_version():
+    import re
+
+    a = ROOT / "android_demo/app/src/main"
+    assert 'android:name=".BenchScreenActivity"' in (a / "AndroidManifest.xml").read_text()
+    assert "BenchScreenActivity::class.java" in (a / "java/dev/trmedge/demo/MainActivity.kt").read_text()
+    i = ROOT / "ios_demo"
+    assert "BenchmarkScreen()" in (i / "TRMDemo/ContentView.swift").read_text()
+    assert (i / "TRMDemo/BenchmarkScreen.swift").is_file()
+    swift = re.search(r'SWIFT_VERSION:\s*"([^"]+)"', (i / "project.yml").read_text()).group(1)
+    assert swift in XCODE_SWIFT_VERSIONS

@@ -4,11 +4,16 @@ import TRMCore
 /// The Sudoku screen: pick or type a puzzle, press Think, watch the recursion fill the board.
 struct ContentView: View {
     @StateObject private var vm = SudokuViewModel()
+    @State private var showBenchmark = false
 
     var body: some View {
         ScrollView {
             VStack(alignment: .leading, spacing: 12) {
-                Text("Tiny Recursive Model").font(.title2.bold())
+                HStack {
+                    Text("Tiny Recursive Model").font(.title2.bold())
+                    Spacer()
+                    Button("Benchmark") { showBenchmark = true }.disabled(vm.running)
+                }
                 if vm.models.count > 1 {
                     Picker("Model", selection: Binding(get: { vm.model ?? "" }, set: { n in Task { await vm.select(n) } })) {
                         ForEach(vm.models, id: \.name) { Text("\($0.target) \($0.precision)").tag($0.name) }
@@ -35,6 +40,7 @@ struct ContentView: View {
             .padding()
         }
         .task { await vm.start() }
+        .sheet(isPresented: $showBenchmark) { BenchmarkScreen() }
     }
 }
 

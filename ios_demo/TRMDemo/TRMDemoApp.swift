@@ -24,7 +24,7 @@ struct BenchmarkView: View {
     var body: some View {
         Text(status).padding()
             .task {
-                let url = await BenchmarkRunner(args: args).runAndWrite()
+                let (url, _) = await BenchmarkRunner(args: args).runAndWrite()
                 status = "wrote \(url.path)"
             }
     }

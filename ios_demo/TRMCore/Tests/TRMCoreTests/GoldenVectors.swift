@@ -85,8 +85,8 @@ struct GoldenVectors: Decodable {
     }
 
     /// A manifest in the export schema for a fake looped artifact over these vectors (batch = all cases).
-    func manifest() throws -> Manifest {
-        let b = cases.count
+    func manifest(batch: Int? = nil) throws -> Manifest {
+        let b = batch ?? cases.count
         func t(_ n: String, _ shape: [Int], _ dtype: String = "float32") -> [String: Any] { ["name": n, "shape": shape, "dtype": dtype] }
         let state = [t("x", [b, seqLen, 1]), t("y", [b, seqLen, 1]), t("z", [b, seqLen, 1])]
         let task = try JSONSerialization.jsonObject(with: JSONEncoder().encode(taskInfo))

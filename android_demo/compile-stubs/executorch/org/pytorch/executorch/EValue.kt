@@ -1,4 +1,4 @@
-// Compile-only stub of ExecuTorch Android 1.5.1: EValue and Tensor, the members the app calls.
+// Compile-only stub of ExecuTorch Android 1.4.1: EValue and Tensor, the members the app calls.
 // Source and docs: see Module.kt beside this file (EValue.kt, Tensor.kt in the same folder there).
 package org.pytorch.executorch
 

@@ -1,10 +1,11 @@
-// Compile-only stub of ExecuTorch Android 1.5.1 (org.pytorch:executorch-android:1.5.1), NOT the
+// Compile-only stub of ExecuTorch Android 1.4.1 (org.pytorch:executorch-android:1.4.1), NOT the
 // runtime: it exists so that .ci/apps.sh can type-check app/.../runtime/ExecuTorchSession.kt on
 // Linux without the Android SDK. Only the members the app calls, with the published signatures:
 //   source: github.com/pytorch/executorch, extension/android/executorch_android/src/main/java/
-//           org/pytorch/executorch/Module.kt (read at tag v1.4.0 and on main of 2026-08-22,
-//           version.txt 1.5.0; the stored mirror has no v1.5.1 tag; these members are identical
-//           in both, and loadMethod returns Unit and throws since 1.3)
+//           org/pytorch/executorch/Module.kt (read at tags v1.4.0 / v1.4.1 and on main of
+//           2026-08-22, version.txt 1.5.0; these members are identical in all three (main only
+//           adds a load overload with backend options), and loadMethod returns Unit and throws
+//           since 1.3)
 //   docs:   https://docs.pytorch.org/executorch/stable/using-executorch-android.html
 // Every body throws: nothing here may ever run.
 package org.pytorch.executorch

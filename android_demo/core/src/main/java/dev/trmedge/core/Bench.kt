@@ -5,6 +5,7 @@ import org.json.JSONObject
 import java.io.File
 import java.time.Instant
 import java.time.temporal.ChronoUnit
+import java.util.Locale
 
 /** Benchmark settings: the intent extras of benchmarks/README.md ("Android benchmark protocol"). */
 data class BenchArgs(
@@ -210,12 +211,12 @@ class BenchSummary(val runtime: String, val delegate: String?, val error: String
     /** Plain text table, as the screens show it (monospace). */
     fun lines(): List<String> {
         if (error != null) return listOf("$runtime: error: $error")
-        fun f(x: Double?) = if (x == null) "-" else "%.3f".format(x)
+        fun f(x: Double?) = if (x == null) "-" else String.format(Locale.ROOT, "%.3f", x)
         return listOf("$runtime" + (delegate?.let { " ($it)" } ?: ""),
             "depth  step ms med / p90    solve ms med / p90   exact") +
-            rows.map { r -> "%5d  %7s / %-7s   %8s / %-8s  %s".format(r.depth, f(r.stepMedian), f(r.stepP90),
+            rows.map { r -> String.format(Locale.ROOT, "%5d  %7s / %-7s   %8s / %-8s  %s", r.depth, f(r.stepMedian), f(r.stepP90),
                 f(r.solveMedian), f(r.solveP90), f(r.exactAcc)) } +
-            (meanSteps?.let { listOf("halting: %.2f steps on average, exact %s".format(it, f(haltingExactAcc))) } ?: emptyList())
+            (meanSteps?.let { listOf(String.format(Locale.ROOT, "halting: %.2f steps on average, exact %s", it, f(haltingExactAcc))) } ?: emptyList())
     }
 
     companion object {
