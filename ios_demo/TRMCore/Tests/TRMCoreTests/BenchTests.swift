@@ -83,6 +83,13 @@ final class BenchTests: XCTestCase {
     }
 }
 
+/// trm/index.json (`trm-edge-app-assets/1`), the fields read here.
+private struct AssetsIndex: Decodable {
+    struct Artifact: Decodable { let name: String }
+    let format: String
+    let artifacts: [Artifact]
+}
+
 /// The Core ML model committed into the app (ios_demo/TRMDemo/Resources/trm, installed by
 /// `trm-edge export --for-app ios`): every file's sha256 against its manifest, exported from the
 /// weights the golden vectors were recorded from, and the vectors replayed with its manifest's
@@ -90,8 +97,7 @@ final class BenchTests: XCTestCase {
 final class BundledAssetsTests: XCTestCase {
     func testCommittedModelIsTheBundledOne() async throws {
         let root = GoldenVectors.repositoryRoot.appendingPathComponent("ios_demo/TRMDemo/Resources/trm")
-        struct Index: Decodable { struct A: Decodable { let name: String }; let format: String; let artifacts: [A] }
-        let index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: root.appendingPathComponent("index.json")))
+        let index = try JSONDecoder().decode(AssetsIndex.self, from: Data(contentsOf: root.appendingPathComponent("index.json")))
         XCTAssertEqual(index.format, "trm-edge-app-assets/1")
         let all = try GoldenVectors.all()
         for a in index.artifacts {
