@@ -18,7 +18,7 @@ from trm_edge.checkpoint import DEFAULT_CHECKPOINT, file_sha256, resolve
 
 VECTORS_DIR = Path(__file__).parent / "vectors"   # the one place this file names the golden vectors
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("android", "ios")  # the web page fetches its model at run time (trm_edge/web.py)
+APPS = ("android", "ios")  # the mobile apps (web_demo/assets/ stays git-ignored: out of this issue)
 RUNTIME_MODULE = {"executorch": "executorch.runtime", "tflite": "ai_edge_litert.interpreter"}
 
 

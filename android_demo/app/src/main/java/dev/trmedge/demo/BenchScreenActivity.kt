@@ -78,15 +78,16 @@ class BenchViewModel(app: Application) : AndroidViewModel(app) {
         _state.update { it.copy(running = true, summary = emptyList(), result = null, savedTo = null) }
         viewModelScope.launch {
             val dir = File(bundled.root, name)
-            val args = BenchArgs(artifactDir = dir.path, depths = DEPTHS, runs = RUNS, warmup = WARMUP,
-                nPuzzles = Int.MAX_VALUE, puzzlesSource = "trm/puzzles.json", command = "in-app benchmark screen")
             val result = withContext(Dispatchers.Default) {
+                val puzzles = runCatching { bundled.puzzles() }.getOrNull()   // every bundled puzzle is scored
+                val args = BenchArgs(artifactDir = dir.path, depths = DEPTHS, runs = RUNS, warmup = WARMUP,
+                    nPuzzles = puzzles?.inputs?.size ?: 1, puzzlesSource = "trm/puzzles.json",
+                    command = "in-app benchmark screen")
                 Bench(args, BenchmarkActivity.deviceJson()) { line -> _state.update { it.copy(progress = line) } }
-                    .run(puzzles = { bundled.puzzles() ?: error("no trm/puzzles.json bundled") },
-                         open = { TrmSessions.open(dir) })
+                    .run(puzzles = { puzzles ?: error("no trm/puzzles.json bundled") }, open = { TrmSessions.open(dir) })
             }
             val saved = withContext(Dispatchers.IO) {
-                runCatching { BenchmarkActivity.writeResult(getApplication(), result, OUT) }.getOrNull()
+                runCatching { BenchmarkActivity.writeResult(getApplication<Application>(), result, OUT) }.getOrNull()
             }
             _state.update { it.copy(running = false, progress = "done", result = result,
                 summary = BenchSummary.of(result).lines(), savedTo = saved?.path) }
