@@ -119,9 +119,12 @@ class HostSyncCounter(TorchFunctionMode):
 
 
 def test_one_host_sync_per_step_and_same_metrics():
-    """Before this change a step made 13 (10 reads + 3 blocking copies); now the halted mask's
-    nonzero is the only one, and the metrics read back later are the same numbers."""
-    a, b = Trainer(tiny_cfg(), "cpu"), Trainer(tiny_cfg(), "cpu")
+    """Before this change a step made 13 (10 reads + 3 blocking copies; the paper preset's puzzle-id
+    sign-SGD 3 more); now the halted mask's nonzero is the only one, and the metrics read back later
+    are the same numbers. With a puzzle-id embedding, as the paper's sudoku-mlp has."""
+    cfg = tiny_cfg(model={"puzzle_emb_len": 2})
+    a, b = Trainer(cfg, "cpu"), Trainer(cfg, "cpu")
+    assert a.opt_puzzle is not None
     for _ in range(2):
         assert a.train_step() == to_host(b.train_step(host=False))
     with HostSyncCounter() as c:
