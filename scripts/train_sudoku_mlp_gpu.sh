@@ -1,30 +1,66 @@
 #!/usr/bin/env bash
 # One chunk of the paper's Sudoku-hard run (TRM-MLP, ~5M params) on a CUDA machine; run it again to
-# continue, on the same or another machine.
+# continue, on the same or another machine. Safe to run blind: it trains on DEVICE or stops at once,
+# and whatever ends it (the end of the chunk, an error, SIGTERM/SIGINT to its process group as a
+# timeout sends), the run is saved and, with PACK_DIR, packed.
 #
 #   scripts/train_sudoku_mlp_gpu.sh [RUN_DIR] [CHUNK_SECONDS] [extra `trm-edge train` options...]
 #       RUN_DIR        default out/sudoku-mlp-hard (ignored by git)
-#       CHUNK_SECONDS  training seconds in this chunk, default 450: start-up, data generation and
-#                      saving fit in the rest of a 10-minute slot
-#   PACK_DIR=$OUT scripts/train_sudoku_mlp_gpu.sh ...   also leaves the whole run directory in PACK_DIR
-#                      as run.tar.part-aa, -ab, ... (each 15 MiB; the paper run is ~58 MiB, 4 parts);
-#                      unpack with: mkdir -p RUN_DIR && cat run.tar.part-* | tar -xf - -C RUN_DIR
+#       CHUNK_SECONDS  training seconds in this chunk, default 450: start-up, data and saving fit in
+#                      the rest of a 10-minute slot
+#   environment:
+#       DEVICE=cuda    passed explicitly (--device): no CUDA = one error line, never a silent CPU run
+#       PACK_DIR=$OUT  on exit, pack the run there (see "Pack")
+#       TRM_EDGE_CACHE the puzzle cache. The script first runs `trm-edge train --prepare-data`: a no-op
+#                      when the cache holds the puzzles (pre-generate them on any machine and carry
+#                      the folder), an error without numba otherwise (pure Python: ~1 h)
+#       PYTHON         default python3
 #
-# The first chunk starts the run; later ones pass --resume (RUN_DIR/train_state exists). The recipe
-# (trm_edge.train.RECIPES["sudoku-mlp"]) is "portable": fp32 weights + bf16 EMA and AdamW moments,
-# no ACT carry, every file <= 16 MiB. `--time-budget` counts the training seconds of this session
-# (a resumed run gets a fresh budget), so each chunk passes CHUNK_SECONDS as it is.
-# The package pins torch 2.13; on a GPU image with its own torch, run from the checkout (PYTHONPATH)
-# instead of `pip install -e .`. numba (extra "data") makes the Sudoku-hard generation fast.
+# Pack (PACK_DIR; files <= 15 MiB, as a device machine returns them):
+#   model.tar                     model/ (the bf16 EMA weights), train_log.jsonl, summary.json
+#   train_state.tar.part-aa, ...  train_state/ (the paper model: ~50 MB, 4 parts)
+#   unpack: mkdir -p RUN && tar -xf model.tar -C RUN && cat train_state.tar.part-* | tar -xf - -C RUN
+# Carry to the next chunk only RUN/train_state, RUN/train_log.jsonl and the cache folder: that is all
+# --resume reads (the paper model: ~50 MB + the ~7 MB tree, under a 64 MiB carry limit).
+#
+# The recipe (trm_edge.train.RECIPES["sudoku-mlp"]) is "portable": fp32 weights + bf16 EMA and AdamW
+# moments, no ACT carry, every file <= 16 MiB. `--time-budget` counts the training seconds of this
+# session (a resumed run gets a fresh budget). The package pins torch 2.13; on a GPU image with its
+# own torch, run from the checkout (PYTHONPATH) instead of `pip install -e .`.
 set -euo pipefail
 RUN=${1:-out/sudoku-mlp-hard}
 CHUNK=${2:-450}
 shift $(( $# < 2 ? $# : 2 ))
 PY=${PYTHON:-python3}
+DEVICE=${DEVICE:-cuda}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+TRAIN=(-m trm_edge.cli train --out "$RUN" --preset sudoku-mlp --task sudoku9-hard)
 
-$PY -c "import numba" 2>/dev/null || echo "warning: numba is not installed: Sudoku-hard generation will be slow" >&2
+packed=0
+pack() {  # idempotent; a second signal must not cut it short
+  trap '' TERM INT
+  [ -n "${PACK_DIR:-}" ] && [ "$packed" = 0 ] || return 0
+  packed=1
+  mkdir -p "$PACK_DIR"
+  [ -d "$RUN" ] || { echo "pack: no run directory $RUN" >&2; return 0; }
+  local small=()
+  for f in model train_log.jsonl summary.json; do [ -e "$RUN/$f" ] && small+=("$f"); done
+  [ ${#small[@]} -gt 0 ] && tar -cf "$PACK_DIR/model.tar" -C "$RUN" "${small[@]}"
+  [ -d "$RUN/train_state" ] && tar -cf - -C "$RUN" train_state | split -b 15M - "$PACK_DIR/train_state.tar.part-"
+  ls -l "$PACK_DIR" >&2
+}
+child=
+on_signal() {  # forward to the trainer (it saves its state, then exits) and wait for it
+  trap '' TERM INT
+  echo "signal: stopping the trainer (it saves first)" >&2
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; wait "$child" || true; fi
+  exit 143
+}
+trap pack EXIT
+trap on_signal TERM INT
+
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+$PY "${TRAIN[@]}" --prepare-data "$@"
 
 RESUME=()
 DONE=0
@@ -32,17 +68,13 @@ if [ -f "$RUN/train_state/state.json" ]; then
   RESUME=(--resume)
   DONE=$($PY -c "import json, sys; print(json.load(open(sys.argv[1]))['elapsed'])" "$RUN/train_state/state.json")
 fi
-BUDGET=$CHUNK
-echo "run $RUN: ${DONE}s trained so far, this chunk trains ${BUDGET}s more" >&2
+echo "run $RUN: ${DONE}s trained so far, this chunk trains ${CHUNK}s more on $DEVICE" >&2
 
 START=$(date +%s)
-$PY -m trm_edge.cli train --out "$RUN" --preset sudoku-mlp --task sudoku9-hard \
-    --time-budget "$BUDGET" "${RESUME[@]}" --quiet "$@"
+# in the background, so that a signal to this script alone still reaches the trainer (on_signal)
+$PY "${TRAIN[@]}" --device "$DEVICE" --time-budget "$CHUNK" "${RESUME[@]}" --quiet "$@" &
+child=$!
+wait "$child"
+child=
 echo "chunk wall time: $(( $(date +%s) - START ))s" >&2
 tail -n 3 "$RUN/train_log.jsonl" 2>/dev/null || true
-
-if [ -n "${PACK_DIR:-}" ]; then
-  mkdir -p "$PACK_DIR"
-  tar -cf - -C "$RUN" . | split -b 15M - "$PACK_DIR/run.tar.part-"
-  ls -l "$PACK_DIR"
-fi

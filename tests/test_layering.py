@@ -21,7 +21,7 @@ LAYERS = [
     (3, ("trm_edge.export",)),
     (2, ("trm_edge.import_authors",)),   # the authors' checkpoints -> a trm-edge checkpoint
     (4, ("trm_edge.evaluate", "trm_edge.vectors", "trm_edge.validate")),
-    (5, ("trm_edge.train", "trm_edge.arc_train", "trm_edge.arc_eval", "trm_edge.demo", "trm_edge.bench",
+    (5, ("trm_edge.train", "trm_edge.train_device", "trm_edge.arc_train", "trm_edge.arc_eval", "trm_edge.demo", "trm_edge.bench",
          "trm_edge.apps", "trm_edge.report_quant", "trm_edge.arm64", "trm_edge.validate_arm",
          "trm_edge.sudoku_extreme", "trm_edge.web", "trm_edge.report_curve")),
     (6, ("trm_edge.cli",)),

@@ -38,9 +38,10 @@ class SignSGD(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 grad = p.grad.reshape(p.shape[0], -1)
-                rows = (grad != 0).any(-1)             # (n_ids,) ids used in this batch
+                rows = (grad != 0).any(-1, keepdim=True)  # (n_ids, 1) ids used in this batch
                 w = p.reshape(p.shape[0], -1)
-                w[rows] = w[rows] * (1 - g["lr"] * g["weight_decay"]) - g["lr"] * grad[rows].sign()
+                # torch.where, not w[rows]: boolean indexing makes the host wait for the device
+                w.copy_(torch.where(rows, w * (1 - g["lr"] * g["weight_decay"]) - g["lr"] * grad.sign(), w))
 
 
 def split_optimizers(model: nn.Module, lr: float, betas, weight_decay: float,

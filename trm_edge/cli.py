@@ -66,6 +66,8 @@ def _kv_overrides(items) -> dict:
 @click.option("--lr", default=1e-3, show_default=True)
 @click.option("--weight-decay", default=0.1, show_default=True)
 @click.option("--warmup", default=200, show_default=True, type=click.IntRange(0))
+@click.option("--lr-min-ratio", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="lr at the last step / --lr: cosine decay after the warmup (1: constant, the paper).")
 @click.option("--ema", default=0.999, show_default=True, help="EMA decay (0 disables).")
 @click.option("--loss", type=click.Choice(["stablemax", "softmax"]), default="stablemax", show_default=True)
 @click.option("--halt/--no-halt", default=True, show_default=True,
@@ -79,25 +81,30 @@ def _kv_overrides(items) -> dict:
 @click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0),
               help="Validation puzzles for halting calibration at the end (0: skip).")
 @click.option("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda, cuda:N, mps or auto; an explicit device that is absent is an error.")
+@click.option("--compile", "compile_step", is_flag=True, help="torch.compile the supervision step (inductor).")
+@click.option("--prepare-data", is_flag=True,
+              help="Only generate the training and validation puzzles into the cache ($TRM_EDGE_CACHE), then exit.")
 @click.option("--threads", default=None, type=click.IntRange(1), help="torch intra-op threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--portable/--no-portable", default=False, show_default=True,
               help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
-def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
-          data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device, threads, quiet,
-          portable):
+def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, lr_min_ratio, ema,
+          loss, halt, n_train, data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device,
+          compile_step, prepare_data, threads, quiet, portable):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
     import json
 
     import torch
 
-    from .train import RECIPES, recipe_config, train as run_train
+    from .train import RECIPES, prepare_train_data, recipe_config, train as run_train
 
     if threads:
         torch.set_num_threads(threads)
-    values = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ema=ema,
+    values = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                  lr_min_ratio=lr_min_ratio, ema=ema,
                   loss=loss, halt=halt, n_train=n_train, data_seed=data_seed, seed=seed,
                   checkpoint_every=checkpoint_every, log_every=log_every, time_budget=time_budget, val_n=val_n,
                   portable=portable)
@@ -113,7 +120,11 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
         values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv)}
     cfg = recipe_config(preset, model=model, **values)
     try:
-        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet)
+        if prepare_data:
+            click.echo(json.dumps(prepare_train_data(cfg)))
+            return
+        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet,
+                            compile_backend="inductor" if compile_step else None)
     except ValueError as e:
         raise TRMEdgeError(str(e)) from None
     click.echo(json.dumps(summary))

@@ -8,10 +8,16 @@ replaced by fresh ones from the data stream, so a batch mixes samples at differe
 steps. With `halt=False` every sample runs all n_sup steps (the spec's CPU prototype).
 
 Loss per step: stablemax CE (float64, as in the authors' code) or softmax CE over every cell,
-+ 0.5 * BCE(q_halt, puzzle fully correct). AdamW (betas 0.9/0.95) with linear warmup, EMA of the
-weights (used for eval and for the saved model), bf16 autocast on CUDA. DDP under torchrun
-(gloo on CPU, NCCL on GPU): each rank keeps its own carry and reads its own data shard; gradients
-are averaged, so a 2-rank step with half batches equals the 1-process step on the full batch.
++ 0.5 * BCE(q_halt, puzzle fully correct). AdamW (betas 0.9/0.95) with linear warmup, then constant
+(the paper) or a cosine decay to lr_min_ratio at the last step; EMA of the weights (used for eval
+and for the saved model), bf16 autocast on CUDA, optional torch.compile of the step. DDP under
+torchrun (gloo on CPU, NCCL on GPU; train_device.py): each rank keeps its own carry and reads its
+own data shard; gradients are averaged, so a 2-rank step with half batches equals the 1-process
+step on the full batch.
+
+Host syncs: a step reads one thing back from the device, the halted mask (`nonzero`: which samples
+the host stream must replace); its metrics stay on the device and are summed there, read back once
+per log line. (Under DDP, the stop flag adds one all_reduce per step.)
 
 Checkpoints (see train_state.py) every `checkpoint_every` steps, at the end, on SIGTERM/SIGINT and
 when `time_budget` runs out; `resume` continues with bit-identical next steps.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import signal
 import time
@@ -35,6 +42,7 @@ from .data import TrainStream, load_split
 from .model import TRMConfig, TinyRecursiveModel, build_model, count_params
 from .tasks import get_task
 from .arc_train import arc_setup, is_arc, split_optimizers
+from .train_device import any_rank, compile_step, dist_setup, to_device
 from .train_state import (load_train_state, optimizer_from_flat, optimizer_to_flat, prefixed,
                           save_train_state, unprefixed)
 
@@ -51,7 +59,8 @@ class TrainConfig:
     lr: float = 1e-3                # paper: 1e-4 at batch 768 on GPU; 1e-3 suits small CPU runs
     weight_decay: float = 0.1       # paper: 1.0 (Sudoku/Maze), 0.1 (ARC)
     betas: tuple = (0.9, 0.95)
-    warmup: int = 200               # linear warmup steps, then constant
+    warmup: int = 200               # linear warmup steps, then constant (lr_min_ratio 1) or cosine decay
+    lr_min_ratio: float = 1.0       # lr at the last step / lr (authors' name; 1.0 = constant, the paper)
     ema: float = 0.999              # EMA decay of the weights (0 disables)
     loss: str = "stablemax"         # "stablemax" (authors' code, float64) or "softmax"
     halt: bool = True               # ACT halting in training; False = every sample runs n_sup steps
@@ -106,12 +115,30 @@ def recipe_config(preset: str, **overrides) -> TrainConfig:
     return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
 
 
+def lr_factor(step: int, warmup: int, steps: int, min_ratio: float) -> float:
+    """lr multiplier of optimizer step `step` (0-based): linear warmup to 1, then a half cosine from
+    1 down to min_ratio at the last step (the authors' cosine_schedule_with_warmup; 1.0: constant)."""
+    if step + 1 < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step + 1 - warmup) / max(1, steps - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """(B, S, V), (B, S) -> (B, S). s(x) = x+1 (x>=0) or 1/(1-x), normalised; in float64."""
     x = logits.double()
     s = torch.where(x >= 0, x + 1, 1 / (1 - x.clamp(max=0)))  # clamp: no inf/NaN grads from the unused branch
     logp = torch.log(s / s.sum(-1, keepdim=True))
     return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+COUNTS = ("halted", "halted_exact", "halted_steps")  # integer metrics; the rest are floats
+
+
+def to_host(m: dict[str, torch.Tensor]) -> dict:
+    """Device metrics -> Python numbers in one device-to-host copy (float64 holds every value exactly)."""
+    values = torch.stack([v.double() for v in m.values()]).tolist()
+    return {k: int(v) if k in COUNTS else v for k, v in zip(m, values)}
 
 
 class SupervisionStep(nn.Module):
@@ -128,7 +155,8 @@ class SupervisionStep(nn.Module):
 class Trainer:
     """Holds model, optimizer, EMA, data stream and the ACT carry of one rank."""
 
-    def __init__(self, cfg: TrainConfig, device: str = "cpu", stream=None, rank: int = 0, world: int = 1):
+    def __init__(self, cfg: TrainConfig, device: str = "cpu", stream=None, rank: int = 0, world: int = 1,
+                 compile_backend: str | None = None):
         self.cfg, self.device, self.rank, self.world = cfg, torch.device(device), rank, world
         if cfg.batch_size % world:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} ranks")
@@ -147,6 +175,7 @@ class Trainer:
         if world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.fwd = nn.parallel.DistributedDataParallel(self.fwd, device_ids=ids)
+        self.fwd = compile_step(self.fwd, compile_backend)
         # AdamW for the network; sign-SGD for the puzzle-id embedding when the model has one
         self.opt, self.opt_puzzle = split_optimizers(self.model, cfg.lr, cfg.betas, cfg.weight_decay,
                                                      cfg.puzzle_lr, cfg.puzzle_weight_decay)
@@ -181,16 +210,16 @@ class Trainer:
     # -- one optimizer step ------------------------------------------------------------------
     def _refill(self) -> None:
         c, cfg = self.carry, self.cfg
-        idx = c["halted"].nonzero().squeeze(1)
+        idx = c["halted"].nonzero().squeeze(1)  # the step's one host sync: the host stream needs k
         k = len(idx)
         if k == 0:
             return
         batch = self.stream.take(k)  # (inputs, labels[, puzzle_ids])
         inputs, labels = batch[0], batch[1]
         if len(batch) > 2:
-            c["puzzle_ids"][idx] = torch.as_tensor(batch[2], dtype=torch.int32, device=self.device)
-        c["inputs"][idx] = torch.as_tensor(inputs, dtype=torch.int32, device=self.device)
-        c["labels"][idx] = torch.as_tensor(labels, dtype=torch.int64, device=self.device)
+            c["puzzle_ids"][idx] = to_device(batch[2], torch.int32, self.device)
+        c["inputs"][idx] = to_device(inputs, torch.int32, self.device)
+        c["labels"][idx] = to_device(labels, torch.int64, self.device)
         c["y"][idx] = self.model.y_init.float()
         c["z"][idx] = self.model.z_init.float()
         c["steps"][idx] = 0
@@ -201,16 +230,19 @@ class Trainer:
         halt_explore, else 0; redrawn at every step for every sample (authors' ACT exploration)."""
         explore = torch.rand(self.B, generator=self.explore_rng) < self.cfg.halt_explore
         forced = torch.randint(2, self.mcfg.n_sup + 1, (self.B,), generator=self.explore_rng)
-        return torch.where(explore, forced, torch.zeros_like(forced)).to(self.device)
+        return to_device(torch.where(explore, forced, torch.zeros_like(forced)), torch.int64, self.device)
 
-    def train_step(self) -> dict:
+    def train_step(self, host: bool = True) -> dict:
+        """One optimizer step -> its metrics: Python numbers, or with host=False 0-dim tensors on the
+        device (no host sync; the training loop sums them there and reads them once per log line)."""
         cfg, c = self.cfg, self.carry
         self._refill()
         self.model.train()
-        for g in self.opt.param_groups:  # linear warmup, then constant
-            g["lr"] = cfg.lr * min(1.0, (self.step + 1) / max(1, cfg.warmup))
+        f = lr_factor(self.step, cfg.warmup, cfg.steps, cfg.lr_min_ratio)
+        for g in self.opt.param_groups:
+            g["lr"] = cfg.lr * f
         for g in self.opt_puzzle.param_groups if self.opt_puzzle is not None else []:
-            g["lr"] = cfg.puzzle_lr * min(1.0, (self.step + 1) / max(1, cfg.warmup))
+            g["lr"] = cfg.puzzle_lr * f
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             y, z, logits, q_halt = self.fwd(c["inputs"], c["y"], c["z"], c.get("puzzle_ids"))
         labels = c["labels"]
@@ -243,10 +275,10 @@ class Trainer:
             if cfg.halt:
                 halted |= (q_halt.float() > 0) & (c["steps"] >= self._min_steps())
             c["halted"] = halted
-        return {"loss": loss.item(), "lm_loss": lm_loss.item(), "q_loss": q_loss.item(),
-                "acc": float(correct.float().mean()), "exact": float(solved.float().mean()),
-                "halted": int(halted.sum()), "halted_exact": int((halted & solved).sum()),
-                "halted_steps": int(c["steps"][halted].sum())}
+            m = {"loss": loss.detach(), "lm_loss": lm_loss.detach(), "q_loss": q_loss.detach(),
+                 "acc": correct.float().mean(), "exact": solved.float().mean(), "halted": halted.sum(),
+                 "halted_exact": (halted & solved).sum(), "halted_steps": (c["steps"] * halted).sum()}
+        return to_host(m) if host else m
 
     # -- state -------------------------------------------------------------------------------
     def eval_model(self) -> TinyRecursiveModel:
@@ -314,45 +346,18 @@ class Trainer:
 
 
 # ---- the loop ------------------------------------------------------------------------------
-def _dist_setup(device: str | None) -> tuple[int, int, str]:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK: join the group (gloo on CPU, NCCL on CUDA)."""
-    from .runtime import pick_device
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = pick_device(device)
-    if world == 1:
-        return 0, 1, device
-    import torch.distributed as dist
-    if device.startswith("cuda"):
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank(), world, device
-
-
-def _any(flag: bool, world: int) -> bool:
-    """True on every rank if it is True on any rank (so all ranks stop at the same step)."""
-    if world == 1:
-        return flag
-    import torch.distributed as dist
-    t = torch.tensor([int(flag)])
-    dist.all_reduce(t)
-    return bool(t.item())
-
-
 def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: bool = False,
-          progress: bool = True) -> dict:
-    """Train (or resume) into run directory `out`; returns the final metrics summary."""
+          progress: bool = True, compile_backend: str | None = None) -> dict:
+    """Train (or resume) into run directory `out`; returns the final metrics summary.
+    compile_backend: torch.compile the supervision step with this backend ("inductor"; None: eager)."""
     from tqdm import tqdm
 
     out = Path(out)
-    rank, world, device = _dist_setup(device)
+    rank, world, device = dist_setup(device)
     if resume:
         tensors, meta = load_train_state(out)
         cfg = TrainConfig.from_dict({**meta["train_config"], **_overridable(cfg)})
-    trainer = Trainer(cfg, device, rank=rank, world=world)
+    trainer = Trainer(cfg, device, rank=rank, world=world, compile_backend=compile_backend)
     if resume:
         trainer.load_state(tensors, meta)
     if rank == 0:
@@ -364,40 +369,42 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress or rank != 0,
                desc=f"train {trainer.mcfg.task} ({count_params(trainer.model) / 1e3:.0f}k params)")
-    window = {"t": time.perf_counter(), "samples": 0, "n": 0, "halted": 0, "halted_exact": 0, "halted_steps": 0}
+    window = {"t": time.perf_counter(), "samples": 0, **{k: 0 for k in COUNTS}}  # counts: device tensors
     logf = open(out / "train_log.jsonl", "a") if rank == 0 else None
     m, reason = {}, "steps"
     session_start = trainer.elapsed  # --time-budget is per session: a resumed run gets its own budget
     try:
         while trainer.step < cfg.steps:
             t0 = time.perf_counter()
-            m = trainer.train_step()
+            m = trainer.train_step(host=False)
             trainer.elapsed += time.perf_counter() - t0
             window["samples"] += trainer.B * world
-            for k in ("halted", "halted_exact", "halted_steps"):
-                window[k] += m[k]
+            for k in COUNTS:
+                window[k] = window[k] + m[k]
             bar.update(1)
-            bar.set_postfix(loss=f"{m['loss']:.3f}", acc=f"{m['acc']:.3f}", exact=f"{m['exact']:.3f}")
             if cfg.log_every and trainer.step % cfg.log_every == 0 and rank == 0:
+                w = to_host(m | {k: window[k] for k in COUNTS})  # the one read-back per log line
                 dt = time.perf_counter() - window["t"]
-                h = max(1, window["halted"])
-                line = {"step": trainer.step, **{k: round(m[k], 4) for k in ("loss", "lm_loss", "q_loss", "acc", "exact")},
-                        "halted_exact": round(window["halted_exact"] / h, 4),
-                        "halted_mean_steps": round(window["halted_steps"] / h, 2),
+                bar.set_postfix(loss=f"{w['loss']:.3f}", acc=f"{w['acc']:.3f}", exact=f"{w['exact']:.3f}")
+                h = max(1, w["halted"])
+                line = {"step": trainer.step, **{k: round(w[k], 4) for k in ("loss", "lm_loss", "q_loss", "acc", "exact")},
+                        "halted_exact": round(w["halted_exact"] / h, 4),
+                        "halted_mean_steps": round(w["halted_steps"] / h, 2),
                         "samples_per_s": round(window["samples"] / dt, 1), "elapsed_s": round(trainer.elapsed, 1)}
                 if trainer.device.type == "cuda":  # peak GPU memory of this process so far
                     line["gpu_mem_gib"] = round(torch.cuda.max_memory_allocated(trainer.device) / 2**30, 2)
                 logf.write(json.dumps(line) + "\n")
                 logf.flush()
                 bar.write(" ".join(f"{k}={v}" for k, v in line.items()))
-                window.update(t=time.perf_counter(), samples=0, halted=0, halted_exact=0, halted_steps=0)
+                window.update(t=time.perf_counter(), samples=0, **{k: 0 for k in COUNTS})
             over = cfg.time_budget is not None and trainer.elapsed - session_start >= cfg.time_budget
-            if _any(stop["signal"] is not None or over, world):
+            if any_rank(stop["signal"] is not None or over, world, trainer.device):
                 reason = stop["signal"] or "time budget"
                 break
             if cfg.checkpoint_every and trainer.step % cfg.checkpoint_every == 0 and trainer.step < cfg.steps:
                 trainer.save(out)
         trainer.save(out)
+        m = to_host(m) if m else m
     finally:
         bar.close()
         for s, h in old.items():
@@ -416,6 +423,26 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def prepare_train_data(cfg: TrainConfig, workers: int | None = None) -> dict:
+    """Generate (or find) the run's training puzzles and the validation puzzles its end-of-run
+    calibration reads, in the cache ($TRM_EDGE_CACHE). Carry that folder to a machine without numba
+    (or without minutes to spare) and its run starts training at once."""
+    from .data import cache_dir
+
+    try:
+        task_name = TRMConfig.preset(cfg.preset, **cfg.model).task
+    except TypeError as e:
+        raise ValueError(f"bad --model override {sorted(cfg.model)}: {e}") from None
+    if is_arc(task_name) or cfg.data:
+        raise ValueError("--prepare-data generates puzzles; ARC and --data runs read their own files")
+    task, workers, t0 = get_task(task_name), workers or min(8, os.cpu_count() or 1), time.perf_counter()
+    out = {"cache": str(cache_dir()), "task": task.name,
+           "train": len(load_split(task, "train", cfg.n_train, cfg.data_seed, workers=workers)[0])}
+    if cfg.val_n > 0:
+        out["val"] = len(load_split(task, "val", cfg.val_n, cfg.data_seed, n_train=cfg.n_train, workers=workers)[0])
+    return out | {"seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _overridable(cfg: TrainConfig) -> dict:

@@ -55,12 +55,36 @@ def pick_device(device: str | None) -> str:
     import torch
 
     if device and device != "auto":
-        return device
+        return check_device(device)
     if torch.cuda.is_available():
         return "cuda"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def check_device(device: str) -> str:
+    """An explicit device must exist here: one error line now, never a silent CPU run or a crash later."""
+    import torch
+
+    try:
+        d = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise TRMEdgeError(f"--device {device}: not a torch device (cpu, cuda, cuda:N, mps or auto)") from None
+    if d.type == "cpu":
+        return device
+    if d.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        if count == 0:
+            raise TRMEdgeError(f"--device {device}: CUDA is not available ({why}; torch {torch.__version__})")
+        if d.index is not None and d.index >= count:
+            raise TRMEdgeError(f"--device {device}: this machine has {count} CUDA device(s)")
+        return device
+    backend = getattr(torch.backends, d.type, None) if d.type == "mps" else getattr(torch, d.type, None)
+    if backend is None or not backend.is_available():
+        raise TRMEdgeError(f"--device {device}: {d.type} is not available on this machine")
+    return device
 
 
 def _entry(manifest: dict, name: str) -> dict:

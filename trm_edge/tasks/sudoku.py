@@ -147,22 +147,33 @@ class Sudoku(Task):
         return np.array([self.solver.solve(row - 1, limit=2)[2] for row in inputs])
 
     # -- augmentation: digit relabelling, band/row and stack/column permutations, transpose --
-    def _perm_axis(self, rng, n_groups: int, group: int) -> np.ndarray:
-        return np.concatenate([g * group + rng.permutation(group) for g in rng.permutation(n_groups)])
+    @staticmethod
+    def _perms(rng, k: int, n: int) -> np.ndarray:
+        """(k, n): k independent uniform permutations of 0..n-1 (argsort of iid uniforms)."""
+        return np.argsort(rng.random((k, n)), axis=1)
+
+    def _perm_axis(self, rng, k: int, n_groups: int, group: int) -> np.ndarray:
+        """(k, n_groups * group) line orders that keep bands (stacks) together: the bands in a random
+        order, the lines inside each band in their own random order."""
+        bands = self._perms(rng, k, n_groups)                                        # (k, G)
+        inside = self._perms(rng, k * n_groups, group).reshape(k, n_groups, group)   # (k, G, g)
+        return (bands[:, :, None] * group + inside).reshape(k, -1)
 
     def augment(self, inputs, labels, rng):
-        N = self.size
-        out_i, out_l = np.empty_like(inputs), np.empty_like(labels)
-        for k in range(len(inputs)):
-            digit_map = np.concatenate([[0, 1], rng.permutation(N) + 2]).astype(inputs.dtype)
-            rows = self._perm_axis(rng, N // self.box_rows, self.box_rows)
-            cols = self._perm_axis(rng, N // self.box_cols, self.box_cols)
-            # transposing swaps box shape, so it is a symmetry only for square boxes (4x4, 9x9)
-            transpose = self.box_rows == self.box_cols and rng.random() < 0.5
-            for src, dst in ((inputs, out_i), (labels, out_l)):
-                b = digit_map[src[k].reshape(N, N)][rows][:, cols]
-                dst[k] = (b.T if transpose else b).reshape(-1)
-        return out_i, out_l
+        """A random symmetry of every row at once (vectorised over the batch)."""
+        N, k = self.size, len(inputs)
+        digit_map = np.concatenate([np.tile([0, 1], (k, 1)), self._perms(rng, k, N) + 2], 1)  # (k, N+2)
+        rows = self._perm_axis(rng, k, N // self.box_rows, self.box_rows)                      # (k, N)
+        cols = self._perm_axis(rng, k, N // self.box_cols, self.box_cols)                      # (k, N)
+        # transposing swaps box shape, so it is a symmetry only for square boxes (4x4, 9x9)
+        transpose = (rng.random(k) < 0.5) & (self.box_rows == self.box_cols)                   # (k,)
+        out = []
+        for src in (inputs, labels):
+            b = np.take_along_axis(digit_map, src.astype(np.int64), 1).reshape(k, N, N)       # (k, N, N)
+            b = b[np.arange(k)[:, None, None], rows[:, :, None], cols[:, None, :]]
+            b = np.where(transpose[:, None, None], b.transpose(0, 2, 1), b)
+            out.append(b.reshape(k, N * N).astype(src.dtype))
+        return out[0], out[1]
 
     # -- checking ----------------------------------------------------------------------------
     def verify(self, inputs: np.ndarray, preds: np.ndarray) -> np.ndarray:

@@ -12,10 +12,12 @@ test set, hardness = backtracks of a fast solver). A candidate puzzle is made in
      puzzles have rating >= `min_backtracks` (default 1: every puzzle needs search).
 
 Speed: the solver is written once as plain Python over numpy arrays and compiled with numba when it
-is installed (`pip install 'trm-edge[data]'`); without numba (or with TRM_EDGE_NO_NUMBA=1) the very
-same functions run as Python, ~300x slower, with identical output. All randomness is a tiny integer
-PRNG of our own (not numpy's) so that both paths give the same puzzles bit for bit, and every
-candidate k of a seed is seeded by hash(seed, k), so chunking never changes a stream.
+is installed (`pip install 'trm-edge[data]'`); with TRM_EDGE_NO_NUMBA=1 the very same functions run
+as Python, ~300x slower, with identical output. Without numba, more than PURE_PYTHON_MAX puzzles is
+an error unless TRM_EDGE_NO_NUMBA=1 asks for pure Python (~0.3 puzzles/s: 1000 take ~1 h). All
+randomness is a tiny integer PRNG of our own (not numpy's) so that both paths give the same puzzles
+bit for bit, and every candidate k of a seed is seeded by hash(seed, k), so chunking never changes
+a stream.
 `trm_edge.data.load_split` caches the splits and can generate them in parallel processes.
 
 The solver is hand-written rather than taken from a package because generation needs solution
@@ -41,6 +43,7 @@ except ImportError:  # same code, interpreted
         return f
     HAVE_NUMBA = False
 
+PURE_PYTHON_MAX = 20  # puzzles generated without numba unless TRM_EDGE_NO_NUMBA=1 asks for pure Python
 M32 = 0xFFFFFFFF
 ALL = 0x1FF  # 9 candidate bits
 
@@ -248,11 +251,13 @@ def generate_hard(n: int, seed: int, min_backtracks: int = 1, chunk: int = 64,
     on (n, seed, min_backtracks), never on `chunk`. For parallel generation use
     `trm_edge.data.load_split(..., workers=k)`: it splits a split into independently seeded chunks.
     """
-    if not HAVE_NUMBA and n > 20:
-        import warnings
+    if not HAVE_NUMBA and n > PURE_PYTHON_MAX and not os.environ.get("TRM_EDGE_NO_NUMBA"):
+        from ..errors import MissingExtraError
 
-        warnings.warn("numba is not installed: Sudoku-hard generation runs as pure Python (~0.5 puzzles/s); "
-                      "pip install 'trm-edge[data]' for ~300x faster generation", stacklevel=2)
+        raise MissingExtraError(
+            f"numba is not installed: {n} Sudoku-hard puzzles in pure Python take ~{n * 3.4 / 60:.0f} min "
+            "(~0.3 puzzles/s); pip install 'trm-edge[data]', or carry a cache made elsewhere "
+            "(trm-edge train --prepare-data, $TRM_EDGE_CACHE), or set TRM_EDGE_NO_NUMBA=1 to run it anyway")
     grids, sols, ratings = [], [], []
     found, start = 0, 0
     from tqdm import tqdm
