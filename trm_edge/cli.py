@@ -136,7 +136,8 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
               "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
 @click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
 @click.option("--data", default=None, type=click.Path(exists=True),
-              help="sudoku-extreme: test.csv (or its directory) or the authors' built data set directory.")
+              help="The authors' built data set directory (its test/ split, any task, with puzzle ids); "
+                   "with --task sudoku-extreme also test.csv (or its directory), per rating bucket.")
 @click.option("--givens", default=None, metavar="LO-HI",
               help="Sudoku: test puzzles with LO..HI givens (e.g. 30-36, newspaper puzzles) instead of the "
                    "training range.")
@@ -146,8 +147,19 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     import json
     from pathlib import Path
 
-    if (task == "sudoku-extreme") != bool(data):
+    if task == "sudoku-extreme" and not data:
         raise click.UsageError("--task sudoku-extreme and --data PATH go together")
+    if data and task not in (None, "sudoku-extreme"):
+        raise click.UsageError("--data goes without --task (the authors' built data set) or with --task sudoku-extreme")
+    if data and task is None:  # any model on an authors' built data set (trm_edge/tasks/generic.py)
+        from .evaluate import evaluate_data, format_table
+
+        res = evaluate_data(artifact or checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps,
+                            threshold=threshold, device=pick_device(device), batch_size=batch_size)
+        click.echo(format_table(res))
+        if json_out:
+            Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+        return
     if data:
         from .sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TRMEdgeError
 from .base import PuzzleError, Task
 
 PATTERN = re.compile(r"generic-(\d+)-(\d+)")
@@ -69,7 +70,7 @@ def _load(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)   # plain arrays only
     except (OSError, ValueError) as e:
-        raise PuzzleError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+        raise TRMEdgeError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
 
 
 def split_dir(data: str | Path, split: str) -> Path:
@@ -78,10 +79,11 @@ def split_dir(data: str | Path, split: str) -> Path:
     for d in (p / split, p):
         if (d / "dataset.json").is_file():
             return d
-    raise PuzzleError(f"no {split}/dataset.json in {p} (the authors' built data set directory)")
+    raise TRMEdgeError(f"no {split}/dataset.json in {p} (the authors' built data set directory)")
 
 
-def read_built(d: str | Path, seq_len: int | None = None, vocab: int | None = None) -> dict:
+def read_built(d: str | Path, seq_len: int | None = None, vocab: int | None = None,
+               what: str = "the model's shape") -> dict:
     """An authors' built split directory -> {"inputs", "labels": int32 (N, seq_len), "puzzle_ids":
     int32 (N,) (zeros without the identifier files), "ignore_label_id": int | None, "meta"}.
     seq_len / vocab: what the model expects (checked against dataset.json and the arrays)."""
@@ -89,42 +91,46 @@ def read_built(d: str | Path, seq_len: int | None = None, vocab: int | None = No
     try:
         meta = json.loads((d / "dataset.json").read_text())
     except (OSError, ValueError) as e:
-        raise PuzzleError(f"cannot read {d}/dataset.json: {e}") from None
+        raise TRMEdgeError(f"cannot read {d}/dataset.json: {e}") from None
     if not isinstance(meta, dict):
-        raise PuzzleError(f"{d}/dataset.json is not an object")
+        raise TRMEdgeError(f"{d}/dataset.json is not an object")
     if seq_len is not None and (meta.get("seq_len"), meta.get("vocab_size")) != (seq_len, vocab):
-        raise PuzzleError(f"{d}/dataset.json: seq_len {meta.get('seq_len')}, vocab {meta.get('vocab_size')}; "
-                          f"the model has seq_len {seq_len}, vocab {vocab}")
+        raise TRMEdgeError(f"{d}/dataset.json: seq_len {meta.get('seq_len')}, vocab {meta.get('vocab_size')} "
+                           f"is not {what} ({seq_len}, {vocab})")
     sets = meta.get("sets", ["all"])
     if not (isinstance(sets, list) and sets and all(isinstance(s, str) and re.fullmatch(r"\w+", s) for s in sets)):
-        raise PuzzleError(f"{d}/dataset.json: 'sets' must be a list of plain names")
+        raise TRMEdgeError(f"{d}/dataset.json: 'sets' must be a list of plain names")
     inputs, labels, ids = [], [], []
     for s in sets:
         x, y = _load(d / f"{s}__inputs.npy"), _load(d / f"{s}__labels.npy")
         if x.ndim != 2 or x.shape != y.shape:
-            raise PuzzleError(f"{d}: {s} inputs {x.shape} / labels {y.shape} are not the same (N, seq_len)")
+            raise TRMEdgeError(f"{d}: {s} inputs {x.shape} / labels {y.shape} are not the same (N, seq_len)")
         pid_file, idx_file = d / f"{s}__puzzle_identifiers.npy", d / f"{s}__puzzle_indices.npy"
         if pid_file.is_file() and idx_file.is_file():   # one id per puzzle; puzzle i = examples idx[i]:idx[i+1]
             pid, idx = _load(pid_file).reshape(-1), _load(idx_file).reshape(-1)
             counts = np.diff(idx)
             if len(idx) != len(pid) + 1 or idx[0] != 0 or idx[-1] != len(x) or (counts < 0).any():
-                raise PuzzleError(f"{d}: {s}__puzzle_indices.npy does not cover the {len(x)} examples")
+                raise TRMEdgeError(f"{d}: {s}__puzzle_indices.npy does not cover the {len(x)} examples")
             ids.append(np.repeat(pid, counts))
         else:
             ids.append(np.zeros(len(x), np.int64))
         inputs.append(x)
         labels.append(y)
     x, y, pid = np.concatenate(inputs), np.concatenate(labels), np.concatenate(ids)
-    S = seq_len if seq_len is not None else meta.get("seq_len", x.shape[1])
-    V = vocab if vocab is not None else meta.get("vocab_size", int(max(x.max(), y.max())) + 1)
-    if x.shape[1] != S:
-        raise PuzzleError(f"{d}: the arrays have {x.shape[1]} tokens per example, dataset.json says {S}")
+    S = seq_len if seq_len is not None else meta.get("seq_len")
+    V = vocab if vocab is not None else meta.get("vocab_size")
     ignore = meta.get("ignore_label_id")
+    for key, v, lo, hi in (("seq_len", S, 1, MAX_SEQ_LEN), ("vocab_size", V, 2, MAX_VOCAB),
+                           ("ignore_label_id", ignore, -100, MAX_VOCAB)):
+        if not ((isinstance(v, int) and lo <= v <= hi) or (key == "ignore_label_id" and v is None)):
+            raise TRMEdgeError(f"{d}/dataset.json: {key} must be an integer in {lo}..{hi}, got {v!r}")
+    if len(x) == 0 or x.shape[1] != S:
+        raise TRMEdgeError(f"{d}: the arrays have {x.shape} tokens, dataset.json says (N >= 1, {S})")
     for name, a in (("inputs", x), ("labels", y)):
         bad = (a < 0) | (a >= V)
         if name == "labels" and ignore is not None:
             bad &= a != ignore
         if bad.any():
-            raise PuzzleError(f"{d}: {name} has tokens outside 0..{V - 1}")
+            raise TRMEdgeError(f"{d}: {name} has tokens outside 0..{V - 1}")
     return {"inputs": x.astype(np.int32), "labels": y.astype(np.int32), "puzzle_ids": pid.astype(np.int32),
             "ignore_label_id": None if ignore is None else int(ignore), "meta": meta}
