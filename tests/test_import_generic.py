@@ -90,7 +90,8 @@ def _cli(args, capsys):
     return e.value.code, out.out, out.err
 
 
-@pytest.mark.parametrize("seq_len,vocab,task", [(64, 6, "maze8"), (100, 7, "generic-100-7")])
+@pytest.mark.parametrize("seq_len,vocab,task", [pytest.param(64, 6, "maze8", marks=pytest.mark.slow),
+                                                 (100, 7, "generic-100-7")])
 def test_import_eval_export(seq_len, vocab, task, tmp_path, capsys):
     """puzzle_emb_len: 0 on a known shape (maze8) and on a shape no task knows (generic-100-7)."""
     run = authors_checkpoint(tmp_path / "run", seq_len=seq_len, vocab=vocab, n_ids=5)
@@ -159,3 +160,39 @@ def test_bad_data_directory_is_one_line(tmp_path, capsys):
     (tmp_path / "data" / "test" / "dataset.json").write_text(json.dumps(meta))
     code, _, err = _cli(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "data")], capsys)
     assert code == 2 and "is not the model's shape (100, 7)" in err and err.count("\n") == 1, err
+
+
+def test_export_keeps_only_the_selected_puzzle_rows(tmp_path, capsys):
+    """ARC-sized tables: --puzzles keeps those rows only; the artifact's puzzle_ids input is the row
+    number (manifest model.puzzle_rows), and eval --data maps a data set's ids onto the rows: the
+    kept puzzles give the full model's answers, the others are skipped."""
+    from trm_edge.evaluate import reference_for
+
+    n_ids, D = 3000, 32
+    run = authors_checkpoint(tmp_path / "run", seq_len=100, vocab=7, n_ids=n_ids)
+    assert _cli(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")], capsys)[0] == 0
+    model, _ = load_model(tmp_path / "m")
+    data = built_data(tmp_path / "data", model)              # puzzle ids 0..7, one example each
+    (tmp_path / "ids.json").write_text("[3, 1]")
+    (tmp_path / "r.toml").write_text('target = "onnx"\nbatch = 4\nin_graph_loop = false\n')  # init + step only
+    sizes = {}
+    for name, extra in (("all", []), ("sel", ["--puzzles", str(tmp_path / "ids.json")])):
+        code, out, err = _cli(["export", "--checkpoint", str(tmp_path / "m"), "--recipe", str(tmp_path / "r.toml"),
+                               "--out", str(tmp_path / name), *extra], capsys)
+        assert code == 0, err
+        art = tmp_path / name / "onnx-fp32-looped"
+        man = json.loads((art / "manifest.json").read_text())
+        sizes[name] = sum(f["bytes"] for f in man["files"].values())
+    assert man["model"]["puzzle_rows"] == [1, 3] and man["model"]["n_puzzle_ids"] == 2
+    table = (n_ids - 2) * D * 4                                # bytes of the rows left out, per graph
+    assert sizes["all"] - sizes["sel"] >= table, sizes         # init.onnx carries it (loop.onnx would too)
+    reference_for(man)                                         # drift reference: the same rows, same sha
+    code, out, err = _cli(["eval", "--artifact", str(art), "--data", str(data), "--max-steps", "2",
+                           "--json", str(tmp_path / "e.json")], capsys)
+    assert code == 0, err
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["n"] == 2 and res["skipped_puzzles_not_in_artifact"] == 6 and res["exact"][1] == 1.0, res
+    for spec, msg in (("7,3000", "distinct and in 0..2999"), ("x", "neither ids")):
+        code, _, err = _cli(["export", "--checkpoint", str(tmp_path / "m"), "--puzzles", spec,
+                             "--out", str(tmp_path / "bad")], capsys)
+        assert code == 2 and msg in err and err.count("\n") == 1, err

@@ -391,8 +391,12 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
                    "default targets: android -> executorch + tflite, ios -> coreml, web -> onnx + tflite.")
+@click.option("--puzzles", default=None, metavar="SPEC",
+              help="Keep only these rows of the puzzle-embedding table (ARC: one row per augmented puzzle): "
+                   "ids 3,17,42, a .json list / .npy array of ids, or a built data set directory (its test "
+                   "split's ids). The artifact's puzzle_ids input is then the row number (manifest: puzzle_rows).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, artifacts):
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -420,7 +424,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     modes = list(MODES) if mode == "all" else [mode or base.mode]
     over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
     recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
-    model = load_source(checkpoint)
+    model = load_source(checkpoint, puzzles=puzzles)
     recipes = [r.resolved(model.cfg) for r in recipes]  # check every combination before exporting any
     t0 = time.perf_counter()
     arts = []

@@ -166,6 +166,17 @@ def evaluate_data(path, data, n: int | None = None, seed: int = 0, max_steps: in
     if n is not None and n < total:
         idx = np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
         inputs, labels, pid = inputs[idx], labels[idx], pid[idx]
+    rows = sess.manifest["model"].get("puzzle_rows")
+    skipped = 0
+    if rows is not None:   # an artifact keeping some rows of the table: its input is the row number
+        row_of = {int(r): i for i, r in enumerate(rows)}
+        keep = np.array([int(v) in row_of for v in pid], bool)
+        skipped = int((~keep).sum())
+        if not keep.any():
+            raise ArtifactError(f"none of the data set's puzzle ids is among the {len(rows)} rows this artifact "
+                                "keeps (export --puzzles)")
+        inputs, labels = inputs[keep], labels[keep]
+        pid = np.array([row_of[int(v)] for v in pid[keep]], np.int32)
     if sess.puzzle_emb_len == 0:
         pid = None
     preds, q = run_all_steps(sess, inputs, max_steps or sess.max_steps, batch_size, puzzle_ids=pid)
@@ -173,7 +184,8 @@ def evaluate_data(path, data, n: int | None = None, seed: int = 0, max_steps: in
         preds = np.where(labels[None] == built["ignore_label_id"], labels[None], preds)
     thr = sess.halt_threshold if threshold is None else threshold
     out = score(preds, q, labels, thr, sess.manifest["task"]["name"])
-    out.update(model=str(path), data=str(test_dir), split="test", test_size=total, seed=seed)
+    out.update(model=str(path), data=str(test_dir), split="test", test_size=total, seed=seed,
+               skipped_puzzles_not_in_artifact=skipped)
     return out
 
 
@@ -215,6 +227,9 @@ def reference_for(manifest: dict, checkpoint=None):
     from .runtime import EagerSession
 
     model, d = load_model(source_checkpoint(manifest, checkpoint))
+    if manifest["model"].get("puzzle_rows") is not None:   # exported with --puzzles: the same rows
+        from .model import keep_puzzle_rows
+        model = keep_puzzle_rows(model, manifest["model"]["puzzle_rows"]).eval()
     if weights_sha256(model) != manifest["source"]["weights_sha256"]:
         raise ArtifactError(f"checkpoint {d} has different weights than the ones {manifest['name']} "
                             "was exported from (weights_sha256 mismatch)")

@@ -345,6 +345,26 @@ def build_model(cfg: TRMConfig) -> TinyRecursiveModel:
     return TinyRecursiveModel(cfg, ReasoningNet(cfg))
 
 
+def keep_puzzle_rows(model: TinyRecursiveModel, ids) -> TinyRecursiveModel:
+    """A copy of `model` whose puzzle-embedding table keeps only the rows `ids` (row i = the table's
+    puzzle id ids[i], recorded as `model.puzzle_rows`): an ARC table has one row per augmented puzzle
+    (10^5-10^6 x D floats) and an artifact needs only the puzzles it will be asked about."""
+    ids = [int(i) for i in ids]
+    n = model.cfg.n_puzzle_ids
+    if model.cfg.puzzle_emb_len == 0:
+        raise ValueError("this model has no puzzle-embedding table (puzzle_emb_len = 0)")
+    if not ids or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= n:
+        raise ValueError(f"puzzle ids must be distinct and in 0..{n - 1} (got {len(ids)} ids)")
+    small = build_model(replace(model.cfg, n_puzzle_ids=len(ids)))
+    state = dict(model.state_dict())
+    state["puzzle_emb.weight"] = state["puzzle_emb.weight"][torch.tensor(ids)]
+    small.load_state_dict(state)
+    small.puzzle_rows = ids
+    if hasattr(model, "source_checkpoint"):
+        small.source_checkpoint = model.source_checkpoint
+    return small.train(model.training)
+
+
 def count_params(model: nn.Module, exclude_puzzle_emb: bool = True) -> int:
     return sum(p.numel() for n, p in model.named_parameters()
                if not (exclude_puzzle_emb and n.startswith("puzzle_emb")))
