@@ -308,3 +308,14 @@ def test_hrm_flops_count_the_separate_answer_network():
     cfg = TRMConfig.preset("sudoku4-tiny", n_layers_H=3)
     assert flops_per_step(cfg) == count_step_flops(build_model(cfg).eval())
     assert flops_per_step(cfg) > flops_per_step(TRMConfig.preset("sudoku4-tiny"))
+
+
+def test_hrm_published_preset_is_27m_parameters():
+    """hrm-sudoku: HRM's published configuration (D=512, 8 heads, 4+4 layers, 2x2 cycles, 81 cells)."""
+    from trm_edge.model import TRMConfig, build_model, count_params
+
+    cfg = TRMConfig.preset("hrm-sudoku")
+    with torch.device("meta"):
+        n = count_params(build_model(cfg))
+    assert (cfg.n_layers, cfg.n_layers_H, cfg.T, cfg.n_latent, cfg.puzzle_emb_len) == (4, 4, 2, 2, 1)
+    assert n == 27_274_753   # "~27M" (HRM paper)

@@ -105,6 +105,11 @@ PRESETS: dict[str, TRMConfig] = {
                           **{**_PAPER, "n_latent": 4}),
     "arc-att": TRMConfig(task="arc1", vocab_size=12, seq_len=900, mixer="attention", pos="rope",
                          **{**_PAPER, "n_latent": 4}),
+    # HRM's published models (sapientinc/HRM config/arch/hrm_v1.yaml; ~27M params): separate 4-layer H
+    # and L networks, H_cycles = L_cycles = 2, one puzzle-embedding position; Sudoku 9x9 Extreme shape
+    "hrm-sudoku": TRMConfig(task="sudoku9", vocab_size=11, seq_len=81, d_model=512, n_layers=4, n_layers_H=4,
+                            expansion=4.0, mixer="attention", pos="rope", n_heads=8, n_latent=2, T=2, n_sup=16,
+                            puzzle_emb_len=1),
     # small CPU presets (no puzzle-id prefix: every Sudoku has id 0, so it carries no information)
     "sudoku4-tiny": TRMConfig(task="sudoku4", vocab_size=6, seq_len=16, d_model=32, n_latent=2, T=2, n_sup=4),
     "sudoku6-small": TRMConfig(task="sudoku6", vocab_size=8, seq_len=36, d_model=64, n_latent=2, T=2, n_sup=8),
