@@ -319,3 +319,12 @@ def test_hrm_published_preset_is_27m_parameters():
         n = count_params(build_model(cfg))
     assert (cfg.n_layers, cfg.n_layers_H, cfg.T, cfg.n_latent, cfg.puzzle_emb_len) == (4, 4, 2, 2, 1)
     assert n == 27_274_753   # "~27M" (HRM paper)
+
+
+def test_trm_with_the_continue_target_is_folded_like_hrm(tmp_path):
+    """A TRM run with no_ACT_continue: false halts on q_halt > q_continue: the same folded logit."""
+    d = _variant(tmp_path, edit_arch=lambda a: a.update(no_ACT_continue=False))
+    res = import_checkpoint(d, tmp_path / "m", dataset=d)
+    assert any("folded into one halting logit" in n for n in res["notes"])
+    q = torch.load(d / "step_1000", weights_only=True)[P + "q_head.bias"]
+    assert torch.equal(load_file(str(tmp_path / "m" / "model.safetensors"))["q_head.bias"], q[:1] - q[1:])
