@@ -274,12 +274,14 @@ def test_validate_imported_models(artifacts):
 
 # ---- HRM ----------------------------------------------------------------------------------------
 def test_hrm_import_says_what_it_mapped(tmp_path, capsys):
-    d = fixture_dir("hrm-sudoku-tiny")
+    d = tmp_path / "downloaded"   # a folder as published: `checkpoint` + all_config.yaml (+ dataset.json)
+    shutil.copytree(fixture_dir("hrm-sudoku-tiny"), d)
+    (d / "step_1000").rename(d / "checkpoint")
     code, out, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")], capsys)
     assert code == 0, err
     assert "folded into one halting logit q_halt - q_continue" in out and "H_level (2 layers)" in out
     got = load_file(str(tmp_path / "m" / "model.safetensors"))
-    src = torch.load(d / "step_1000", weights_only=True)
+    src = torch.load(d / "checkpoint", weights_only=True)
     q = src[P + "q_head.weight"]
     assert torch.equal(got["q_head.weight"], q[:1] - q[1:])
     assert torch.equal(got["net_H.blocks.1.mlp.down.weight"], src[P + "H_level.layers.1.mlp.down_proj.weight"])

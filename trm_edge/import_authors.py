@@ -64,9 +64,10 @@ def _find_files(path: Path) -> tuple[Path, Path]:
     if path.is_dir():
         steps = sorted((p for p in path.iterdir() if re.fullmatch(r"step_\d+", p.name)),
                        key=lambda p: int(p.name[5:]))
-        if not steps:
-            raise ImportError_(f"no step_<N> checkpoint file in {path}")
-        weights = steps[-1]
+        named = [path / n for n in ("checkpoint", "checkpoint.pt") if (path / n).is_file()]
+        if not steps and not named:
+            raise ImportError_(f"no step_<N> (or checkpoint) file in {path}")
+        weights = steps[-1] if steps else named[0]   # `checkpoint`: HRM's published folders name it so
     elif path.is_file():
         weights = path
     else:
