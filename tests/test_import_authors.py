@@ -1,11 +1,14 @@
-"""`trm-edge import`: the authors' checkpoints (tests/fixtures/official-trm, see its README) give the
-authors' own outputs, eagerly and through the exported artifacts.
+"""`trm-edge import`: the authors' checkpoints (tests/fixtures/official-trm and, for HRM,
+tests/fixtures/official-hrm, see their READMEs) give the authors' own outputs, eagerly and through
+the exported artifacts.
 
 Bounds (issue 11): supervision step 1 matches the reference logits and q_halt to 1e-4 (max abs);
 steps 2-4 agree on >= 99 % of argmax cells with max abs error <= 1e-2 (fp32 rounding compounds
-through the recursion). Both fixtures: sudoku-mlp-tiny (mlp_t, the paper's Sudoku block) and
-maze-att-tiny (attention + RoPE, 5 puzzle ids). Each imported model is exported once per target
-(module-scoped, batch 4).
+through the recursion). TRM fixtures: sudoku-mlp-tiny (mlp_t, the paper's Sudoku block) and
+maze-att-tiny (attention + RoPE, 5 puzzle ids); HRM fixtures (separate H and L networks, 1 puzzle
+position): hrm-sudoku-tiny (RoPE) and hrm-maze-learned-tiny (learned positions, 5 puzzle ids), whose
+halting logit is compared with q_halt - q_continue (the import folds HRM's two Q outputs into it).
+Each imported model is exported once per target (module-scoped, batch 4).
 """
 from __future__ import annotations
 
@@ -27,19 +30,28 @@ from trm_edge.import_authors import import_checkpoint
 from trm_edge.runtime import load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official-trm"
-NAMES = ["sudoku-mlp-tiny", "maze-att-tiny"]
+HRM_FIXTURES = Path(__file__).parent / "fixtures" / "official-hrm"
+HRM_NAMES = ["hrm-sudoku-tiny", "hrm-maze-learned-tiny"]
+NAMES = ["sudoku-mlp-tiny", "maze-att-tiny", *HRM_NAMES]
+
+
+def fixture_dir(name) -> Path:
+    return (HRM_FIXTURES if name in HRM_NAMES else FIXTURES) / name
 STEPS = 4
 
 
 def reference(name):
-    r = load_file(str(FIXTURES / name / "reference.safetensors"))
-    return {k: v.numpy() for k, v in r.items()}
+    r = {k: v.numpy() for k, v in load_file(str(fixture_dir(name) / "reference.safetensors")).items()}
+    for k in range(1, STEPS + 1):   # HRM halts when q_halt > q_continue: its one halting logit
+        if f"q_continue_{k}" in r:
+            r[f"q_halt_{k}"] = r[f"q_halt_{k}"] - r[f"q_continue_{k}"]
+    return r
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     root = tmp_path_factory.mktemp("imported")
-    return {n: Path(import_checkpoint(FIXTURES / n, root / n, dataset=FIXTURES / n)["out"]) for n in NAMES}
+    return {n: Path(import_checkpoint(fixture_dir(n), root / n, dataset=fixture_dir(n))["out"]) for n in NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +100,21 @@ def test_eager_matches_the_authors_code(name, imported):
             qs.append(q.numpy())
     check_parity(name, logits, qs)
     assert model.cfg.halt_threshold == 0.0 and model.cfg.arch_version == 2
+    if name in HRM_NAMES:   # separate H (answer) and L (latent) networks, one puzzle-embedding position
+        arch = yaml.safe_load((fixture_dir(name) / "all_config.yaml").read_text())["arch"]
+        assert (model.cfg.n_layers_H, model.cfg.n_layers) == (arch["H_layers"], arch["L_layers"])
+        assert (model.cfg.T, model.cfg.n_latent, model.cfg.puzzle_emb_len) == (arch["H_cycles"], arch["L_cycles"], 1)
+        assert len(model.net_H.blocks) == arch["H_layers"] and model.q_head.weight.shape == (1, 64)
+        raw = reference(name)   # the folded logit makes HRM's decision q_halt > q_continue at every step
+        assert all(np.array_equal(qs[k - 1] > 0, raw[f"q_halt_{k}"] > 0) for k in range(1, STEPS + 1))
+    else:
+        assert model.cfg.n_layers_H == 0 and not hasattr(model, "net_H")
 
 
-@pytest.mark.parametrize("target", ["onnx", "executorch", "tflite"])
-@pytest.mark.parametrize("name", NAMES)
+# HRM through ExecuTorch / TFLite: ~1-2 min of export each on 2 cores, so slow; ONNX in the default run
+@pytest.mark.parametrize("name,target", [
+    pytest.param(n, t, marks=[pytest.mark.slow] if n in HRM_NAMES and t != "onnx" else [])
+    for n in NAMES for t in ("onnx", "executorch", "tflite")])
 def test_artifact_matches_the_authors_code(name, target, artifacts):
     ref = reference(name)
     sess = load(artifacts(name, target).path)
@@ -139,18 +162,18 @@ def _variant(tmp_path, name="maze-att-tiny", edit_state=None, edit_arch=None, pr
     """A copy of a fixture run dir with its state dict / arch edited."""
     d = tmp_path / f"run-{name}"
     d.mkdir()
-    state = torch.load(FIXTURES / name / "step_1000", weights_only=True)
+    state = torch.load(fixture_dir(name) / "step_1000", weights_only=True)
     if not prefix:
         state = {k.removeprefix("_orig_mod."): v for k, v in state.items()}
     if edit_state:
         new = edit_state(state)
         state = new if isinstance(new, dict) else state
     torch.save(state, d / "step_1000")
-    cfg = yaml.safe_load((FIXTURES / name / "all_config.yaml").read_text())
+    cfg = yaml.safe_load((fixture_dir(name) / "all_config.yaml").read_text())
     if edit_arch:
         edit_arch(cfg["arch"])
     (d / "all_config.yaml").write_text(yaml.safe_dump(cfg))
-    shutil.copy(FIXTURES / name / "dataset.json", d / "dataset.json")
+    shutil.copy(fixture_dir(name) / "dataset.json", d / "dataset.json")
     return d
 
 
@@ -247,3 +270,63 @@ def test_validate_imported_models(artifacts):
     assert rep["passed"] is True and len(rep["steps"]) == 3
     deep = validate(art, n=8)
     assert deep["passed"] is False and deep["steps"][2]["puzzle_agreement"] == 1.0
+
+
+# ---- HRM ----------------------------------------------------------------------------------------
+def test_hrm_import_says_what_it_mapped(tmp_path, capsys):
+    d = tmp_path / "downloaded"   # a folder as published: `checkpoint` + all_config.yaml (+ dataset.json)
+    shutil.copytree(fixture_dir("hrm-sudoku-tiny"), d)
+    (d / "step_1000").rename(d / "checkpoint")
+    code, out, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")], capsys)
+    assert code == 0, err
+    assert "folded into one halting logit q_halt - q_continue" in out and "H_level (2 layers)" in out
+    got = load_file(str(tmp_path / "m" / "model.safetensors"))
+    src = torch.load(d / "checkpoint", weights_only=True)
+    q = src[P + "q_head.weight"]
+    assert torch.equal(got["q_head.weight"], q[:1] - q[1:])
+    assert torch.equal(got["net_H.blocks.1.mlp.down.weight"], src[P + "H_level.layers.1.mlp.down_proj.weight"])
+
+
+@pytest.mark.parametrize("edit_state,edit_arch,msg", [
+    (None, lambda a: a.update(H_layers=3), "missing tensors .*H_level.layers.2"),
+    (lambda s: s.pop(P + "H_level.layers.0.self_attn.o_proj.weight"), None,
+     "missing tensors .*H_level.layers.0.self_attn.o_proj.weight"),
+    (None, lambda a: a.update(puzzle_emb_ndim=128), "unsupported puzzle_emb_ndim=128"),
+])
+def test_bad_hrm_checkpoints_are_one_clear_line(edit_state, edit_arch, msg, tmp_path, capsys):
+    import re
+
+    d = _variant(tmp_path, name="hrm-maze-learned-tiny", edit_state=edit_state, edit_arch=edit_arch)
+    code, _, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert re.search(msg, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_hrm_flops_count_the_separate_answer_network():
+    from trm_edge.bench.roofline import count_step_flops, flops_per_step
+    from trm_edge.model import TRMConfig, build_model
+
+    cfg = TRMConfig.preset("sudoku4-tiny", n_layers_H=3)
+    assert flops_per_step(cfg) == count_step_flops(build_model(cfg).eval())
+    assert flops_per_step(cfg) > flops_per_step(TRMConfig.preset("sudoku4-tiny"))
+
+
+def test_hrm_published_preset_is_27m_parameters():
+    """hrm-sudoku: HRM's published configuration (D=512, 8 heads, 4+4 layers, 2x2 cycles, 81 cells)."""
+    from trm_edge.model import TRMConfig, build_model, count_params
+
+    cfg = TRMConfig.preset("hrm-sudoku")
+    with torch.device("meta"):
+        n = count_params(build_model(cfg))
+    assert (cfg.n_layers, cfg.n_layers_H, cfg.T, cfg.n_latent, cfg.puzzle_emb_len) == (4, 4, 2, 2, 1)
+    assert n == 27_274_753   # "~27M" (HRM paper)
+
+
+def test_trm_with_the_continue_target_is_folded_like_hrm(tmp_path):
+    """A TRM run with no_ACT_continue: false halts on q_halt > q_continue: the same folded logit."""
+    d = _variant(tmp_path, edit_arch=lambda a: a.update(no_ACT_continue=False))
+    res = import_checkpoint(d, tmp_path / "m", dataset=d)
+    assert any("folded into one halting logit" in n for n in res["notes"])
+    q = torch.load(d / "step_1000", weights_only=True)[P + "q_head.bias"]
+    assert torch.equal(load_file(str(tmp_path / "m" / "model.safetensors"))["q_head.bias"], q[:1] - q[1:])

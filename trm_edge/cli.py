@@ -147,7 +147,8 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
               "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
 @click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
 @click.option("--data", default=None, type=click.Path(exists=True),
-              help="sudoku-extreme: test.csv (or its directory) or the authors' built data set directory.")
+              help="The authors' built data set directory (its test/ split, any task, with puzzle ids); "
+                   "with --task sudoku-extreme also test.csv (or its directory), per rating bucket.")
 @click.option("--givens", default=None, metavar="LO-HI",
               help="Sudoku: test puzzles with LO..HI givens (e.g. 30-36, newspaper puzzles) instead of the "
                    "training range.")
@@ -157,8 +158,19 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     import json
     from pathlib import Path
 
-    if (task == "sudoku-extreme") != bool(data):
+    if task == "sudoku-extreme" and not data:
         raise click.UsageError("--task sudoku-extreme and --data PATH go together")
+    if data and task not in (None, "sudoku-extreme"):
+        raise click.UsageError("--data goes without --task (the authors' built data set) or with --task sudoku-extreme")
+    if data and task is None:  # any model on an authors' built data set (trm_edge/tasks/generic.py)
+        from .evaluate import evaluate_data, format_table
+
+        res = evaluate_data(artifact or checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps,
+                            threshold=threshold, device=pick_device(device), batch_size=batch_size)
+        click.echo(format_table(res))
+        if json_out:
+            Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+        return
     if data:
         from .sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
 
@@ -390,8 +402,12 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
                    "default targets: android -> executorch + tflite, ios -> coreml, web -> onnx + tflite.")
+@click.option("--puzzles", default=None, metavar="SPEC",
+              help="Keep only these rows of the puzzle-embedding table (ARC: one row per augmented puzzle): "
+                   "ids 3,17,42, a .json list / .npy array of ids, or a built data set directory (its test "
+                   "split's ids). The artifact's puzzle_ids input is then the row number (manifest: puzzle_rows).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, artifacts):
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -419,7 +435,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     modes = list(MODES) if mode == "all" else [mode or base.mode]
     over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
     recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
-    model = load_source(checkpoint)
+    model = load_source(checkpoint, puzzles=puzzles)
     recipes = [r.resolved(model.cfg) for r in recipes]  # check every combination before exporting any
     t0 = time.perf_counter()
     arts = []

@@ -39,11 +39,13 @@ import numpy as np
 from .errors import ArtifactError
 
 
-def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 256):
+def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 256,
+                  puzzle_ids: np.ndarray | None = None):
     """-> preds (S, N, seq_len), q_halt (S, N) for every step of a Session, in batches."""
     preds, qs = [], []
     for i in range(0, len(inputs), batch_size):
-        r = sess.solve(inputs[i:i + batch_size], max_steps, halt=False, threshold=0.0)
+        pid = None if puzzle_ids is None else puzzle_ids[i:i + batch_size]
+        r = sess.solve(inputs[i:i + batch_size], max_steps, halt=False, threshold=0.0, puzzle_ids=pid)
         preds.append(r.preds)
         qs.append(r.q_halt)
     return np.concatenate(preds, axis=1), np.concatenate(qs, axis=1)
@@ -145,6 +147,48 @@ def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_tra
     return out
 
 
+def evaluate_data(path, data, n: int | None = None, seed: int = 0, max_steps: int | None = None,
+                  threshold: float | None = None, device: str = "cpu", batch_size: int = 256) -> dict:
+    """`trm-edge eval --data DIR`: a checkpoint or an artifact on the test split of a data set built
+    with the authors' tools (trm_edge.tasks.generic.read_built), with its puzzle ids; `n`: a random
+    subsample drawn with `seed`. Cells labelled `ignore_label_id` are not scored (the authors' rule):
+    they count as correct in exact and cell accuracy."""
+    from .checkpoint import resolve
+    from .runtime import load
+    from .tasks.generic import read_built, split_dir
+
+    test_dir = split_dir(data, "test")               # a missing data set fails before the model loads
+    path = path if path is not None else resolve(None)
+    sess = load(path, device=device)
+    built = read_built(test_dir, sess.seq_len, sess.vocab_size)
+    inputs, labels, pid = built["inputs"], built["labels"], built["puzzle_ids"]
+    total = len(inputs)
+    if n is not None and n < total:
+        idx = np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
+        inputs, labels, pid = inputs[idx], labels[idx], pid[idx]
+    rows = sess.manifest["model"].get("puzzle_rows")
+    skipped = 0
+    if rows is not None:   # an artifact keeping some rows of the table: its input is the row number
+        row_of = {int(r): i for i, r in enumerate(rows)}
+        keep = np.array([int(v) in row_of for v in pid], bool)
+        skipped = int((~keep).sum())
+        if not keep.any():
+            raise ArtifactError(f"none of the data set's puzzle ids is among the {len(rows)} rows this artifact "
+                                "keeps (export --puzzles)")
+        inputs, labels = inputs[keep], labels[keep]
+        pid = np.array([row_of[int(v)] for v in pid[keep]], np.int32)
+    if sess.puzzle_emb_len == 0:
+        pid = None
+    preds, q = run_all_steps(sess, inputs, max_steps or sess.max_steps, batch_size, puzzle_ids=pid)
+    if built["ignore_label_id"] is not None:
+        preds = np.where(labels[None] == built["ignore_label_id"], labels[None], preds)
+    thr = sess.halt_threshold if threshold is None else threshold
+    out = score(preds, q, labels, thr, sess.manifest["task"]["name"])
+    out.update(model=str(path), data=str(test_dir), split="test", test_size=total, seed=seed,
+               skipped_puzzles_not_in_artifact=skipped)
+    return out
+
+
 def format_table(result: dict) -> str:
     """The accuracy-per-depth table as text."""
     givens = result.get("givens")
@@ -183,6 +227,9 @@ def reference_for(manifest: dict, checkpoint=None):
     from .runtime import EagerSession
 
     model, d = load_model(source_checkpoint(manifest, checkpoint))
+    if manifest["model"].get("puzzle_rows") is not None:   # exported with --puzzles: the same rows
+        from .model import keep_puzzle_rows
+        model = keep_puzzle_rows(model, manifest["model"]["puzzle_rows"]).eval()
     if weights_sha256(model) != manifest["source"]["weights_sha256"]:
         raise ArtifactError(f"checkpoint {d} has different weights than the ones {manifest['name']} "
                             "was exported from (weights_sha256 mismatch)")

@@ -1,4 +1,5 @@
-"""Import a checkpoint written by the authors' TRM code (SamsungSAILMontreal/TinyRecursiveModels).
+"""Import a checkpoint written by the authors' TRM code (SamsungSAILMontreal/TinyRecursiveModels)
+or by HRM's (sapientinc/HRM, `hrm.hrm_act_v1`, TRM's predecessor: the same file layout and block).
 
 Their `pretrain.py` saves `torch.save(model.state_dict())` of the torch.compile'd loss head as
 `<run>/step_<N>`, with `all_config.yaml` beside it. Keys are `_orig_mod.model.inner.<name>` (no
@@ -16,10 +17,22 @@ config.json + import.json) that eval, solve, export, bench and calibrate accept.
     L_level.layers.i.self_attn.qkv_proj / o_proj   net.blocks.i.mixer.qkv / out
     L_level.layers.i.mlp_t.gate_up_proj / down     net.blocks.i.mixer.mlp.gate_up / down
     L_level.layers.i.mlp.gate_up_proj / down       net.blocks.i.mlp.gate_up / down
+    H_level.layers.i.*  (HRM only)                 net_H.blocks.i.*  (n_layers_H = H_layers)
+
+HRM: its carry (z_H, z_L) is trm-edge's (y, z), H_cycles is T and L_cycles is n_latent, and its
+H_level is the separate answer network `net_H` (trm_edge/model.py). Its Q head has two outputs and
+it halts when q_halt > q_continue: the import folds them into one halting logit q_halt - q_continue
+(row 0 minus row 1 of weight and bias), which halts at > 0 exactly when HRM does. A TRM run with
+no_ACT_continue: false halts by the same rule and is folded the same way; with the default
+no_ACT_continue: true the continue row is dropped (the rule is q_halt > 0).
+The puzzle prefix is ceil(puzzle_emb_ndim / hidden_size) positions when the arch says
+puzzle_emb_len: 0 (TRM) or has no such field (HRM), as both authors' codes compute it.
 
 The architecture comes from the `arch:` section of all_config.yaml; seq_len / vocab / number of
 puzzle ids from the data set's dataset.json (`dataset=`), else from the weights (vocab and ids always;
-seq_len from the sequence-MLP's width or a learned position table) or explicit arguments. Loading is
+seq_len from the sequence-MLP's width or a learned position table) or explicit arguments. A shape no
+trm-edge task knows gets the generic task `generic-<seq_len>-<vocab>` (trm_edge/tasks/generic.py:
+tokens in, tokens out, evaluated on the authors' built data set). Loading is
 `torch.load(weights_only=True)`: tensors only, never pickled objects. Halting: the authors' rule
 (q_halt > 0) until `trm-edge calibrate` picks a threshold.
 """
@@ -36,6 +49,7 @@ from .errors import TRMEdgeError
 CONFIG_FILE = "all_config.yaml"
 DATASET_FILE = "dataset.json"
 SUPPORTED_ARCH = "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
+HRM_ARCH = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
 # (seq_len, vocab) -> trm-edge task with the same token encoding (TRM_SPEC.md "Data")
 TASKS = {(16, 6): "sudoku4", (36, 8): "sudoku6", (81, 11): "sudoku9", (64, 6): "maze8",
          (144, 6): "maze12", (900, 6): "maze30", (900, 12): "arc1"}
@@ -50,9 +64,10 @@ def _find_files(path: Path) -> tuple[Path, Path]:
     if path.is_dir():
         steps = sorted((p for p in path.iterdir() if re.fullmatch(r"step_\d+", p.name)),
                        key=lambda p: int(p.name[5:]))
-        if not steps:
-            raise ImportError_(f"no step_<N> checkpoint file in {path}")
-        weights = steps[-1]
+        named = [path / n for n in ("checkpoint", "checkpoint.pt") if (path / n).is_file()]
+        if not steps and not named:
+            raise ImportError_(f"no step_<N> (or checkpoint) file in {path}")
+        weights = steps[-1] if steps else named[0]   # `checkpoint`: HRM's published folders name it so
     elif path.is_file():
         weights = path
     else:
@@ -111,16 +126,20 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
     from .model import TRMConfig
 
     name = arch.get("name", SUPPORTED_ARCH)
-    if name != SUPPORTED_ARCH:
-        raise ImportError_(f"unsupported arch.name {name!r} (supported: {SUPPORTED_ARCH})")
+    if name not in (SUPPORTED_ARCH, HRM_ARCH):
+        raise ImportError_(f"unsupported arch.name {name!r} (supported: {SUPPORTED_ARCH}, {HRM_ARCH})")
+    hrm = name == HRM_ARCH
     D = int(arch["hidden_size"])
-    ndim, plen = int(arch.get("puzzle_emb_ndim", 0)), int(arch.get("puzzle_emb_len", 16))
+    ndim = int(arch.get("puzzle_emb_ndim", 0))
+    plen = 0 if hrm else int(arch.get("puzzle_emb_len", 16))   # HRM has no such field: always derived
+    if plen == 0:
+        plen = -(-ndim // D)   # the authors' ceil(puzzle_emb_ndim / hidden_size)
     if ndim != D:
         raise ImportError_(f"unsupported puzzle_emb_ndim={ndim}: only puzzle_emb_ndim == hidden_size ({D}) "
                            "maps onto trm-edge's one-vector puzzle prefix")
     if int(arch.get("num_key_value_heads", arch.get("num_heads", 1))) != int(arch.get("num_heads", 1)):
         raise ImportError_("unsupported num_key_value_heads != num_heads (grouped-query attention)")
-    mlp_t = bool(arch.get("mlp_t", False))
+    mlp_t = bool(arch.get("mlp_t", False)) and not hrm
     pos = str(arch.get("pos_encodings", "rope"))
     if pos not in ("rope", "learned", "none"):
         raise ImportError_(f"unsupported pos_encodings {pos!r} (rope, learned or none)")
@@ -137,10 +156,8 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
         raise ImportError_("seq_len is not in the weights of an attention model with RoPE: give --dataset DIR "
                            "(its dataset.json) or --seq-len")
     seq_len = int(seq_len)
-    task = task or TASKS.get((seq_len, vocab))
-    if task is None:
-        raise ImportError_(f"no trm-edge task has seq_len={seq_len}, vocab={vocab}: give --task")
-    from .tasks import get_task
+    from .tasks import generic_name, get_task
+    task = task or TASKS.get((seq_len, vocab)) or generic_name(seq_len, vocab)
     try:
         t = get_task(task)
     except ValueError as e:
@@ -150,6 +167,7 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
                            f"the checkpoint has seq_len={seq_len}, vocab={vocab}")
     return TRMConfig(
         task=task, vocab_size=vocab, seq_len=seq_len, d_model=D, n_layers=int(arch["L_layers"]),
+        n_layers_H=int(arch["H_layers"]) if hrm else 0,
         expansion=float(arch.get("expansion", 4.0)), hidden_multiple=256,
         mixer="mlp" if mlp_t else "attention", n_heads=int(arch.get("num_heads", 8)), pos=pos,
         rope_base=float(arch.get("rope_theta", 10000.0)), n_latent=int(arch["L_cycles"]),
@@ -158,20 +176,20 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
         arch_version=2)
 
 
-def _rename(name: str) -> str | None:
+def _rename(name: str, hrm: bool = False) -> str | None:
     fixed = {"H_init": "y_init", "L_init": "z_init", "embed_tokens.embedding_weight": "embed_tokens.weight",
              "embed_pos.embedding_weight": "embed_pos", "puzzle_emb.weights": "puzzle_emb.weight",
              "lm_head.weight": "lm_head.weight", "q_head.weight": "q_head.weight", "q_head.bias": "q_head.bias"}
     if name in fixed:
         return fixed[name]
-    m = re.fullmatch(r"L_level\.layers\.(\d+)\.(self_attn|mlp_t|mlp)\.(\w+)\.weight", name)
-    if not m:
+    m = re.fullmatch(r"([LH])_level\.layers\.(\d+)\.(self_attn|mlp_t|mlp)\.(\w+)\.weight", name)
+    if not m or (m.group(1) == "H" and not hrm):   # TRM has no H_level: an unknown tensor there
         return None
-    i, part, lin = m.groups()
+    level, i, part, lin = m.groups()
     sub = {("self_attn", "qkv_proj"): "mixer.qkv", ("self_attn", "o_proj"): "mixer.out",
            ("mlp_t", "gate_up_proj"): "mixer.mlp.gate_up", ("mlp_t", "down_proj"): "mixer.mlp.down",
            ("mlp", "gate_up_proj"): "mlp.gate_up", ("mlp", "down_proj"): "mlp.down"}.get((part, lin))
-    return f"net.blocks.{i}.{sub}.weight" if sub else None
+    return f"{'net_H' if level == 'H' else 'net'}.blocks.{i}.{sub}.weight" if sub else None
 
 
 def _authors_name(new: str) -> str:
@@ -180,15 +198,24 @@ def _authors_name(new: str) -> str:
              "embed_pos": "embed_pos.embedding_weight", "puzzle_emb.weight": "puzzle_emb.weights"}
     if new in fixed:
         return fixed[new]
-    for a, b in (("net.blocks.", "L_level.layers."), ("mixer.qkv", "self_attn.qkv_proj"),
+    for a, b in (("net.blocks.", "L_level.layers."), ("net_H.blocks.", "H_level.layers."), ("mixer.qkv", "self_attn.qkv_proj"),
                  ("mixer.out", "self_attn.o_proj"), ("mixer.mlp.", "mlp_t."), ("gate_up.", "gate_up_proj."),
                  ("down.", "down_proj.")):
         new = new.replace(a, b)
     return new
 
 
-def map_state(state: dict, cfg) -> tuple[dict, list[str]]:
-    """Authors' tensors -> trm-edge state dict (checked against the model's shapes) and notes."""
+def _halting_head(t, fold: bool) -> tuple:
+    """A 2-output q_head tensor (halt, continue) -> the 1-output halting logit's, and a note."""
+    if fold:  # halt when q_halt > q_continue  <=>  (q_halt - q_continue) > 0: the same decisions
+        return (t[:1] - t[1:2]), ("q_head has 2 outputs (halt, continue): folded into one halting logit "
+                                  "q_halt - q_continue (exact for the rule q_halt > q_continue)")
+    return t[:1], "q_head has 2 outputs (halt, continue): kept the halt logit, dropped the continue logit"
+
+
+def map_state(state: dict, cfg, fold_continue: bool = False) -> tuple[dict, list[str]]:
+    """Authors' tensors -> trm-edge state dict (checked against the model's shapes) and notes.
+    fold_continue: the run halts on q_halt > q_continue (HRM; TRM with no_ACT_continue: false)."""
     import torch
 
     from .model import build_model
@@ -197,13 +224,12 @@ def map_state(state: dict, cfg) -> tuple[dict, list[str]]:
         expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
     out, unknown, notes = {}, [], []
     for name, t in state.items():
-        new = _rename(name)
+        new = _rename(name, hrm=cfg.n_layers_H > 0)
         if new is None:
             unknown.append(name)
             continue
         if new.startswith("q_head.") and t.shape[0] == 2:
-            t = t[:1]  # keep the halt logit; the continue logit has no use without HRM's Q-target
-            note = "q_head has 2 outputs (halt, continue): kept the halt logit, dropped the continue logit"
+            t, note = _halting_head(t, fold_continue)
             if note not in notes:
                 notes.append(note)
         out[new] = t.contiguous()
@@ -240,11 +266,19 @@ def import_checkpoint(path, out, dataset=None, seq_len: int | None = None, task:
         cfg = _arch_config(run["arch"], state, meta, task)
     except KeyError as e:
         raise ImportError_(f"{cfg_path}: arch has no {e.args[0]!r}") from None
-    tensors, notes = map_state(state, cfg)
-    notes.append("halting threshold 0 (the authors' rule q_halt > 0) until `trm-edge calibrate` runs")
-    if run["arch"].get("no_ACT_continue", True) is False:
-        notes.append("the run trained with the continue Q-target (no_ACT_continue: false); trm-edge halts on "
-                     "q_halt > threshold, not on q_halt > q_continue")
+    hrm = run["arch"].get("name") == HRM_ARCH
+    fold = hrm or run["arch"].get("no_ACT_continue", True) is False
+    tensors, notes = map_state(state, cfg, fold_continue=fold)
+    if hrm:
+        notes.insert(0, f"HRM: H_level ({cfg.n_layers_H} layers) is the answer network net_H, L_level "
+                        f"({cfg.n_layers} layers) the latent network net; (z_H, z_L) -> (y, z), "
+                        f"H_cycles -> T={cfg.T}, L_cycles -> n_latent={cfg.n_latent}")
+    rule = "q_halt - q_continue > 0" if fold else "q_halt > 0"
+    notes.append(f"halting threshold 0 (the authors' rule {rule}) until `trm-edge calibrate` runs")
+    if cfg.task.startswith("generic-"):
+        notes.append(f"no trm-edge task has seq_len={cfg.seq_len}, vocab={cfg.vocab_size}: task {cfg.task} "
+                     "(tokens in, tokens out); evaluate it on the authors' data set with "
+                     "`trm-edge eval --data DIR`")
     info = {"source": str(weights), "source_sha256": file_sha256(weights), "config": str(cfg_path),
             "arch": run["arch"], "dataset": meta or None, "notes": notes}
 

@@ -21,6 +21,13 @@ silently changes meaning:
       a learned position table is added to the token embedding before the sqrt(D) scale.
   1 = trm-edge before issue 11: that residual normalised over D; the position table added unscaled.
 A config.json without the field is version 1 (every checkpoint written before the field existed).
+
+HRM (Wang et al. 2025, TRM's predecessor) is the same recursion with two networks: `n_layers_H > 0`
+adds a separate answer network `net_H` (HRM's H_level, n_layers_H blocks) while `net` (n_layers
+blocks) stays the latent one (HRM's L_level). HRM's carry maps onto this state as y = z_H,
+z = z_L, and its step is exactly `step` with T = H_cycles, n_latent = L_cycles:
+    L_cycles times z_L <- L_level(z_L + z_H + e); then z_H <- H_level(z_H + z_L);  H_cycles times.
+n_layers_H = 0 (TRM) adds no module: TRM checkpoints keep their key layout byte for byte.
 """
 from __future__ import annotations
 
@@ -39,7 +46,8 @@ class TRMConfig:
     vocab_size: int = 8           # tokens: 0 pad, 1 blank, then task symbols
     seq_len: int = 36             # output cells (puzzle-id prefix excluded)
     d_model: int = 64             # D
-    n_layers: int = 2             # layers in the recursed network
+    n_layers: int = 2             # layers in the recursed network (HRM: of the latent network L_level)
+    n_layers_H: int = 0           # HRM: layers of a separate answer network (H_level); 0 = TRM, `net` does both
     expansion: float = 4.0        # SwiGLU hidden = round_up(expansion * D * 2/3, hidden_multiple)
     hidden_multiple: int = 256    # authors: 256; 1 = no rounding (the spec's 87k-param CPU prototype)
     mixer: str = "mlp"            # "mlp" (SwiGLU over the sequence axis) or "attention"
@@ -97,6 +105,11 @@ PRESETS: dict[str, TRMConfig] = {
                           **{**_PAPER, "n_latent": 4}),
     "arc-att": TRMConfig(task="arc1", vocab_size=12, seq_len=900, mixer="attention", pos="rope",
                          **{**_PAPER, "n_latent": 4}),
+    # HRM's published models (sapientinc/HRM config/arch/hrm_v1.yaml; ~27M params): separate 4-layer H
+    # and L networks, H_cycles = L_cycles = 2, one puzzle-embedding position; Sudoku 9x9 Extreme shape
+    "hrm-sudoku": TRMConfig(task="sudoku9", vocab_size=11, seq_len=81, d_model=512, n_layers=4, n_layers_H=4,
+                            expansion=4.0, mixer="attention", pos="rope", n_heads=8, n_latent=2, T=2, n_sup=16,
+                            puzzle_emb_len=1),
     # small CPU presets (no puzzle-id prefix: every Sudoku has id 0, so it carries no information)
     "sudoku4-tiny": TRMConfig(task="sudoku4", vocab_size=6, seq_len=16, d_model=32, n_latent=2, T=2, n_sup=4),
     "sudoku6-small": TRMConfig(task="sudoku6", vocab_size=8, seq_len=36, d_model=64, n_latent=2, T=2, n_sup=8),
@@ -227,11 +240,11 @@ class Block(nn.Module):
 class ReasoningNet(nn.Module):
     """The tiny network that is recursed: a stack of `n_layers` blocks over the sum of its inputs."""
 
-    def __init__(self, cfg: TRMConfig):
+    def __init__(self, cfg: TRMConfig, n_layers: int | None = None):
         super().__init__()
         if cfg.mixer not in ("mlp", "attention"):
             raise ValueError(f"mixer must be 'mlp' or 'attention', got {cfg.mixer!r}")
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers if n_layers is None else n_layers))
 
     def forward(self, h: torch.Tensor, *inject: torch.Tensor) -> torch.Tensor:
         for t in inject:
@@ -248,6 +261,10 @@ class TinyRecursiveModel(nn.Module):
         self.cfg = cfg
         D = cfg.d_model
         self.net = net if net is not None else ReasoningNet(cfg)
+        if cfg.n_layers_H < 0:
+            raise ValueError(f"n_layers_H must be >= 0, got {cfg.n_layers_H}")
+        if cfg.n_layers_H > 0:  # HRM: a separate answer network (H_level); TRM reuses `net`
+            self.net_H = ReasoningNet(cfg, cfg.n_layers_H)
         self.embed_scale = math.sqrt(D)
         self.embed_tokens = nn.Embedding(cfg.vocab_size, D)
         trunc_normal(self.embed_tokens.weight, 1.0 / math.sqrt(D))
@@ -293,11 +310,11 @@ class TinyRecursiveModel(nn.Module):
         return y, z
 
     def recursion(self, x, y, z):
-        """One recursion: n_latent latent updates, then one answer update."""
+        """One recursion: n_latent latent updates, then one answer update (HRM: by net_H)."""
         v2 = self.cfg.arch_version >= 2
         for _ in range(self.cfg.n_latent):
             z = self.net(z, y + x) if v2 else self.net(z, y, x)  # v2: the authors' order, z + (y + x)
-        y = self.net(y, z)
+        y = (self.net_H if self.cfg.n_layers_H else self.net)(y, z)
         return y, z
 
     def heads(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,6 +348,26 @@ class TinyRecursiveModel(nn.Module):
 
 def build_model(cfg: TRMConfig) -> TinyRecursiveModel:
     return TinyRecursiveModel(cfg, ReasoningNet(cfg))
+
+
+def keep_puzzle_rows(model: TinyRecursiveModel, ids) -> TinyRecursiveModel:
+    """A copy of `model` whose puzzle-embedding table keeps only the rows `ids` (row i = the table's
+    puzzle id ids[i], recorded as `model.puzzle_rows`): an ARC table has one row per augmented puzzle
+    (10^5-10^6 x D floats) and an artifact needs only the puzzles it will be asked about."""
+    ids = [int(i) for i in ids]
+    n = model.cfg.n_puzzle_ids
+    if model.cfg.puzzle_emb_len == 0:
+        raise ValueError("this model has no puzzle-embedding table (puzzle_emb_len = 0)")
+    if not ids or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= n:
+        raise ValueError(f"puzzle ids must be distinct and in 0..{n - 1} (got {len(ids)} ids)")
+    small = build_model(replace(model.cfg, n_puzzle_ids=len(ids)))
+    state = dict(model.state_dict())
+    state["puzzle_emb.weight"] = state["puzzle_emb.weight"][torch.tensor(ids)]
+    small.load_state_dict(state)
+    small.puzzle_rows = ids
+    if hasattr(model, "source_checkpoint"):
+        small.source_checkpoint = model.source_checkpoint
+    return small.train(model.training)
 
 
 def count_params(model: nn.Module, exclude_puzzle_emb: bool = True) -> int:

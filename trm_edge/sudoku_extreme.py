@@ -16,7 +16,6 @@ Evaluation reports exact accuracy per depth overall and per rating bucket.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -74,22 +73,10 @@ def read_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def read_built(split_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """An authors' built split directory (dataset.json + all__*.npy) -> inputs, labels int32 (N, 81)."""
-    d = Path(split_dir)
-    meta = json.loads((d / "dataset.json").read_text())
-    if (meta.get("seq_len"), meta.get("vocab_size")) != (SEQ_LEN, VOCAB):
-        raise TRMEdgeError(f"{d}/dataset.json: seq_len {meta.get('seq_len')}, vocab {meta.get('vocab_size')} "
-                           f"is not 9x9 Sudoku ({SEQ_LEN}, {VOCAB})")
-    sets = meta.get("sets", ["all"])
-    try:  # allow_pickle=False: plain arrays only
-        inputs = np.concatenate([np.load(d / f"{s}__inputs.npy", allow_pickle=False) for s in sets])
-        labels = np.concatenate([np.load(d / f"{s}__labels.npy", allow_pickle=False) for s in sets])
-    except (OSError, ValueError) as e:
-        raise TRMEdgeError(f"cannot read the arrays in {d}: {e}") from None
-    if inputs.shape != labels.shape or inputs.ndim != 2 or inputs.shape[1] != SEQ_LEN:
-        raise TRMEdgeError(f"{d}: inputs {inputs.shape} / labels {labels.shape} are not (N, {SEQ_LEN})")
-    if inputs.min() < 0 or inputs.max() >= VOCAB or labels.min() < 0 or labels.max() >= VOCAB:
-        raise TRMEdgeError(f"{d}: tokens outside 0..{VOCAB - 1}")
-    return inputs.astype(np.int32), labels.astype(np.int32)
+    from .tasks.generic import read_built as read_any
+
+    built = read_any(split_dir, SEQ_LEN, VOCAB, what="9x9 Sudoku")   # the authors' layout
+    return built["inputs"], built["labels"]
 
 
 def load(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

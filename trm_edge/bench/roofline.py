@@ -25,8 +25,9 @@ def _hidden(dim: int, expansion: float) -> int:
     return int(math.ceil(round(expansion * dim * 2 / 3) / 256) * 256)
 
 
-def net_call_flops(cfg, batch: int = 1) -> int:
-    """Matmul FLOPs of one call of the recursed network on (batch, total_len, d_model)."""
+def net_call_flops(cfg, batch: int = 1, n_layers: int | None = None) -> int:
+    """Matmul FLOPs of one call of the recursed network (n_layers blocks, default cfg.n_layers) on
+    (batch, total_len, d_model)."""
     B, L, D = batch, cfg.total_len, cfg.d_model
     per_block = 0
     if cfg.mixer == "mlp":  # SwiGLU over the sequence axis: (B*D, L) @ (L, 2H) then (B*D, H) @ (H, L)
@@ -36,14 +37,15 @@ def net_call_flops(cfg, batch: int = 1) -> int:
         per_block += 2 * B * L * D * 3 * D + 2 * B * L * D * D + 2 * 2 * B * L * L * D
     H = _hidden(D, cfg.expansion)  # channel SwiGLU: (B*L, D) @ (D, 2H) then (B*L, H) @ (H, D)
     per_block += 2 * B * L * D * 2 * H + 2 * B * L * H * D
-    return cfg.n_layers * per_block
+    return (cfg.n_layers if n_layers is None else n_layers) * per_block
 
 
 def flops_per_step(cfg, batch: int = 1) -> int:
-    """Matmul FLOPs of one supervision step (T recursions of n_latent + 1 net calls, + heads)."""
-    calls = cfg.T * (cfg.n_latent + 1)
+    """Matmul FLOPs of one supervision step (T recursions of n_latent + 1 net calls, + heads); the
+    answer call runs HRM's separate answer network when the config has one (n_layers_H > 0)."""
+    answer = net_call_flops(cfg, batch, getattr(cfg, "n_layers_H", 0) or None)
     heads = 2 * batch * cfg.seq_len * cfg.d_model * cfg.vocab_size + 2 * batch * cfg.d_model  # lm_head + q_head
-    return calls * net_call_flops(cfg, batch) + heads
+    return cfg.T * (cfg.n_latent * net_call_flops(cfg, batch) + answer) + heads
 
 
 def count_step_flops(model, batch: int = 1) -> int:

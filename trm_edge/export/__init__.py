@@ -97,14 +97,22 @@ def target_module(target: str):
     return importlib.import_module(f"{__name__}.{target}")
 
 
-def load_source(checkpoint=None):
+def load_source(checkpoint=None, puzzles: str | None = None):
     """Load a checkpoint (path or bundled name; None -> the bundled default) for export, recording
-    where it came from (bundled models by name, so manifests stay machine-independent)."""
+    where it came from (bundled models by name, so manifests stay machine-independent).
+    puzzles: keep only those rows of the puzzle-embedding table (trm_edge/export/puzzles.py)."""
     from ..checkpoint import BUNDLED_DIR, load_model
+    from ..model import keep_puzzle_rows
 
     model, d = load_model(checkpoint)
     d = Path(d).resolve()
     model.source_checkpoint = d.name if d.parent == BUNDLED_DIR.resolve() else str(d)
+    if puzzles is not None:
+        from .puzzles import puzzle_ids_from
+        try:
+            model = keep_puzzle_rows(model, puzzle_ids_from(puzzles))
+        except ValueError as e:
+            raise TRMEdgeError(f"--puzzles: {e}") from None
     return model
 
 

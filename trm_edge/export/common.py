@@ -173,6 +173,8 @@ def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str
         "params": sum(p.numel() for p in model.parameters()),
         "config": asdict(cfg),
     }
+    if getattr(model, "puzzle_rows", None) is not None:   # trm_edge.model.keep_puzzle_rows: row i = id rows[i]
+        model_block["puzzle_rows"] = list(model.puzzle_rows)
     return artifact.write_manifest(
         root, name=artifact_name(recipe), target=recipe.target, mode=recipe.mode, precision=recipe.precision,
         depth=recipe.depth, batch=recipe.batch, task=artifact.task_info(cfg), model=model_block,

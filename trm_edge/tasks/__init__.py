@@ -5,6 +5,7 @@ import re
 
 from .arc import ArcTask
 from .base import PuzzleError, Task
+from .generic import PATTERN as _GENERIC, GenericTask, generic_name
 from .maze import Maze
 from .sudoku import Sudoku
 
@@ -38,9 +39,13 @@ def get_task(name: str) -> Task:
         if not 1 <= lo <= hi < size * size:
             raise ValueError(f"task {name!r}: givens must satisfy 1 <= LO <= HI < {size * size}")
         return Sudoku(size, lo, hi)
+    m = _GENERIC.fullmatch(name)
+    if m:
+        return GenericTask(*map(int, m.groups()))
     if name not in _FACTORIES:
         raise ValueError(f"unknown task {name!r}; choose from {', '.join(sorted(_FACTORIES))} "
-                         "or sudokuN-LO-HI (N x N Sudoku with LO..HI givens)")
+                         "or sudokuN-LO-HI (N x N Sudoku with LO..HI givens) or generic-SEQLEN-VOCAB (tokens in, "
+                         "tokens out, for an authors' data set)")
     return _FACTORIES[name]()
 
 
@@ -48,4 +53,4 @@ def task_names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-__all__ = ["PuzzleError", "Task", "Sudoku", "Maze", "get_task", "task_names"]
+__all__ = ["PuzzleError", "Task", "Sudoku", "Maze", "GenericTask", "generic_name", "get_task", "task_names"]
