@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI for the demo apps on Linux (no Android SDK, no Xcode):
 #   1. compiles the Android app's core (android_demo/core: plain Kotlin/JVM) with warnings as errors
-#      and runs its JUnit tests, which replay tests/vectors/*.json;
+#      and runs its JUnit tests, which replay trm_edge/golden_vectors/*.json;
 #   2. type-checks the app's runtime adapters (ExecuTorchSession, LiteRtSession, TrmSessions) against
 #      compile-only stubs of the pinned ExecuTorch / LiteRT APIs (android_demo/compile-stubs), so API
 #      drift such as ExecuTorch's loadMethod returning Unit since 1.3 fails here.
@@ -55,7 +55,7 @@ kc -cp "$OUT/core.jar:$JSON:$JUNIT" -d "$OUT/core-tests.jar" "$A/core/src/test/j
 tests=$(cd "$A/core/src/test/java" && find . -name '*Test.kt' | sed 's|^\./||; s|\.kt$||; s|/|.|g' | sort)
 echo "apps: run JUnit:" $tests
 # shellcheck disable=SC2086
-java -Dtrm.vectors.dir="$ROOT/tests/vectors" -Dtrm.checkpoints.dir="$ROOT/trm_edge/checkpoints" \
+java -Dtrm.vectors.dir="$ROOT/trm_edge/golden_vectors" -Dtrm.checkpoints.dir="$ROOT/trm_edge/checkpoints" \
     -cp "$STDLIB:$OUT/core.jar:$OUT/core-tests.jar:$JSON:$JUNIT" org.junit.runner.JUnitCore $tests
 
 echo "apps: type-check the runtime adapters against the ExecuTorch 1.5.1 / LiteRT 1.4.1 stubs (-Werror)"
