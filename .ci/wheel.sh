@@ -123,6 +123,7 @@ printf '%-30s exit 0  %s\n' "web (served, then stopped)" "trm-edge web --port 0 
 BUNDLED=$("$W/torchfree/bin/python" -c "from trm_edge.checkpoint import bundled_artifacts; print(next(a for a in bundled_artifacts() if a.name == 'onnx-fp32-looped'))")
 run torchfree-solve 0 "$F" solve "$PUZZLE"
 grep -q "bundled onnx-fp32-looped artifact on onnxruntime" "$W/torchfree-solve.out"
+run torchfree-solve-readme 0 "$F" solve "...2.4..53.6..16..3.4......5.1.5...."   # README's first lines
 run torchfree-devices 0 "$F" devices --no-check
 run torchfree-validate-vectors 0 "$F" validate "$BUNDLED" --vectors sudoku6
 run torchfree-eval 0 "$F" eval --artifact "$BUNDLED" --n 20
