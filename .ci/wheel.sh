@@ -68,9 +68,10 @@ F=$W/torchfree/bin/trm-edge
 # run NAME EXPECTED_RC CMD...: output in $W/NAME.out, the exit code in the summary
 run() {
   local name=$1 want=$2; shift 2
+  local s0; s0=$(date +%s)
   set +e; "$@" > "$W/$name.out" 2>&1; local rc=$?; set -e
   local cmd="$*"; cmd=${cmd//$W\//}
-  printf '%-30s exit %s  %s\n' "$name" "$rc" "${cmd:0:150}" >> "$SUMMARY"
+  printf '%-30s exit %s %4s s  %s\n' "$name" "$rc" "$(( $(date +%s) - s0 ))" "${cmd:0:150}" >> "$SUMMARY"
   if [ "$rc" != "$want" ]; then
     echo "wheel: $name exited $rc, expected $want:"; tail -20 "$W/$name.out"; exit 1
   fi
@@ -90,10 +91,13 @@ run export-onnx 0 "$T" export --target onnx --out arts
 run validate-vectors 0 "$T" validate arts/onnx-fp32-looped --vectors sudoku6
 run bench-host 0 "$T" bench arts/onnx-fp32-looped --device host --depths 1,2 --runs 2 --warmup 1 --n-puzzles 10 --no-halt --json bench/host.json
 run solve 0 "$T" solve "$PUZZLE"
-run solve-sudoku9 0 "$T" solve --checkpoint sudoku9 "$("$W/full/bin/python" -c "import trm_edge.vectors as V; print(V.load('sudoku9')['cases'][0]['puzzle'])")"
+PUZZLE9=$("$W/full/bin/python" -c "import trm_edge.vectors as V; print(V.load('sudoku9')['cases'][0]['puzzle'])")
+run solve-sudoku9 0 "$T" solve --checkpoint sudoku9 "$PUZZLE9"
 run eval 0 "$T" eval --n 20 --max-steps 2 --device cpu
 run import 0 "$T" import "$W/fixture/sudoku-mlp-tiny" --dataset "$W/fixture/sudoku-mlp-tiny" --out imported
-run eval-imported 0 "$T" eval --checkpoint imported --n 8 --max-steps 1 --device cpu
+# the fixture has the authors' initial (untrained) weights: the imported model runs, its answer is wrong (exit 1)
+run solve-imported 1 "$T" solve --checkpoint imported "$PUZZLE9"
+grep -q "NOT solved after" "$W/solve-imported.out"
 run export-for-app-needs-dir 2 "$T" export --for-app web --out arts2
 grep -q "give --app-dir" "$W/export-for-app-needs-dir.out"
 run export-for-app-web 0 "$T" export --for-app web --app-dir webapp arts/onnx-fp32-looped
@@ -101,7 +105,7 @@ run export-for-app-web 0 "$T" export --for-app web --app-dir webapp arts/onnx-fp
 # web: start it, fetch the page, a runtime file and the artifacts index over HTTP, stop it
 PYTHONUNBUFFERED=1 "$T" web --port 0 --app-dir webapp > "$W/web.out" 2>&1 &
 WEB_PID=$!
-for _ in $(seq 300); do grep -q "http://" "$W/web.out" && break; kill -0 "$WEB_PID" 2>/dev/null || break; sleep 1; done
+for _ in $(seq 300); do grep -qs "http://" "$W/web.out" && break; kill -0 "$WEB_PID" 2>/dev/null || break; sleep 1; done
 URL=$(grep -o "http://[^ ]*index.html" "$W/web.out" || true)
 [ -n "$URL" ] || { echo "wheel: trm-edge web did not start:"; cat "$W/web.out"; exit 1; }
 run web-fetch 0 "$W/full/bin/python" - "$URL" <<'PY'
@@ -117,7 +121,7 @@ with urllib.request.urlopen(f"{base}/assets/trm/index.json") as r:
     print("artifacts:", [a["name"] for a in json.load(r)["artifacts"]])
 PY
 kill "$WEB_PID"; wait "$WEB_PID" 2>/dev/null || true; WEB_PID=""
-printf '%-30s exit 0  %s\n' "web (served, then stopped)" "trm-edge web --port 0 --app-dir webapp: $URL" >> "$SUMMARY"
+printf '%-30s exit 0    - s  %s\n' "web (served, then stopped)" "trm-edge web --port 0 --app-dir webapp: $URL" >> "$SUMMARY"
 
 # ---- torch-free: the bundled model's ready-made artifacts ------------------------------------------
 BUNDLED=$("$W/torchfree/bin/python" -c "from trm_edge.checkpoint import bundled_artifacts; print(next(a for a in bundled_artifacts() if a.name == 'onnx-fp32-looped'))")
@@ -128,6 +132,13 @@ run torchfree-devices 0 "$F" devices --no-check
 run torchfree-validate-vectors 0 "$F" validate "$BUNDLED" --vectors sudoku6
 run torchfree-eval 0 "$F" eval --artifact "$BUNDLED" --n 20
 run torchfree-bench-host 0 "$F" bench "$BUNDLED" --device host --depths 1,2 --runs 2 --warmup 1 --n-puzzles 10 --no-halt --json bench/tf.json
+"$W/torchfree/bin/python" - bench/host.json bench/tf.json <<'PY'
+import json, sys   # both benches measured their artifact without an error (tf: no eager row, no torch)
+for f in sys.argv[1:]:
+    rts = json.load(open(f))["runtimes"]
+    assert rts and not any(r["error"] for r in rts), (f, rts)
+    print(f, [r["name"] for r in rts])
+PY
 run torchfree-export-needs-torch 2 "$F" export --target onnx --out arts3
 [ "$(wc -l < "$W/torchfree-export-needs-torch.out")" = 1 ] && grep -q "pip install 'trm-edge\[" "$W/torchfree-export-needs-torch.out"
 

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import TRMEdgeError
+from .errors import MissingExtraError, TRMEdgeError
 from .tasks.base import PuzzleError
 
 
@@ -306,7 +306,10 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     md = to_markdown(result)
     write_json(result, json_path)
     Path(md_out or json_path.with_suffix(".md")).write_text(md)
-    png = plot(result, plot_out or json_path.with_suffix(".png"))
+    try:
+        png = plot(result, plot_out or json_path.with_suffix(".png"))
+    except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
+        png = f"no plot ({e})"
     click.echo(md)
     click.echo(f"wrote {json_path}, {md_out or json_path.with_suffix('.md')}, {png}", err=True)
 
