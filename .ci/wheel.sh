@@ -139,6 +139,15 @@ for f in sys.argv[1:]:
     assert rts and not any(r["error"] for r in rts), (f, rts)
     print(f, [r["name"] for r in rts])
 PY
+# web without --app-dir: the page with the bundled model's ready-made artifacts (no torch)
+PYTHONUNBUFFERED=1 "$F" web --port 0 > "$W/web2.out" 2>&1 &
+WEB_PID=$!
+for _ in $(seq 120); do grep -qs "http://" "$W/web2.out" && break; kill -0 "$WEB_PID" 2>/dev/null || break; sleep 1; done
+URL=$(grep -o "http://[^ ]*index.html" "$W/web2.out" || true)
+[ -n "$URL" ] || { echo "wheel: trm-edge web did not start:"; cat "$W/web2.out"; exit 1; }
+run torchfree-web-fetch 0 "$W/torchfree/bin/python" -c "import json, urllib.request as u; i = json.load(u.urlopen('${URL%index.html}assets/trm/index.json')); assert i['default'] == 'onnx-fp32-looped', i; print([a['name'] for a in i['artifacts']])"
+kill "$WEB_PID"; wait "$WEB_PID" 2>/dev/null || true; WEB_PID=""
+printf '%-30s exit 0    - s  %s\n' "torchfree-web (served, stopped)" "trm-edge web --port 0 (bundled artifacts): $URL" >> "$SUMMARY"
 run torchfree-export-needs-torch 2 "$F" export --target onnx --out arts3
 [ "$(wc -l < "$W/torchfree-export-needs-torch.out")" = 1 ] && grep -q "pip install 'trm-edge\[" "$W/torchfree-export-needs-torch.out"
 

@@ -266,3 +266,22 @@ def test_report_puts_the_browser_next_to_native():
     md = to_markdown(result)
     assert "| onnx-fp32-looped-chromium-wasm | wasm / 2 / True | onnx-fp32-looped | 1 | 5 / 2 | 2.50x |" in md
     assert "**2.50x**" in md and "identical to native" in md
+
+
+def test_runtimes_live_in_the_user_cache_and_missing_npm_is_one_line(tmp_path, monkeypatch, capsys):
+    """The page's npm runtimes are not package data: they go to $TRM_EDGE_CACHE (one folder per
+    package-lock.json); without npm, `trm-edge web` says in one line what to install."""
+    from trm_edge import web
+    from trm_edge.cli import main
+
+    monkeypatch.setenv("TRM_EDGE_CACHE", str(tmp_path / "cache"))
+    assert web.runtimes_dir().parent == tmp_path / "cache" / "web-runtimes"
+    assert (web.page_dir() / "index.html").is_file()
+    with pytest.raises(TRMEdgeError, match="run `trm-edge web` once"):
+        web.check_page()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit) as e:
+        main(["web", "--port", "0"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "install Node.js 20 + npm" in err, err
+    assert not (tmp_path / "cache" / "web-runtimes").exists() or not any((tmp_path / "cache" / "web-runtimes").iterdir())

@@ -368,10 +368,12 @@ def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
     from pathlib import Path
 
+    from .checkpoint import resolve
     from .vectors import VectorsConfig, default_out, generate, write
 
+    out = out or default_out(resolve(checkpoint).name)   # outside the checkout: --out, before any work
     v = generate(VectorsConfig(checkpoint=checkpoint, n_puzzles=n_puzzles, seed=seed))
-    path = write(v, out or default_out(v["checkpoint"]))
+    path = write(v, out)
     halted = [c["halted_at"] for c in v["cases"]]
     correct = sum(c["final_correct"] for c in v["cases"])
     click.echo(f"wrote {path}: {len(v['cases'])} puzzles x {v['max_steps']} steps, halted at {halted}, "
