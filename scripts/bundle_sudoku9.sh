@@ -16,3 +16,4 @@ for f in model.safetensors config.json calibration.json training.json train_log.
 done
 mkdir -p "$DEST/evals" && cp "$RUN"/evals/step-*.json "$DEST/evals/"   # the curve's points
 trm-edge vectors --checkpoint sudoku9 --seed 5   # -> trm_edge/golden_vectors/sudoku9.json
+bash scripts/bundle_artifacts.sh sudoku9               # -> trm_edge/checkpoints/sudoku9/artifacts/ (ready-made ONNX + TFLite)
