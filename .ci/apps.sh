@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI for the demo apps on Linux (no Android SDK, no Xcode):
 #   1. compiles the Android app's core (android_demo/core: plain Kotlin/JVM) with warnings as errors
-#      and runs its JUnit tests, which replay tests/vectors/*.json, check the models committed into
+#      and runs its JUnit tests, which replay trm_edge/golden_vectors/*.json, check the models committed into
 #      both apps (sha256 vs manifest, same weights as the vectors, vectors replayed with the assets'
 #      manifests) and run the apps' benchmark on a replaying session; the bench JSON it writes is read
 #      back with trm_edge.bench.report.load_result when trm_edge is importable;
@@ -47,7 +47,7 @@ JUNIT=$JAVA_LIBS/junit4.jar:$JAVA_LIBS/hamcrest.jar
 echo "apps: $("$KOTLINC" -version 2>&1 | tail -1), $(javac -version 2>&1)"
 
 A=$ROOT/android_demo
-VECTORS_DIR=$ROOT/tests/vectors   # the golden vectors (the one place this script names them)
+VECTORS_DIR=$ROOT/trm_edge/golden_vectors   # the golden vectors (the one place this script names them)
 # the models committed into the apps by `trm-edge export --for-app android|ios` (BundledAssetsTest)
 ASSETS_DIRS=$A/app/src/main/assets/trm:$ROOT/ios_demo/TRMDemo/Resources/trm
 OUT=$A/build/ci

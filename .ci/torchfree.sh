@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PY=${TRM_TORCHFREE_PYTHON:-python3.11}
 VENV=.venv-torchfree
 ART=${TMPDIR:-/tmp}/trm-torchfree-artifacts
-VEC=tests/vectors/sudoku6.json
+VEC=trm_edge/golden_vectors/sudoku6.json
 
 rm -rf "$ART"
 .venv/bin/trm-edge export --recipe onnx-fp32-looped --out "$ART"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI for the browser tests (tests/test_web.py): Debian's chromium + chromedriver (apt, skipped when
-# present) and web_demo's pinned npm packages (`npm ci` from package-lock.json; the npm registry only).
+# present) and the web page's pinned npm packages (`npm ci` from trm_edge/web_demo/package-lock.json into
+# the user cache, trm_edge.web.install_runtimes, as `trm-edge web` does on first use; npm registry only).
 # Idempotent: re-running skips what is there; npm's cache is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,5 @@ if ! command -v npm >/dev/null; then
   exit 1
 fi
 chromium --version
-if [ ! -f web_demo/node_modules/.package-lock.json ] || ! cmp -s web_demo/package-lock.json web_demo/.ci-installed-lock; then
-  (cd web_demo && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json .ci-installed-lock)
-fi
-echo "web_demo: $(cd web_demo && node -p "Object.entries(require('./package-lock.json').packages).filter(([k]) => ['node_modules/onnxruntime-web', 'node_modules/@litertjs/core'].includes(k)).map(([k, v]) => k.slice(13) + ' ' + v.version).join(', ')")"
+NM=$(.venv/bin/python -c "from trm_edge.web import install_runtimes; print(install_runtimes())")
+echo "web runtimes in $NM: $(node -p "['onnxruntime-web', '@litertjs/core'].map(p => p + ' ' + require('$NM/' + p + '/package.json').version).join(', ')")"

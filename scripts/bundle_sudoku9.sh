@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bundle a finished scripts/train_sudoku9.sh run as trm_edge/checkpoints/sudoku9 and regenerate its
-# golden vectors (tests/vectors/sudoku9.json). Run from the repo root:
+# golden vectors (trm_edge/golden_vectors/sudoku9.json). Run from the repo root:
 #
 #   scripts/bundle_sudoku9.sh [RUN_DIR]        (default /tmp/sudoku9)
 #
@@ -15,4 +15,5 @@ for f in model.safetensors config.json calibration.json training.json train_log.
     cp "$RUN/model/$f" "$DEST/"
 done
 mkdir -p "$DEST/evals" && cp "$RUN"/evals/step-*.json "$DEST/evals/"   # the curve's points
-trm-edge vectors --checkpoint sudoku9 --seed 5   # -> tests/vectors/sudoku9.json
+trm-edge vectors --checkpoint sudoku9 --seed 5   # -> trm_edge/golden_vectors/sudoku9.json
+bash scripts/bundle_artifacts.sh sudoku9               # -> trm_edge/checkpoints/sudoku9/artifacts/ (ready-made ONNX + TFLite)

@@ -23,5 +23,6 @@ trm-edge eval --checkpoint "$RUN/model" --n 1000 --json "$RUN/model/eval.json"
 cp "$RUN/train_log.jsonl" "$RUN/summary.json" "$RUN/model/"
 DEST=trm_edge/checkpoints/sudoku6
 cp "$RUN"/model/{model.safetensors,config.json,calibration.json,training.json,train_log.jsonl,summary.json,eval.json} "$DEST/"
-trm-edge vectors                                   # -> tests/vectors/sudoku6.json (format unchanged)
+trm-edge vectors                                   # -> trm_edge/golden_vectors/sudoku6.json (format unchanged)
+bash scripts/bundle_artifacts.sh sudoku6               # -> trm_edge/checkpoints/sudoku6/artifacts/ (ready-made ONNX + TFLite)
 echo "now update $DEST/README.md and README.md's per-depth table from $DEST/eval.json"

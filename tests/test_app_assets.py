@@ -16,14 +16,14 @@ import pytest
 from trm_edge import apps, artifact
 from trm_edge.checkpoint import DEFAULT_CHECKPOINT, file_sha256, resolve
 
-VECTORS_DIR = Path(__file__).parent / "vectors"   # the one place this file names the golden vectors
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "trm_edge" / "golden_vectors"   # the one place this file names them
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("android", "ios")  # the mobile apps (web_demo/assets/ stays git-ignored: out of this issue)
 RUNTIME_MODULE = {"executorch": "executorch.runtime", "tflite": "ai_edge_litert.interpreter"}
 
 
 def bundled(app):
-    d = apps.assets_dir(app, ROOT)
+    d = apps.assets_dir(app, ROOT / apps.APPS[app][1])   # the demo app's project folder
     index = json.loads((d / "index.json").read_text())
     return d, index
 

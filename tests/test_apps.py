@@ -7,6 +7,7 @@ but a placeholder model file: these tests check selection, verification and copy
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,8 +42,8 @@ def fake_artifact(root, model, target, mode="looped", precision="fp32", suffix="
 def test_install_android_copies_verified_artifacts(tmp_path, tiny_model):
     pte = fake_artifact(tmp_path / "a", tiny_model, "executorch")
     tfl = fake_artifact(tmp_path / "a", tiny_model, "tflite", suffix="tflite")
-    out = apps.install([tfl, pte], "android", root=tmp_path / "repo", n_puzzles=3)
-    assert out == tmp_path / "repo/android_demo/app/src/main/assets/trm"
+    out = apps.install([tfl, pte], "android", tmp_path / "app", n_puzzles=3)
+    assert out == tmp_path / "app/app/src/main/assets/trm"
     index = json.loads((out / "index.json").read_text())
     assert index["format"] == apps.INDEX_FORMAT
     assert index["default"] == "executorch-fp32-looped"  # ExecuTorch first, fp32 first
@@ -53,34 +54,34 @@ def test_install_android_copies_verified_artifacts(tmp_path, tiny_model):
     assert puzzles["task"] == "sudoku4" and len(puzzles["inputs"]) == 3 == len(puzzles["labels"])
     assert all(len(row) == tiny_model.cfg.seq_len for row in puzzles["inputs"])
     # a second install replaces the folder (no stale artifact is left behind)
-    apps.install([pte], "android", root=tmp_path / "repo", n_puzzles=2)
+    apps.install([pte], "android", tmp_path / "app", n_puzzles=2)
     assert not (out / "tflite-fp32-looped").exists()
 
 
 def test_install_refuses_wrong_target_mode_and_tampering(tmp_path, tiny_model):
     onnx = fake_artifact(tmp_path / "a", tiny_model, "onnx", suffix="onnx")
     with pytest.raises(TRMEdgeError, match="runs executorch or tflite artifacts, not onnx"):
-        apps.install([onnx], "android", root=tmp_path)
+        apps.install([onnx], "android", tmp_path)
     unrolled = fake_artifact(tmp_path / "b", tiny_model, "executorch", mode="unrolled")
     with pytest.raises(TRMEdgeError, match="looped"):
-        apps.install([unrolled], "android", root=tmp_path)
+        apps.install([unrolled], "android", tmp_path)
     pte = fake_artifact(tmp_path / "c", tiny_model, "executorch")
     (pte / "model.pte").write_bytes(b"changed")
     with pytest.raises(TRMEdgeError, match="tampered"):
-        apps.install([pte], "android", root=tmp_path)
+        apps.install([pte], "android", tmp_path)
     with pytest.raises(TRMEdgeError, match="unknown app"):
-        apps.install([pte], "windows-phone", root=tmp_path)
+        apps.install([pte], "windows-phone", tmp_path)
     assert not (tmp_path / "android_demo").exists()  # nothing half-installed
 
 
 def test_install_ios_takes_coreml_packages(tmp_path, tiny_model):
     ml = fake_artifact(tmp_path / "a", tiny_model, "coreml", suffix="mlpackage")
-    out = apps.install([ml], "ios", root=tmp_path, n_puzzles=2)
-    assert out == tmp_path / "ios_demo/TRMDemo/Resources/trm"
+    out = apps.install([ml], "ios", tmp_path, n_puzzles=2)
+    assert out == tmp_path / "TRMDemo/Resources/trm"
     assert json.loads((out / "index.json").read_text())["default"] == "coreml-fp32-looped"
     pte = fake_artifact(tmp_path / "b", tiny_model, "executorch")
     with pytest.raises(TRMEdgeError, match="runs coreml artifacts"):
-        apps.install([pte], "ios", root=tmp_path)
+        apps.install([pte], "ios", tmp_path)
 
 
 def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monkeypatch):
@@ -102,11 +103,11 @@ def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monk
 
     monkeypatch.setattr(export_pkg, "export", fake_export)
     monkeypatch.setattr(export_pkg, "load_source", lambda checkpoint: tiny_model)
-    monkeypatch.setattr(apps, "REPO_ROOT", tmp_path / "repo")
-    res = CliRunner().invoke(cli, ["export", "--for-app", "android", "--out", str(tmp_path / "arts")])
+    res = CliRunner().invoke(cli, ["export", "--for-app", "android", "--app-dir", str(tmp_path / "app"),
+                                   "--out", str(tmp_path / "arts")])
     assert res.exit_code == 0, res.output
     assert exported == ["executorch", "tflite"]
-    index = json.loads((tmp_path / "repo/android_demo/app/src/main/assets/trm/index.json").read_text())
+    index = json.loads((tmp_path / "app/app/src/main/assets/trm/index.json").read_text())
     assert [a["name"] for a in index["artifacts"]] == ["executorch-fp32-looped", "tflite-fp32-looped"]
     assert "installed 2 artifact(s)" in res.output
 
@@ -123,11 +124,10 @@ def test_export_cli_for_app_installs_given_artifacts_without_exporting(tmp_path,
         raise AssertionError("must not export")
 
     monkeypatch.setattr(export_pkg, "export", no_export)
-    monkeypatch.setattr(apps, "REPO_ROOT", tmp_path / "repo")
     art = fake_artifact(tmp_path / "arts", tiny_model, "tflite", suffix="tflite")
-    res = CliRunner().invoke(cli, ["export", "--for-app", "android", str(art)])
+    res = CliRunner().invoke(cli, ["export", "--for-app", "android", "--app-dir", str(tmp_path / "app"), str(art)])
     assert res.exit_code == 0, res.output
-    index = json.loads((tmp_path / "repo/android_demo/app/src/main/assets/trm/index.json").read_text())
+    index = json.loads((tmp_path / "app/app/src/main/assets/trm/index.json").read_text())
     assert [a["name"] for a in index["artifacts"]] == ["tflite-fp32-looped"]
     assert CliRunner().invoke(cli, ["export", str(art)]).exit_code == 2
     assert CliRunner().invoke(cli, ["export", "--target", "onnx"]).exit_code == 2
@@ -185,10 +185,29 @@ def test_ios_core_package_builds_without_apple_frameworks():
 def test_install_web_takes_onnx_and_tflite(tmp_path, tiny_model):
     onnx = fake_artifact(tmp_path / "a", tiny_model, "onnx", suffix="onnx")
     tfl = fake_artifact(tmp_path / "a", tiny_model, "tflite", suffix="tflite")
-    out = apps.install([tfl, onnx], "web", root=tmp_path, n_puzzles=2)
-    assert out == tmp_path / "web_demo/assets/trm"
+    out = apps.install([tfl, onnx], "web", tmp_path, n_puzzles=2)
+    assert out == tmp_path / "assets/trm"
     index = json.loads((out / "index.json").read_text())
     assert [a["name"] for a in index["artifacts"]] == ["onnx-fp32-looped", "tflite-fp32-looped"]
     pte = fake_artifact(tmp_path / "b", tiny_model, "executorch")
     with pytest.raises(TRMEdgeError, match="runs onnx or tflite artifacts, not executorch"):
-        apps.install([pte], "web", root=tmp_path)
+        apps.install([pte], "web", tmp_path)
+
+
+def test_app_dir_is_required_outside_the_checkout(tmp_path, monkeypatch, tiny_model):
+    """Outside the trm-edge checkout nothing is written into a guessed folder: --app-dir or one line."""
+    from click.testing import CliRunner
+
+    from trm_edge.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    art = fake_artifact(tmp_path / "arts", tiny_model, "tflite", suffix="tflite")
+    with pytest.raises(TRMEdgeError, match="give --app-dir"):
+        apps.install([art], "android")
+    res = CliRunner().invoke(cli, ["export", "--for-app", "web", "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and "give --app-dir" in str(res.exception)
+    assert not (tmp_path / "o").exists()   # refused before exporting anything
+    repo = Path(apps.__file__).resolve().parents[1]
+    monkeypatch.chdir(repo)   # inside the checkout the demo apps are the default
+    assert apps.assets_dir("android") == repo / "android_demo/app/src/main/assets/trm"
+    assert apps.assets_dir("web") == repo / "trm_edge/web_demo/assets/trm"

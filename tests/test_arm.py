@@ -1,6 +1,6 @@
 """ARM64 parity: the bundled model's looped artifacts on emulated ARM cores (trm_edge.arm64).
 
-The artifacts are exported here from the golden vectors' checkpoint (tests/vectors/*.json), then
+The artifacts are exported here from the golden vectors' checkpoint (trm_edge/golden_vectors/*.json), then
 run in trm_edge's runtime (Session + host loop, no torch) by the aarch64 builds of onnxruntime and
 ai-edge-litert under qemu user mode, on two pinned CPU models: cortex-a72 (Raspberry Pi 4 class,
 NEON without dot-product) and neoverse-n1 (Armv8.2 with dot-product, the A76 family of phone big
@@ -22,7 +22,7 @@ import pytest
 from trm_edge import arm64
 from trm_edge import vectors as V
 
-VECTORS = [Path(__file__).parent / "vectors" / "sudoku6.json"]   # the 6x6 model: fast under emulation
+VECTORS = [V.resolve("sudoku6")]   # the 6x6 model: fast under emulation
 CPUS = ("cortex-a72", "neoverse-n1")
 RECIPES = [(t, p) for t in ("onnx", "tflite") for p in ("fp32", "int8", "int8-dynamic")]
 
@@ -38,7 +38,7 @@ def arm_env():
 
 @pytest.fixture(scope="module")
 def vectors():
-    assert VECTORS[0].is_file(), "tests/vectors/sudoku6.json is missing (trm-edge vectors --checkpoint sudoku6)"
+    assert VECTORS[0].is_file(), "trm_edge/golden_vectors/sudoku6.json is missing (trm-edge vectors --checkpoint sudoku6)"
     return VECTORS[0], V.load(VECTORS[0])
 
 

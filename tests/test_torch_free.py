@@ -118,3 +118,15 @@ def test_cli_runtime_commands_without_torch(exported, tmp_path):
 
     r = cli("eval")   # a checkpoint needs torch: one line naming the extra
     assert r.returncode == 2 and "pip install 'trm-edge[torch]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_solve_without_torch_uses_the_bundled_artifact(tmp_path):
+    """`trm-edge solve PUZZLE` with no PyTorch runs the bundled model's ready-made fp32 artifact
+    (package data, tests/test_bundled_artifacts.py) on the first installed runtime."""
+    from trm_edge import vectors as V
+
+    case = V.load("sudoku6")["cases"][0]
+    r = run_py(NO_TORCH + "from trm_edge.cli import main; main(sys.argv[1:])", "solve", case["puzzle"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "the bundled onnx-fp32-looped artifact on onnxruntime" in r.stderr
+    assert f"solved after {case['halted_at']} step(s)" in r.stdout

@@ -2,7 +2,7 @@
 
 - the Python mirror of the apps' logic (tokenize -> init -> step loop -> decode) agrees with the
   task code and with eager PyTorch;
-- the committed tests/vectors/*.json still match the bundled model, and every Linux runtime
+- the committed trm_edge/golden_vectors/*.json (package data) still match the bundled model, and every Linux runtime
   (eager, onnx, executorch, tflite) reproduces them within the recorded tolerance;
 - the apps' fake-step replay (what the JUnit / XCTest tests do) reproduces halting and answers.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trm_edge import package_data
 from trm_edge import vectors as V
 from trm_edge.tasks import get_task
 
-VECTORS_DIR = Path(__file__).parent / "vectors"
-COMMITTED = sorted(VECTORS_DIR.glob("*.json"))
+COMMITTED = package_data.golden_vectors()
 
 
 # ---- a tiny model, and its vectors ----------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""web_demo/ in a real browser: headless Debian Chromium driven by Selenium (trm_edge/bench/chromium.py).
+"""The web page (trm_edge/web_demo/) in a real browser: headless Debian Chromium driven by Selenium (trm_edge/bench/chromium.py).
 
 The bundled model is exported (looped ONNX, fp32) inside the test run and served with the page;
-onnxruntime-web must reproduce the golden vectors (tests/vectors/*.json: predictions and halting
+onnxruntime-web must reproduce the golden vectors (trm_edge/golden_vectors/*.json: predictions and halting
 steps identical, logits within the vectors' tolerance), refuse a tampered artifact, validate typed
 puzzles with the CLI's messages, solve a puzzle step by step on screen (a screenshot is saved) and
 measure in benchmark mode with the native runtime's accuracy. Needs chromium, chromium-driver
-(apt), `npm ci` in web_demo/ and the `[web]` extra: `.ci/web.sh` installs them. Without them the
+(apt), the page's npm runtimes in the user cache (`npm ci`, trm_edge.web.install_runtimes) and the `[web]` extra: `.ci/web.sh` installs them. Without them the
 tests skip with the reason, except under CI, where a missing piece is a failure.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trm_edge import package_data
 from trm_edge import vectors as V
 from trm_edge.errors import TRMEdgeError
 
-VECTORS_DIR = Path(__file__).parent / "vectors"
-VECTORS = sorted(VECTORS_DIR.glob("*.json"))
+VECTORS = package_data.golden_vectors()
 SCREENSHOT_DIR = os.environ.get("TRM_EDGE_SCREENSHOTS")  # also keep the screenshot here when set
 
 
@@ -43,12 +43,12 @@ def _need_browser():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """The bundled 6x6 checkpoint (tests/vectors/sudoku6.json), exported looped ONNX fp32 at batch 1."""
+    """The bundled 6x6 checkpoint (golden vectors sudoku6), exported looped ONNX fp32 at batch 1."""
     _need_browser()
     from trm_edge import export
     from trm_edge.checkpoint import BUNDLED_DIR, load_model
 
-    v = V.load(VECTORS_DIR / "sudoku6.json")
+    v = V.load("sudoku6")
     model, _ = load_model(BUNDLED_DIR / v["checkpoint"])
     root = tmp_path_factory.mktemp("web")
     # the page runs init + step with its own host loop; loop.onnx (the in-graph loop) is not needed
@@ -209,7 +209,7 @@ def test_benchmark_mode_matches_native_accuracy(page, exported):
 def test_server_sends_isolation_headers_and_wasm_type(tmp_path):
     import urllib.request
 
-    from trm_edge.web import WEB_DIR, check_page, serving
+    from trm_edge.web import check_page, runtimes_dir, serving
 
     try:
         check_page()
@@ -218,7 +218,7 @@ def test_server_sends_isolation_headers_and_wasm_type(tmp_path):
             raise
         pytest.skip(str(e))
     (tmp_path / "manifest.json").write_text("{}")
-    wasm = next((WEB_DIR / "node_modules/onnxruntime-web/dist").glob("*.wasm")).name
+    wasm = next((runtimes_dir() / "node_modules/onnxruntime-web/dist").glob("*.wasm")).name
     with serving(mounts={"art": tmp_path}) as url:
         base = url.rsplit("/", 1)[0]
         with urllib.request.urlopen(url) as r:
@@ -266,3 +266,22 @@ def test_report_puts_the_browser_next_to_native():
     md = to_markdown(result)
     assert "| onnx-fp32-looped-chromium-wasm | wasm / 2 / True | onnx-fp32-looped | 1 | 5 / 2 | 2.50x |" in md
     assert "**2.50x**" in md and "identical to native" in md
+
+
+def test_runtimes_live_in_the_user_cache_and_missing_npm_is_one_line(tmp_path, monkeypatch, capsys):
+    """The page's npm runtimes are not package data: they go to $TRM_EDGE_CACHE (one folder per
+    package-lock.json); without npm, `trm-edge web` says in one line what to install."""
+    from trm_edge import web
+    from trm_edge.cli import main
+
+    monkeypatch.setenv("TRM_EDGE_CACHE", str(tmp_path / "cache"))
+    assert web.runtimes_dir().parent == tmp_path / "cache" / "web-runtimes"
+    assert (web.page_dir() / "index.html").is_file()
+    with pytest.raises(TRMEdgeError, match="run `trm-edge web` once"):
+        web.check_page()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit) as e:
+        main(["web", "--port", "0"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "install Node.js 20 + npm" in err, err
+    assert not (tmp_path / "cache" / "web-runtimes").exists() or not any((tmp_path / "cache" / "web-runtimes").iterdir())

@@ -1,6 +1,8 @@
 """Put exported artifacts into the demo apps: `trm-edge export --for-app android|ios|web`.
 
-Each app bundles a folder `trm/` in its assets / resources:
+Each app bundles a folder `trm/` in its assets / resources, inside the app's project folder
+(`--app-dir`; in the trm-edge checkout it defaults to the demo app there: android_demo/, ios_demo/,
+trm_edge/web_demo/):
 
     trm/index.json          {"format": "trm-edge-app-assets/1", "default": NAME, "artifacts": [...]}
     trm/<artifact-name>/    the artifact exactly as exported (manifest.json + model files)
@@ -19,17 +21,17 @@ import json
 import shutil
 from pathlib import Path
 
+from . import package_data
 from .checkpoint import atomic_write_dir
 from .errors import TRMEdgeError
 
 APPS = {
-    # app -> (runtimes it embeds, assets folder relative to the repository root)
-    "android": (("executorch", "tflite"), Path("android_demo/app/src/main/assets/trm")),
-    "ios": (("coreml",), Path("ios_demo/TRMDemo/Resources/trm")),
-    "web": (("onnx", "tflite"), Path("web_demo/assets/trm")),  # onnxruntime-web, LiteRT.js (trm_edge/web.py)
+    # app -> (runtimes it embeds, the demo project in the checkout, assets folder inside a project)
+    "android": (("executorch", "tflite"), "android_demo", "app/src/main/assets/trm"),
+    "ios": (("coreml",), "ios_demo", "TRMDemo/Resources/trm"),
+    "web": (("onnx", "tflite"), "trm_edge/web_demo", "assets/trm"),  # onnxruntime-web, LiteRT.js (trm_edge/web.py)
 }
 INDEX_FORMAT = "trm-edge-app-assets/1"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def targets_for(app: str) -> tuple[str, ...]:
@@ -38,9 +40,21 @@ def targets_for(app: str) -> tuple[str, ...]:
     return APPS[app][0]
 
 
-def assets_dir(app: str, root: Path | None = None) -> Path:
+def app_dir(app: str, given: str | Path | None = None) -> Path:
+    """The app's project folder: `given`, else the demo app of the checkout we run in, else an error."""
     targets_for(app)
-    return (root or REPO_ROOT) / APPS[app][1]
+    if given is not None:
+        return Path(given)
+    root = package_data.checkout()
+    if root is None:
+        raise TRMEdgeError(f"give --app-dir: the {app} app project to install into (outside the trm-edge "
+                           f"checkout there is no default; there it is {APPS[app][1]}/)")
+    return root / APPS[app][1]
+
+
+def assets_dir(app: str, project: str | Path | None = None) -> Path:
+    """Where the app reads `trm/`: inside its project folder (see `app_dir`)."""
+    return app_dir(app, project) / APPS[app][2]
 
 
 def sample_puzzles(task_name: str, n: int = 12, seed: int = 7) -> dict:
@@ -52,12 +66,13 @@ def sample_puzzles(task_name: str, n: int = 12, seed: int = 7) -> dict:
     return {"task": task_name, "seed": seed, "inputs": inputs.tolist(), "labels": labels.tolist()}
 
 
-def install(artifact_dirs: list[str | Path], app: str, root: Path | None = None,
+def install(artifact_dirs: list[str | Path], app: str, project: str | Path | None = None,
             n_puzzles: int = 12) -> Path:
     """Verify and copy looped artifacts into the app's `trm/` folder; returns that folder."""
     from . import artifact
 
     allowed = targets_for(app)
+    out = assets_dir(app, project)
     if not artifact_dirs:
         raise TRMEdgeError(f"no artifacts to install for {app}")
     manifests = []
@@ -87,6 +102,5 @@ def install(artifact_dirs: list[str | Path], app: str, root: Path | None = None,
         (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "puzzles.json").write_text(json.dumps(puzzles) + "\n")
 
-    out = assets_dir(app, root)
     atomic_write_dir(out, write)
     return out

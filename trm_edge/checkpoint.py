@@ -2,7 +2,9 @@
 
 Weights are safetensors only (never pickle). Writes are atomic: files go to a temporary sibling
 directory that replaces the target with os.replace, so a kill never leaves a half-written checkpoint.
-Bundled checkpoints live in `trm_edge/checkpoints/<name>/` and are addressed by name.
+Bundled checkpoints live in `trm_edge/checkpoints/<name>/` (package data) and are addressed by name;
+`checkpoints/<name>/artifacts/` holds their ready-made looped ONNX and TFLite exports
+(scripts/bundle_artifacts.sh), so a torch-free install can run them.
 """
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from . import package_data
 from .errors import ArtifactError
 
-BUNDLED_DIR = Path(__file__).parent / "checkpoints"
+BUNDLED_DIR = package_data.path("checkpoints")
 DEFAULT_CHECKPOINT = "sudoku6"
+BUNDLED_ARTIFACTS = "artifacts"   # checkpoints/<name>/artifacts/<target>-<precision>-looped/
 
 
 def resolve(path_or_name: str | os.PathLike | None) -> Path:
@@ -29,6 +33,12 @@ def resolve(path_or_name: str | os.PathLike | None) -> Path:
         return BUNDLED_DIR / name
     bundled = sorted(d.name for d in BUNDLED_DIR.iterdir() if (d / "config.json").exists()) if BUNDLED_DIR.is_dir() else []
     raise ArtifactError(f"no checkpoint at {name!r} (bundled: {', '.join(bundled) or 'none'})")
+
+
+def bundled_artifacts(name: str = DEFAULT_CHECKPOINT) -> list[Path]:
+    """The ready-made artifacts shipped with a bundled model (none for other checkpoints)."""
+    d = BUNDLED_DIR / name / BUNDLED_ARTIFACTS
+    return sorted(p.parent for p in d.glob("*/manifest.json")) if d.is_dir() else []
 
 
 def atomic_write_dir(target: Path, write_fn) -> None:

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import TRMEdgeError
+from .errors import MissingExtraError, TRMEdgeError
 from .tasks.base import PuzzleError
 
 
@@ -246,6 +246,8 @@ def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
     if artifact and checkpoint:
         raise click.UsageError("give --checkpoint or --artifact, not both")
     sess, task, tokens = open_for_solve(puzzle, artifact=artifact, checkpoint=checkpoint)
+    if not artifact and sess.backend != "eager":
+        click.echo(f"(no PyTorch here: the bundled {sess.manifest['name']} artifact on {sess.backend})", err=True)
     _, _, valid = solve_steps(sess, task, tokens, max_steps, all_steps, threshold, echo=click.echo)
     if not valid:
         sys.exit(1)
@@ -274,7 +276,7 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--all-targets", is_flag=True, help="Also export + bench every target available here.")
 @click.option("--checkpoint", default=None, help="Eager reference and export source (default: bundled).")
 @click.option("--preset", default=None, help="Instead: random weights of a model preset (timing only).")
-@click.option("--device", default="host", show_default=True, help="Profile from benchmarks/devices.toml.")
+@click.option("--device", default="host", show_default=True, help="Device profile (`trm-edge devices`).")
 @click.option("--depths", default="1,2,4,8,16", show_default=True, help="Supervision steps (clipped to n_sup).")
 @click.option("--halt/--no-halt", default=True, show_default=True, help="Also measure adaptive halting.")
 @click.option("--halt-threshold", default=None, type=float, help="Halt when q_halt > this (default: the model's).")
@@ -327,7 +329,10 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     md = to_markdown(result)
     write_json(result, json_path)
     Path(md_out or json_path.with_suffix(".md")).write_text(md)
-    png = plot(result, plot_out or json_path.with_suffix(".png"))
+    try:
+        png = plot(result, plot_out or json_path.with_suffix(".png"))
+    except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
+        png = f"no plot ({e})"
     click.echo(md)
     click.echo(f"wrote {json_path}, {md_out or json_path.with_suffix('.md')}, {png}", err=True)
 
@@ -336,12 +341,19 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
-def web(host, port):
-    """Serve web_demo/ locally (cross-origin isolated, for WebAssembly threads) and print its URL."""
-    from .web import WEB_DIR, make_server, page_url
+@click.option("--app-dir", default=None, type=click.Path(file_okay=False),
+              help="Web project whose assets/trm/ the page shows (export --for-app web --app-dir); default: the "
+                   "checkout's trm_edge/web_demo, else the bundled model's ready-made artifacts.")
+def web(host, port, app_dir):
+    """Serve the web page locally (cross-origin isolated, for WebAssembly threads) and print its URL.
 
-    server = make_server(host=host, port=port)
-    click.echo(f"serving {WEB_DIR} at {page_url(server)} (Ctrl-C stops)")
+    The page's npm runtimes are installed on first use (npm ci, pinned) into the user cache."""
+    from .web import default_assets, install_runtimes, make_server, page_dir, page_url
+
+    install_runtimes()
+    assets = default_assets(app_dir)
+    server = make_server(host=host, port=port, mounts={"assets/trm": assets})
+    click.echo(f"serving {page_dir()} with artifacts from {assets} at {page_url(server)} (Ctrl-C stops)")
     try:
         server.serve_forever()
     finally:
@@ -353,7 +365,7 @@ def web(host, port):
 @click.option("--no-check", is_flag=True, help="List profiles without probing adb / devicectl.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def devices(no_check, as_json):
-    """Device profiles (benchmarks/devices.toml) and which are reachable now."""
+    """Device profiles (trm_edge/bench/devices.toml, or $TRM_EDGE_DEVICES) and which are reachable now."""
     import json
 
     from .bench.devices import load_profiles, table
@@ -374,15 +386,17 @@ def devices(no_check, as_json):
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--n-puzzles", default=8, show_default=True, type=click.IntRange(1), help="Puzzles recorded.")
 @click.option("--seed", default=5, show_default=True, help="Puzzle generator seed (5: halting at steps 1-3).")
-@click.option("--out", default=None, help="Output JSON (default: tests/vectors/<checkpoint>.json).")
+@click.option("--out", default=None, help="Output JSON (default, in the checkout only: trm_edge/golden_vectors/<checkpoint>.json).")
 def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
     from pathlib import Path
 
-    from .vectors import DEFAULT_DIR, VectorsConfig, generate, write
+    from .checkpoint import resolve
+    from .vectors import VectorsConfig, default_out, generate, write
 
+    out = out or default_out(resolve(checkpoint).name)   # outside the checkout: --out, before any work
     v = generate(VectorsConfig(checkpoint=checkpoint, n_puzzles=n_puzzles, seed=seed))
-    path = write(v, out or DEFAULT_DIR / f"{v['checkpoint']}.json")
+    path = write(v, out)
     halted = [c["halted_at"] for c in v["cases"]]
     correct = sum(c["final_correct"] for c in v["cases"])
     click.echo(f"wrote {path}: {len(v['cases'])} puzzles x {v['max_steps']} steps, halted at {halted}, "
@@ -406,8 +420,10 @@ def vectors(checkpoint, n_puzzles, seed, out):
               help="Keep only these rows of the puzzle-embedding table (ARC: one row per augmented puzzle): "
                    "ids 3,17,42, a .json list / .npy array of ids, or a built data set directory (its test "
                    "split's ids). The artifact's puzzle_ids input is then the row number (manifest: puzzle_rows).")
+@click.option("--app-dir", default=None, type=click.Path(file_okay=False),
+              help="--for-app: the app's project folder (default, in the trm-edge checkout only: its demo app).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, artifacts):
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, app_dir, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -418,11 +434,16 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 
     from .export import MODES, TARGETS, Recipe, export, load_source
 
+    if app_dir and not for_app:
+        raise click.UsageError("--app-dir goes with --for-app")
+    if for_app:
+        from .apps import app_dir as project_of
+        app_dir = project_of(for_app, app_dir)   # fails before exporting when there is none
     if artifacts:
         if not for_app:
             raise click.UsageError("ARTIFACT arguments are for --for-app (install already exported artifacts)")
         from .apps import install
-        click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app)}")
+        click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
         return
     if not out:
         raise click.UsageError("Missing option '--out'.")
@@ -448,7 +469,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     if for_app:
         from .apps import install, targets_for
         picked = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
-        click.echo(f"installed {len(picked)} artifact(s) into {install(picked, for_app)}")
+        click.echo(f"installed {len(picked)} artifact(s) into {install(picked, for_app, app_dir)}")
 
 
 @cli.command()
@@ -457,8 +478,8 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
               help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
                    "puzzles, default 0, as emulation is slow).")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
-@click.option("--vectors", "vectors_file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Check against golden vectors (tests/vectors/*.json) instead of eager PyTorch (no PyTorch needed); "
+@click.option("--vectors", "vectors_file", default=None, metavar="FILE|NAME",
+              help="Check against golden vectors (a file, or a bundled model's name: its packaged vectors) instead of eager PyTorch (no PyTorch needed); "
                    "with --arch aarch64: the vectors file of the golden check (default: those of the same weights).")
 @click.option("--arch", default="native", show_default=True, type=click.Choice(["native", "aarch64"]),
               help="aarch64: run the artifact in trm_edge's runtime on an emulated ARM64 CPU (qemu user mode): "

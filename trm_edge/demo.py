@@ -2,6 +2,7 @@
 accuracy-per-depth table on fresh puzzles."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -59,7 +60,24 @@ def open_for_solve(puzzle: str, artifact=None, checkpoint=None):
         if text is puzzle and looks_like_path(puzzle):
             raise TRMEdgeError(f"no such puzzle file: {puzzle}") from None
         raise
+    if not artifact and importlib.util.find_spec("torch") is None:
+        return _bundled_session(source), task, tokens
     return load(source), task, tokens
+
+
+def _bundled_session(source: Path):
+    """Without PyTorch: the bundled model's ready-made fp32 artifact whose runtime is installed."""
+    from .checkpoint import BUNDLED_DIR, bundled_artifacts
+    from .errors import MissingExtraError
+    from .runtime import load
+
+    bundled = source.resolve() == (BUNDLED_DIR / source.name).resolve()
+    for art in [a for a in bundled_artifacts(source.name) if bundled and "-fp32-" in a.name]:
+        try:
+            return load(art)
+        except MissingExtraError:
+            continue
+    return load(source)   # the one-line error naming the torch extra
 
 
 def solve_steps(sess, task, tokens: np.ndarray, max_steps: int | None = None, all_steps: bool = False,

@@ -136,13 +136,14 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
 
 
 def validate_vectors(artifact, vectors_path) -> dict:
-    """The artifact against golden vectors (tests/vectors/*.json, recorded from eager fp32): every
+    """The artifact against golden vectors (a file or a bundled model's name; recorded from eager fp32): every
     step's logits, q_halt and firm predictions within the recorded tolerance (fp32), and the final
     answers and halting steps with adaptive halting. Needs only the artifact's runtime (no torch)."""
     from . import vectors as V
     from .errors import ArtifactError
     from .runtime import load
 
+    vectors_path = V.resolve(vectors_path)
     sess = load(artifact)
     v = V.load(vectors_path)
     man = sess.manifest

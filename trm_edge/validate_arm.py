@@ -6,7 +6,7 @@ pinned `-cpu` model). Eager PyTorch runs here, on x86, as the reference. Two che
 
 1. the per-step comparison of `validate` (same puzzles, same table): the emulated run's StepOutputs
    after every supervision step against eager x86;
-2. the golden vectors (tests/vectors/*.json whose weights_sha256 is the artifact's source weights):
+2. the golden vectors (the packaged trm_edge/golden_vectors/*.json whose weights_sha256 is the artifact's source weights):
    final answers and halting steps of the host loop on ARM must equal the recorded ones (a halting
    step may differ only where a recorded q_halt lies within q_atol of the threshold), fp32 also
    passes the vectors' own tolerance check (trm_edge.vectors.check, run on ARM), ONNX also runs
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from . import vectors as V
+from . import package_data
 from .errors import TRMEdgeError
 from .runtime.session import StepOutput
 from .validate import TOLERANCE, compare, format_report
 
 ARM_TARGETS = ("onnx", "tflite")
-VECTORS_DIR = Path(__file__).resolve().parents[1] / V.DEFAULT_DIR   # <repo>/tests/vectors   # executorch on aarch64 needs torch's aarch64 wheel: see tests (arm_slow)
 
 
 class _Recorded:
@@ -49,9 +49,9 @@ class _Recorded:
 
 
 def matching_vectors(manifest: dict, paths=None) -> list[tuple[Path, dict]]:
-    """The vectors files recorded from the artifact's source weights (default: tests/vectors/*.json)."""
+    """The vectors files recorded from the artifact's source weights (default: the packaged ones)."""
     out = []
-    for p in ([Path(p) for p in paths] if paths else sorted(VECTORS_DIR.glob("*.json"))):
+    for p in ([V.resolve(p) for p in paths] if paths else package_data.golden_vectors()):
         v = V.load(p)
         if v["weights_sha256"] == manifest["source"]["weights_sha256"]:
             out.append((p, v))

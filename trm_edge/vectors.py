@@ -1,7 +1,7 @@
 """Golden test vectors: the contract between the Python toolkit and the demo apps.
 
 `trm-edge vectors` runs the bundled model in eager PyTorch (the reference) on a few fixed puzzles
-and writes `tests/vectors/<checkpoint>.json`: for every puzzle its tokens and, after every
+and writes `trm_edge/golden_vectors/<checkpoint>.json` (package data): for every puzzle its tokens and, after every
 supervision step, the logits, the decoded predictions, the per-cell confidence and q_halt, plus the
 step at which adaptive halting stops. Three consumers check themselves against that file:
 
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import package_data
 from .errors import ArtifactError, TRMEdgeError
 
 FORMAT = "trm-edge-vectors/1"
-DEFAULT_DIR = Path("tests/vectors")
 LOGIT_ATOL = 1e-3   # max |logit - eager| accepted for fp32 artifacts (issue 3's parity bar)
 Q_ATOL = 1e-3       # max |q_halt - eager|
 FLOOR_FACTOR = 2.0  # or up to 2x eager fp32's own distance from fp64 (`_tolerance`, trm_edge.validate)
@@ -257,8 +257,27 @@ def write(vectors: dict, out: str | os.PathLike) -> Path:
     return out
 
 
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """A vectors file: a path, or a bundled model's name (its packaged golden vectors)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    bundled = {f.stem: f for f in package_data.golden_vectors()}
+    if str(name_or_path) in bundled:
+        return bundled[str(name_or_path)]
+    raise TRMEdgeError(f"no vectors file {str(name_or_path)!r} (bundled: {', '.join(bundled) or 'none'})")
+
+
+def default_out(checkpoint: str) -> Path:
+    """Where `trm-edge vectors` writes without --out: the package's golden vectors, in the checkout only."""
+    root = package_data.checkout()
+    if root is None:
+        raise TRMEdgeError("give --out: outside the trm-edge checkout the golden vectors are read-only package data")
+    return root / "trm_edge" / package_data.GOLDEN_VECTORS / f"{checkpoint}.json"
+
+
 def load(path: str | os.PathLike) -> dict:
-    p = Path(path)
+    p = resolve(path)
     try:
         v = json.loads(p.read_text())
     except (OSError, ValueError) as e:

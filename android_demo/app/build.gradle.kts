@@ -38,7 +38,7 @@ android {
     sourceSets {
         // One contract: the golden vectors written by `trm-edge vectors` in the Python repo.
         // (The JVM tests of the logic live in :core; this module keeps the on-device test.)
-        getByName("androidTest").assets.srcDir("../../tests/vectors")
+        getByName("androidTest").assets.srcDir("../../trm_edge/golden_vectors")
         // the vectors reader, shared with :core's JVM tests
         getByName("androidTest").java.srcDir("../core/src/sharedTest/java")
     }

@@ -1,6 +1,6 @@
 // The app's core as a plain Kotlin/JVM library (no Android imports): manifest + sha256 checks,
 // the host loop, token codec, Sudoku board, bench statistics, the session interface.
-// `./gradlew :core:test` replays ../tests/vectors/*.json; .ci/apps.sh does the same on Linux CI
+// `./gradlew :core:test` replays ../trm_edge/golden_vectors/*.json; .ci/apps.sh does the same on Linux CI
 // with kotlinc + JUnit 4 and no Gradle.
 plugins {
     alias(libs.plugins.kotlin.jvm)
@@ -29,6 +29,6 @@ dependencies {
 
 tasks.test {
     // read at test time: nothing expected is written into the tests
-    systemProperty("trm.vectors.dir", rootProject.file("../tests/vectors").absolutePath)
+    systemProperty("trm.vectors.dir", rootProject.file("../trm_edge/golden_vectors").absolutePath)
     systemProperty("trm.checkpoints.dir", rootProject.file("../trm_edge/checkpoints").absolutePath)
 }

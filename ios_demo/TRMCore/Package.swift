@@ -10,7 +10,7 @@ let package = Package(
     products: [.library(name: "TRMCore", targets: ["TRMCore"])],
     targets: [
         .target(name: "TRMCore"),
-        // reads ../../tests/vectors/*.json and ../../trm_edge/checkpoints at test time (see GoldenVectors.swift)
+        // reads ../../trm_edge/golden_vectors/*.json and ../../trm_edge/checkpoints at test time (see GoldenVectors.swift)
         .testTarget(name: "TRMCoreTests", dependencies: ["TRMCore"]),
     ]
 )

@@ -6,9 +6,9 @@ import XCTest
 /// within the tolerance recorded in them. Skips when the app was built without a model.
 final class CoreMLArtifactTests: XCTestCase {
     func testBundledArtifactsReproduceGoldenVectors() async throws {
-        // tests/vectors is bundled as the folder "vectors" (project.yml); the vectors of the bundled
+        // trm_edge/golden_vectors is bundled as the folder "golden_vectors" (project.yml); the vectors of the bundled
         // checkpoint are the ones whose weights the artifacts were exported from
-        let dir = try XCTUnwrap(Bundle(for: Self.self).url(forResource: "vectors", withExtension: nil))
+        let dir = try XCTUnwrap(Bundle(for: Self.self).url(forResource: "golden_vectors", withExtension: nil))
         let all = try GoldenVectors.all(in: dir)
         guard let entries = BundledModels.entries(), !entries.isEmpty else {
             throw XCTSkip("no artifact bundled: run `trm-edge export --for-app ios`")
@@ -17,7 +17,7 @@ final class CoreMLArtifactTests: XCTestCase {
             let s = try await CoreMLSession(dir: try XCTUnwrap(BundledModels.dir(e.name)), computeUnits: .cpuOnly)
             let m = s.manifest
             let v = try XCTUnwrap(all.first { $0.weightsSha256 == m.source?.weightsSha256 },
-                                  "\(e.name): no tests/vectors file for its weights")
+                                  "\(e.name): no golden vectors file for its weights")
             let L = m.seqLen
             for c in v.cases {
                 var q: [Float] = []

@@ -1,4 +1,4 @@
-"""Device profiles (benchmarks/devices.toml) and whether each one is reachable right now.
+"""Device profiles (trm_edge/bench/devices.toml, package data) and whether each one is reachable right now.
 
 A profile says how to reach a device: `local` (this machine: host, a Mac, a Raspberry Pi you are
 logged into), `adb` (Android, Debian's `adb` / platform-tools), `devicectl` (iOS, `xcrun devicectl`
@@ -11,12 +11,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trm_edge import package_data
 from trm_edge.errors import DeviceError
 
-DEVICES_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "devices.toml"  # in a clone
-# without the clone (pip install), the local machine is still a device:
-_HOST = {"host": {"platform": "local", "reach": "local", "description": "this machine", "cores": "auto",
-                  "targets": ["eager", "onnx", "executorch", "tflite", "coreml"]}}
+DEVICES_FILE = ("bench", "devices.toml")   # package data: trm_edge/bench/devices.toml
 
 
 @dataclass
@@ -48,17 +46,14 @@ def _toml():
 
 
 def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProfile]:
-    """Profiles from `path`, $TRM_EDGE_DEVICES, or benchmarks/devices.toml (host only if none)."""
-    p = Path(path or os.environ.get("TRM_EDGE_DEVICES") or DEVICES_FILE)
-    if p.exists():
-        try:
-            raw = _toml().loads(p.read_text())
-        except Exception as e:  # tomllib.TOMLDecodeError; keep one line
-            raise DeviceError(f"cannot parse device profiles {p}: {e}") from None
-    elif path:
+    """Profiles from `path`, $TRM_EDGE_DEVICES, or the packaged trm_edge/bench/devices.toml."""
+    p = Path(path or os.environ.get("TRM_EDGE_DEVICES") or package_data.path(*DEVICES_FILE))
+    if not p.is_file():
         raise DeviceError(f"no device profiles at {p}")
-    else:
-        raw = _HOST
+    try:
+        raw = _toml().loads(p.read_text())
+    except Exception as e:  # tomllib.TOMLDecodeError; keep one line
+        raise DeviceError(f"cannot parse device profiles {p}: {e}") from None
     out = {}
     for name, d in raw.items():
         known = {k: v for k, v in d.items() if k in DeviceProfile.__dataclass_fields__}

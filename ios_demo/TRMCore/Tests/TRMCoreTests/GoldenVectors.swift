@@ -2,8 +2,8 @@ import Foundation
 import TRMCore
 import XCTest
 
-/// tests/vectors/<checkpoint>.json (schema trm-edge-vectors/1, written by `trm-edge vectors`).
-/// `swift test` reads every file of the repository's tests/vectors (found from this file's path,
+/// trm_edge/golden_vectors/<checkpoint>.json (schema trm-edge-vectors/1, written by `trm-edge vectors`).
+/// `swift test` reads every file of the repository's trm_edge/golden_vectors (found from this file's path,
 /// or $TRM_VECTORS_DIR); the app's Xcode test target (../../../project.yml) compiles this file too
 /// and reads the copies bundled as its "vectors" folder. Expected values come from the files only.
 struct GoldenVectors: Decodable {
@@ -67,7 +67,7 @@ struct GoldenVectors: Decodable {
 
     static var defaultDirectory: URL {
         if let d = ProcessInfo.processInfo.environment["TRM_VECTORS_DIR"] { return URL(fileURLWithPath: d) }
-        return repositoryRoot.appendingPathComponent("tests/vectors")
+        return repositoryRoot.appendingPathComponent("trm_edge/golden_vectors")
     }
 
     /// Every .json file in [dir], sorted by name; fails if there is none.

@@ -2,7 +2,7 @@ import Foundation
 import TRMCore
 import XCTest
 
-/// The core's logic against every tests/vectors file (no Core ML): tokenizer, decoder, the host loop
+/// The core's logic against every trm_edge/golden_vectors file (no Core ML): tokenizer, decoder, the host loop
 /// with per-sample halting fed by the recorded step outputs, the Sudoku check. Expected values come
 /// from the files. Twins: the Kotlin GoldenVectorsTest (android_demo/core) and tests/test_vectors.py.
 final class GoldenVectorsTests: XCTestCase {

@@ -24,7 +24,7 @@ import kotlin.math.abs
 @RunWith(AndroidJUnit4::class)
 class ArtifactOnDeviceTest {
     private val instrumentation = InstrumentationRegistry.getInstrumentation()
-    // tests/vectors/*.json, added to the test APK's assets (app/build.gradle.kts); the vectors of
+    // trm_edge/golden_vectors/*.json, added to the test APK's assets (app/build.gradle.kts); the vectors of
     // the bundled checkpoint are the ones whose weights the artifacts were exported from
     private val allVectors = instrumentation.context.assets.list("").orEmpty().filter { it.endsWith(".json") }
         .map { GoldenVectors(JSONObject(instrumentation.context.assets.open(it).bufferedReader().readText())) }
@@ -37,7 +37,7 @@ class ArtifactOnDeviceTest {
             if (e.precision != "fp32") continue   // the vectors hold for fp32 artifacts only
             TrmSessions.open(File(models.root, e.name)).use { s ->
                 val vectors = allVectors.firstOrNull { it.weightsSha256 == s.manifest.weightsSha256 }
-                    ?: throw AssertionError("${e.name}: no tests/vectors file for its weights ${s.manifest.weightsSha256}")
+                    ?: throw AssertionError("${e.name}: no trm_edge/golden_vectors file for its weights ${s.manifest.weightsSha256}")
                 check(s, e.name, vectors)
             }
         }

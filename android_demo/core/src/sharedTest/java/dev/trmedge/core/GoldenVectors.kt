@@ -5,7 +5,7 @@ import org.json.JSONObject
 import java.io.File
 
 /**
- * tests/vectors/<checkpoint>.json (written by `trm-edge vectors`, schema trm-edge-vectors/1),
+ * trm_edge/golden_vectors/<checkpoint>.json (written by `trm-edge vectors`, schema trm-edge-vectors/1),
  * shared by the core's JVM tests and the app's instrumented test. The JVM tests read every file of
  * the folder named by the system property `trm.vectors.dir` (set by core/build.gradle.kts and by
  * .ci/apps.sh); the instrumented test reads them from its assets. Nothing expected is written here:
@@ -71,7 +71,7 @@ class GoldenVectors(val json: JSONObject, val source: String = json.optString("c
         const val FORMAT = "trm-edge-vectors/1"
 
         /** Every .json file in [dir], sorted by name; fails if there is none. */
-        fun all(dir: File = File(System.getProperty(DIR_PROPERTY) ?: error("set -D$DIR_PROPERTY=<repo>/tests/vectors"))): List<GoldenVectors> {
+        fun all(dir: File = File(System.getProperty(DIR_PROPERTY) ?: error("set -D$DIR_PROPERTY=<repo>/trm_edge/golden_vectors"))): List<GoldenVectors> {
             val files = dir.listFiles { f -> f.isFile && f.name.endsWith(".json") }.orEmpty().sortedBy { it.name }
             check(files.isNotEmpty()) { "no golden vectors in $dir: run `trm-edge vectors` in the repository root" }
             return files.map { f ->

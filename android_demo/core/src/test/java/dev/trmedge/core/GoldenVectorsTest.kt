@@ -8,7 +8,7 @@ import org.junit.Assert.assertTrue
 import org.junit.Test
 
 /**
- * The core's logic against every golden-vector file in tests/vectors (no Android, no runtime):
+ * The core's logic against every golden-vector file in trm_edge/golden_vectors (no Android, no runtime):
  * tokenizer, decoder (argmax + confidence), the host loop with per-sample halting fed by the
  * recorded step outputs, and the Sudoku check. Expected values are read from the files only.
  * The Python twin of these tests is tests/test_vectors.py.

@@ -91,7 +91,7 @@ async function solveText(text, { allSteps = false } = {}) {
   return { solved, steps: steps_, answer: task.toText(answer), halted_at: res.haltedAt[0] };
 }
 
-// -- golden vectors (tests/vectors/*.json): every case at the artifact's batch, halting off and on ---
+// -- golden vectors (trm_edge/golden_vectors/*.json): every case at the artifact's batch, halting off and on ---
 async function runVectors(vectors) {
   const { session } = current;
   const L = session.seqLen, thr = vectors.halt_threshold, S = vectors.max_steps;
