@@ -102,7 +102,7 @@ def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monk
         return Artifact(d, read_manifest(d))
 
     monkeypatch.setattr(export_pkg, "export", fake_export)
-    monkeypatch.setattr(export_pkg, "load_source", lambda checkpoint: tiny_model)
+    monkeypatch.setattr(export_pkg, "load_source", lambda checkpoint, **kw: tiny_model)
     res = CliRunner().invoke(cli, ["export", "--for-app", "android", "--app-dir", str(tmp_path / "app"),
                                    "--out", str(tmp_path / "arts")])
     assert res.exit_code == 0, res.output
