@@ -169,6 +169,16 @@ def read(path, verify: bool = True) -> Artifact:
     return Artifact(p, manifest)
 
 
+def owned_files(root: Path) -> set[str] | None:
+    """The paths a previous export wrote in root (its manifest and the files it lists), or None
+    when root holds no readable manifest (not an artifact: trm_edge.safe_io.atomic_write_dir)."""
+    try:
+        files = json.loads((Path(root) / MANIFEST).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {MANIFEST, *files} if isinstance(files, dict) else None
+
+
 def is_artifact(path) -> bool:
     p = Path(path)
     return (p / MANIFEST).is_file() or (p.is_file() and p.name == MANIFEST)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from .errors import ArtifactError
+from .safe_io import atomic_write_dir  # noqa: F401  (re-exported: the writers import it from here)
 
 BUNDLED_DIR = Path(__file__).parent / "checkpoints"
 DEFAULT_CHECKPOINT = "sudoku6"
@@ -31,27 +30,30 @@ def resolve(path_or_name: str | os.PathLike | None) -> Path:
     raise ArtifactError(f"no checkpoint at {name!r} (bundled: {', '.join(bundled) or 'none'})")
 
 
-def atomic_write_dir(target: Path, write_fn) -> None:
-    """Call write_fn(tmp_dir) and then swap tmp_dir into place as `target`."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+# the files a checkpoint directory may hold that trm-edge wrote (save_model, import, calibrate)
+CHECKPOINT_FILES = ("model.safetensors", "config.json", "training.json", "calibration.json", "import.json")
+
+
+def owned_files(d: Path) -> set[str] | None:
+    """The checkpoint files trm-edge wrote in d, or None when d is not a checkpoint."""
+    d = Path(d)
+    if not ((d / "config.json").is_file() and (d / "model.safetensors").is_file()):
+        return None
+    return {n for n in CHECKPOINT_FILES if (d / n).exists()}
+
+
+def is_bundled(d: Path) -> bool:
+    """Whether d is (inside) a model bundled with the installed package."""
     try:
-        write_fn(tmp)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        Path(d).resolve().relative_to(BUNDLED_DIR.resolve())
+        return True
+    except ValueError:
+        return False
 
 
-def save_model(model, path: str | os.PathLike, extra_json: dict | None = None) -> Path:
-    """Atomically save weights + config (+ optional extra JSON files, name -> dict)."""
+def save_model(model, path: str | os.PathLike, extra_json: dict | None = None, force: bool = False) -> Path:
+    """Atomically save weights + config (+ optional extra JSON files, name -> dict); files in an
+    existing checkpoint folder that trm-edge did not write are kept."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -62,7 +64,7 @@ def save_model(model, path: str | os.PathLike, extra_json: dict | None = None) -
         for name, obj in (extra_json or {}).items():
             (d / name).write_text(json.dumps(obj, indent=2) + "\n")
 
-    atomic_write_dir(Path(path), write)
+    atomic_write_dir(Path(path), write, owned=owned_files, force=force, kind="checkpoint")
     return Path(path)
 
 

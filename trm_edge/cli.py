@@ -79,6 +79,7 @@ def _kv_overrides(items) -> dict:
 @click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0),
               help="Validation puzzles for halting calibration at the end (0: skip).")
 @click.option("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
+@click.option("--force", is_flag=True, help="Start over in an existing run directory (its other files are kept).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--threads", default=None, type=click.IntRange(1), help="torch intra-op threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -86,7 +87,7 @@ def _kv_overrides(items) -> dict:
               help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
 def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, ema, loss, halt, n_train,
-          data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device, threads, quiet,
+          data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, force, device, threads, quiet,
           portable):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
     import json
@@ -113,7 +114,7 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
         values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv)}
     cfg = recipe_config(preset, model=model, **values)
     try:
-        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet)
+        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet, force=force)
     except ValueError as e:
         raise TRMEdgeError(str(e)) from None
     click.echo(json.dumps(summary))
@@ -199,7 +200,9 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
               help="Allowed exact-accuracy loss vs full depth.")
 @click.option("--device", default="auto", show_default=True)
 def calibrate(checkpoint, n, max_drop, device):
-    """Choose the q_halt threshold on a validation split; store it in the checkpoint's config."""
+    """Choose the q_halt threshold on a validation split; store it in the checkpoint's config.
+
+    Writes only calibration.json and config.json's halt_threshold; bundled models are refused (copy one first)."""
     import json
 
     from .evaluate import calibrate_checkpoint
@@ -379,8 +382,9 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
               help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
                    "default targets: android -> executorch + tflite, ios -> coreml, web -> onnx + tflite.")
+@click.option("--force", is_flag=True, help="Write into an existing folder that is not an artifact (its other files are kept).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, artifacts):
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, force, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -413,7 +417,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     t0 = time.perf_counter()
     arts = []
     for r in recipes:
-        art = export(model, r, out)
+        art = export(model, r, out, force=force)
         arts.append(art)
         click.echo(f"{art.name:<28} {art.size_bytes / 1024:8.0f} KiB  {art.seconds:6.1f} s  {art.path}")
     if len(recipes) > 1:
@@ -493,11 +497,12 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
               help="The run's data set directory (its dataset.json: seq_len, vocab, puzzle ids).")
 @click.option("--seq-len", default=None, type=click.IntRange(1), help="Output cells, when not in --dataset / weights.")
 @click.option("--task", default=None, help="trm-edge task (default: from seq_len and vocab).")
-def import_cmd(path, out, dataset, seq_len, task):
+@click.option("--force", is_flag=True, help="Write into an existing folder that is not a checkpoint (its other files are kept).")
+def import_cmd(path, out, dataset, seq_len, task, force):
     """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
     from .import_authors import import_checkpoint
 
-    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task)
+    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task, force=force)
     c = res["config"]
     click.echo(f"imported {res['source']} -> {res['out']}: task {c['task']}, {c['mixer']} mixer, pos {c['pos']}, "
                f"D={c['d_model']}, n={c['n_latent']}, T={c['T']}, N_sup={c['n_sup']}, "

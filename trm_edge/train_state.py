@@ -95,7 +95,14 @@ def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
                 save_file(shard, str(d / f"state-{i:05d}.safetensors"))
         (d / "state.json").write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
 
-    atomic_write_dir(Path(path), write)
+    atomic_write_dir(Path(path), write, owned=_owned, kind="training state")
+
+
+def _owned(d: Path) -> set[str] | None:
+    """The state files trm-edge wrote in d (None: d is not a training state)."""
+    if not (d / "state.json").is_file():
+        return None
+    return {"state.json"} | {p.name for p in d.glob("state*.safetensors")}
 
 
 def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -108,13 +108,19 @@ def load_source(checkpoint=None):
     return model
 
 
-def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
-    """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/."""
+def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> Artifact:
+    """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/.
+    An existing folder there is replaced only if it is an artifact (its manifest lists the files
+    it owns) or with force; files in it that trm-edge did not write are kept."""
+    from ..artifact import owned_files
+    from ..safe_io import check_dir_target
+
     recipe = recipe.resolved(model.cfg)
     mod = target_module(recipe.target)
     why = mod.available()
     if why:
         raise UnsupportedError(f"target {recipe.target} is not available here: {why}")
+    check_dir_target(Path(out_dir) / artifact_name(recipe), owned_files, force, "trm-edge artifact")
     model = model.eval().cpu()
     # torch 2.13's exporters log chatter a user cannot act on: a pytree deprecation (FutureWarning)
     # and, for ONNX, one line per torchvision op it skips registering (torchvision is not a dependency).
