@@ -70,24 +70,35 @@ def save_model(model, path: str | os.PathLike, extra_json: dict | None = None, f
 
 def load_model(path_or_name=None, device: str = "cpu"):
     """-> (TinyRecursiveModel in eval mode, checkpoint dir)."""
-    from safetensors.torch import load_file
-
     from .model import TRMConfig, build_model
+    from .schema import read_json
 
     d = resolve(path_or_name)
     cfg_file, weights = d / "config.json", d / "model.safetensors"
     if not cfg_file.exists() or not weights.exists():
         raise ArtifactError(f"{d} is not a checkpoint (needs config.json and model.safetensors)")
+    cfg = TRMConfig.from_dict(read_json(cfg_file, "config.json"), str(cfg_file))
     try:
-        cfg = TRMConfig.from_dict(json.loads(cfg_file.read_text()))
         model = build_model(cfg)
-        missing, unexpected = model.load_state_dict(load_file(str(weights), device="cpu"), strict=False)
+        missing, unexpected = model.load_state_dict(read_safetensors(weights), strict=False)
     except (ValueError, RuntimeError, OSError) as e:
         raise ArtifactError(f"cannot load checkpoint {d}: {str(e).splitlines()[0]}") from None
     missing = [k for k in missing if not k.endswith(("rope_cos", "rope_sin"))]
     if missing or unexpected:
         raise ArtifactError(f"checkpoint {d} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model.to(device).eval(), d
+
+
+def read_safetensors(path) -> dict:
+    """A safetensors file -> {name: tensor} on CPU, or one ArtifactError (truncated, not safetensors)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ArtifactError(f"cannot read {path}: not a complete safetensors file ({str(e).splitlines()[0][:80]})") \
+            from None
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -101,8 +112,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 def training_data(d: Path | None) -> tuple[int, int]:
     """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
     so that val/test puzzles are de-duplicated against exactly those training puzzles."""
+    from .schema import read_json, training_info
+
     f = Path(d) / "training.json" if d is not None else None
-    tc = json.loads(f.read_text()).get("train_config", {}) if f is not None and f.exists() else {}
+    tc = training_info(read_json(f, "training.json"), str(f))["train_config"] if f is not None and f.exists() else {}
     return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
 
 

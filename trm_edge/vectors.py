@@ -249,23 +249,16 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
 
 def write(vectors: dict, out: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a kill never leaves a truncated vectors file."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(vectors, separators=(",", ":")) + "\n")
-    os.replace(tmp, out)
-    return out
+    from .safe_io import write_text
+
+    return write_text(out, json.dumps(vectors, separators=(",", ":")) + "\n")
 
 
 def load(path: str | os.PathLike) -> dict:
+    from .schema import read_json, vectors
+
     p = Path(path)
-    try:
-        v = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise ArtifactError(f"cannot read vectors {p}: {e}") from None
-    if v.get("format") != FORMAT:
-        raise ArtifactError(f"{p} is not a {FORMAT} file (format={v.get('format')!r})")
-    return v
+    return vectors(read_json(p, "vectors file"), str(p), FORMAT)
 
 
 # ---- checking a runtime against the vectors -----------------------------------------------------

@@ -14,15 +14,14 @@ from __future__ import annotations
 import importlib
 import logging
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import TRMEdgeError
+from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
 
-TARGETS = ("onnx", "executorch", "coreml", "tflite")
-MODES = ("looped", "unrolled")
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")   # non-fp32: trm_edge.export.quantize
+from ..artifact import MODES, PRECISIONS, TARGETS  # noqa: E402  (one list each; non-fp32: export.quantize)
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"   # trm_edge/recipes/*.toml (package data)
 
 
@@ -55,10 +54,11 @@ class Recipe:
             raise UnsupportedError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.precision not in PRECISIONS:
             raise UnsupportedError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if self.batch < 1:
-            raise UnsupportedError(f"batch must be >= 1, got {self.batch}")
-        if self.depth is not None and self.depth < 1:
-            raise UnsupportedError(f"depth must be >= 1, got {self.depth}")
+        if not 1 <= self.batch <= MAX_BATCH:
+            raise UnsupportedError(f"batch must be in [1, {MAX_BATCH}], got {self.batch}")
+        if self.depth is not None and not 1 <= self.depth <= MAX_DEPTH:
+            raise UnsupportedError(f"depth must be in [1, {MAX_DEPTH}] (unrolled: K copies of the step in one "
+                                   f"graph), got {self.depth}")
         why = target_module(self.target).supports(self)
         if why:
             raise UnsupportedError(f"{artifact_name(self)}: {why}")
@@ -77,12 +77,9 @@ class Recipe:
             raise TRMEdgeError(f"no recipe {str(name_or_path)!r} (available: {', '.join(recipe_names()) or 'none'})")
         try:
             data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
             raise TRMEdgeError(f"recipe {p} is not valid TOML: {e}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise TRMEdgeError(f"recipe {p}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS)
         data.setdefault("name", p.stem)
         return cls(**data)
 

@@ -51,10 +51,20 @@ class EagerSession(Session):
 
 
 def pick_device(device: str | None) -> str:
-    """--device autodetect for eager PyTorch: cuda, then mps, then cpu."""
+    """--device autodetect for eager PyTorch: cuda, then mps, then cpu; a named device must exist here."""
+    import re
+
     import torch
 
     if device and device != "auto":
+        if not re.fullmatch(r"cpu|mps|cuda(:\d{1,2})?", device):
+            raise TRMEdgeError(f"--device: {device!r} is not a device; choose auto, cpu, cuda, cuda:N or mps")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise TRMEdgeError(f"--device {device}: no CUDA device on this machine (use cpu or auto)")
+        if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+            raise TRMEdgeError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise TRMEdgeError("--device mps: no Apple GPU on this machine (use cpu or auto)")
         return device
     if torch.cuda.is_available():
         return "cuda"
