@@ -217,10 +217,12 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     from .evaluate import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
 
     if givens is not None:
-        lo, _, hi = givens.partition("-")
-        if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
-            raise TRMEdgeError(f"--givens: expected LO-HI, e.g. 30-36, got {givens!r}")
-        givens = (int(lo), int(hi))
+        import re
+
+        m = re.fullmatch(r"([0-9]{1,3})-([0-9]{1,3})", givens)
+        if not m or int(m[1]) > int(m[2]):
+            raise click.BadParameter(f"expected LO-HI, e.g. 30-36, got {givens!r}", param_hint="--givens")
+        givens = (int(m[1]), int(m[2]))
     try:
         if artifact:
             res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,

@@ -95,7 +95,7 @@ def load_state(weights: Path) -> dict:
         raw = torch.load(str(weights), map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusal, truncated file, not a torch file
         raise ImportError_(f"cannot read {weights} as a tensor state dict (weights_only): "
-                           f"{str(e).splitlines()[0][:200]}") from None
+                           f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise ImportError_(f"{weights} is not a state dict of tensors")
     out = {}

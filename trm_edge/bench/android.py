@@ -188,7 +188,7 @@ class Adb:
         return {"name": name, "platform": "android", "os": f"Android {prop('ro.build.version.release')} "
                 f"(API {prop('ro.build.version.sdk')})", "model": prop("ro.product.model"),
                 "cpu": prop("ro.soc.model") or prop("ro.board.platform"),
-                "cores": int(cores) if cores.isdigit() else None, "load_avg": None}
+                "cores": int(cores) if cores.isascii() and cores.isdigit() else None, "load_avg": None}
 
 
 def run_app_bench(adb: Adb, artifact: str | os.PathLike, args: AppBenchArgs, puzzles_json: str | os.PathLike,
