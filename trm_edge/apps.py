@@ -83,7 +83,8 @@ def install(artifact_dirs: list[str | Path], app: str, root: Path | None = None,
 
     def write(tmp: Path):
         for d, m in manifests:   # the manifest's name is a plain name (artifact.validate_manifest)
-            shutil.copytree(d, inside(tmp, safe_name(m["name"], f"{d}/manifest.json name")))
+            name = safe_name(m["name"], f"{d}/manifest.json name")
+            shutil.copytree(d, inside(tmp, name, f"{d}/manifest.json name"))
         (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "puzzles.json").write_text(json.dumps(puzzles) + "\n")
 

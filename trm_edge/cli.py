@@ -123,9 +123,16 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
 
     given = [k for k in ctx.params if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
     if resume:  # the run's own settings come from its state; only the stopping rules may change
+        from pathlib import Path
+
+        from .schema import read_json
+
+        f = Path(out) / "train_state" / "state.json"
+        saved = read_json(f, "training state").get("train_config", {}) if f.is_file() else {}
+        saved = saved if isinstance(saved, dict) else {}
         fixed = [p.opts[-1] for p in ctx.command.params if p.name in set(given) - {
             "out", "resume", "steps", "time_budget", "checkpoint_every", "log_every", "val_n", "device", "threads",
-            "quiet"}]
+            "quiet"} and not (p.name in saved and saved[p.name] == ctx.params[p.name])]
         if fixed:
             raise click.UsageError(f"--resume continues the run with its own settings; {', '.join(fixed)} cannot change "
                                    "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")

@@ -62,9 +62,18 @@ def _writable_parent(path: Path) -> None:
 
 
 def check_writable(path) -> Path:
-    """Fail before the work when an output file cannot be written (the write itself stays atomic)."""
-    path = Path(path)
-    _writable_parent(path)
+    """Fail before the work when an output file cannot be written (creates nothing; the write itself
+    stays atomic and creates the missing folders)."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot write {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: {ancestor} is not writable")
     return path
 
 

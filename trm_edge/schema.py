@@ -245,10 +245,10 @@ def training_info(d, where: str) -> dict:
 def train_state(d, where: str, version: int) -> dict:
     check_fields(d, {"version": Int(), "step": Int(0, MAX_STEPS), "elapsed": Num(0), "world": Int(1, 65536),
                      "train_config": Type(dict), "ranks": Type(list)}, where,
-                 required=("version", "step", "elapsed", "train_config"), unknown=True)
+                 required=("version",), unknown=True)
     if d["version"] != version:
         fail(where, "version", f"must be {version} (this trm-edge's training state), got {d['version']}")
-    training_info({"train_config": d["train_config"]}, where)
+    training_info({"train_config": d.get("train_config", {})}, where)
     return d
 
 
