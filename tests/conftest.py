@@ -20,3 +20,19 @@ def _trained_tiny(tmp_path_factory):
 def tiny_ckpt(_trained_tiny, tmp_path_factory):
     """A private copy per test module (calibration writes into the checkpoint's config.json)."""
     return shutil.copytree(_trained_tiny, tmp_path_factory.mktemp("ckpt") / "model")
+
+
+def run_main(args: list[str]) -> tuple[int, str, str]:
+    """`trm-edge ARGS` in this process through cli.main (its one-line error handling included):
+    -> (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from trm_edge.cli import main
+
+    with CliRunner().isolation() as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        return code, out.getvalue().decode(errors="replace"), err.getvalue().decode(errors="replace")

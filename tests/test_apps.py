@@ -95,7 +95,7 @@ def test_export_cli_for_app_installs_the_apps_targets(tmp_path, tiny_model, monk
 
     exported = []
 
-    def fake_export(model, recipe, out_dir):
+    def fake_export(model, recipe, out_dir, force=False):
         d = fake_artifact(tmp_path / "arts", model, recipe.target, recipe.mode,
                           suffix={"executorch": "pte", "tflite": "tflite"}[recipe.target])
         exported.append(recipe.target)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -265,6 +266,8 @@ def test_adb_commands():
     a = android.AppBenchArgs("/data/local/tmp/trm-edge/executorch-fp32-looped", [1, 2, 8], runs=20, warmup=3,
                              threads=4, batch=1, n_puzzles=100, halt=True)
     cmd = android.launch_cmd("adb", "SER", a)
+    assert cmd[:4] == ["adb", "-s", "SER", "shell"] and len(cmd) == 5   # one line for the device's shell
+    cmd = cmd[:4] + shlex.split(cmd[4])
     assert cmd[:10] == ["adb", "-s", "SER", "shell", "am", "start", "-W", "-S", "-n",
                         "dev.trmedge.demo/.BenchmarkActivity"]
     pairs = {cmd[i + 1]: (cmd[i], cmd[i + 2]) for i in range(10, len(cmd), 3)}
@@ -276,10 +279,28 @@ def test_adb_commands():
     assert ["adb", "-s", "SER", "push", "/x/art/tflite-int8-looped", "/data/local/tmp/trm-edge/tflite-int8-looped"] in push
     assert push[-1][-1] == "/data/local/tmp/trm-edge/puzzles.json"
     r = android.runner_cmd("adb", "SER", "/opt/benchmark_model", "/data/local/tmp/trm-edge/a", "model.tflite", 4, 50, 5)
+    r = r[:4] + shlex.split(r[4])
     assert r[4] == "/data/local/tmp/trm-edge/bin/benchmark_model"
     assert "--signature_to_run_for=step" in r and "--graph=/data/local/tmp/trm-edge/a/model.tflite" in r
     assert android.RESULT_DIR + "/" + android.RESULT_NAME == \
         "/sdcard/Android/data/dev.trmedge.demo/files/bench_result.json"
+
+
+def test_adb_shell_words_are_quoted_and_names_are_plain():
+    """A folder or file name never reaches the phone's shell as syntax, nor leaves REMOTE_ROOT."""
+    from trm_edge.safe_io import PathEscapeError
+
+    for bad in ("/x/a b", "/x/..", "/x/a;reboot", "/x/$(reboot)"):
+        with pytest.raises(PathEscapeError):
+            android.push_cmds("adb", "SER", bad, "/tmp/p.json")
+    with pytest.raises(PathEscapeError):
+        android.runner_cmd("adb", "SER", "/opt/benchmark_model", "/r/a", "m.tflite;rm -rf /sdcard", 4, 50, 5)
+    a = android.AppBenchArgs("/data/local/tmp/trm-edge/a b;reboot", [1], runs=1, warmup=0, threads=0, batch=1,
+                             n_puzzles=1, halt=False, out="x$(id)")
+    words = shlex.split(android.launch_cmd("adb", "SER", a)[4])
+    assert "/data/local/tmp/trm-edge/a b;reboot" in words and "x$(id)" in words   # each one word, literal
+    rm = android.push_cmds("adb", "SER", "/x/art/onnx-fp32-looped", "/tmp/p.json")[1]
+    assert shlex.split(rm[4]) == ["rm", "-rf", "/data/local/tmp/trm-edge/onnx-fp32-looped"]
 
 
 def test_app_result_fixture_parses_and_reports_as_fixture(tmp_path):

@@ -31,7 +31,7 @@ def test_atomic_write_keeps_old_on_failure(tmp_path):
         raise KeyboardInterrupt  # a kill mid-write
 
     with pytest.raises(KeyboardInterrupt):
-        atomic_write_dir(target, boom)
+        atomic_write_dir(target, boom, owned=lambda d: {"f"})
     assert (target / "f").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["t"]  # no temp dirs left behind
 

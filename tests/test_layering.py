@@ -16,6 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "trm_edge"
 # lower number = lower layer; a module may import only its own layer or below
 LAYERS = [
     (0, ("trm_edge", "trm_edge.errors", "trm_edge.package_data", "trm_edge.tasks", "trm_edge.data", "trm_edge.artifact")),
+    (0, ("trm_edge.safe_io", "trm_edge.schema")),   # safe writes, the typed file schemas
     (1, ("trm_edge.model", "trm_edge.checkpoint", "trm_edge.train_state")),
     (2, ("trm_edge.runtime",)),
     (3, ("trm_edge.export",)),

@@ -285,3 +285,33 @@ def test_runtimes_live_in_the_user_cache_and_missing_npm_is_one_line(tmp_path, m
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "install Node.js 20 + npm" in err, err
     assert not (tmp_path / "cache" / "web-runtimes").exists() or not any((tmp_path / "cache" / "web-runtimes").iterdir())
+
+
+def test_server_serves_only_the_pages_files(tmp_path):
+    """No listings, no dotfiles, nothing through a symlink out of the page (a stand-in page folder)."""
+    import urllib.error
+    import urllib.request
+
+    from trm_edge.web import serving
+
+    page = tmp_path / "page"
+    for pkg in ("onnxruntime-web", "@litertjs/core"):
+        (page / "node_modules" / pkg).mkdir(parents=True)
+        (page / "node_modules" / pkg / "package.json").write_text("{}")
+    (page / "index.html").write_text("<html></html>")
+    (page / "node_modules" / ".package-lock.json").write_text("{}")
+    (page / ".git").mkdir()
+    (page / ".git" / "config").write_text("secret")
+    (tmp_path / "outside.txt").write_text("secret")
+    (page / "link.txt").symlink_to(tmp_path / "outside.txt")
+    with serving(page) as url:
+        base = url.rsplit("/", 1)[0]
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"{base}/node_modules/onnxruntime-web/package.json") as r:
+            assert r.read() == b"{}"
+        for path in ("/node_modules/", "/node_modules/onnxruntime-web/", "/node_modules/.package-lock.json",
+                     "/.git/config", "/%2Egit/config", "/link.txt", "/../outside.txt"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(base + path)
+            assert e.value.code == 404, path

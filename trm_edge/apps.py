@@ -22,8 +22,8 @@ import shutil
 from pathlib import Path
 
 from . import package_data
-from .checkpoint import atomic_write_dir
 from .errors import TRMEdgeError
+from .safe_io import atomic_write_dir, inside, safe_name
 
 APPS = {
     # app -> (runtimes it embeds, the demo project in the checkout, assets folder inside a project)
@@ -97,10 +97,21 @@ def install(artifact_dirs: list[str | Path], app: str, project: str | Path | Non
     puzzles = sample_puzzles(tasks.pop(), n_puzzles)
 
     def write(tmp: Path):
-        for d, m in manifests:
-            shutil.copytree(d, tmp / m["name"])
+        for d, m in manifests:   # the manifest's name is a plain name (artifact.validate_manifest)
+            name = safe_name(m["name"], f"{d}/manifest.json name")
+            shutil.copytree(d, inside(tmp, name, f"{d}/manifest.json name"))
         (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "puzzles.json").write_text(json.dumps(puzzles) + "\n")
 
-    atomic_write_dir(out, write)
+    atomic_write_dir(out, write, owned=_owned, kind="trm-edge app assets folder (index.json)")
     return out
+
+
+def _owned(d: Path) -> set[str] | None:
+    """What a previous install wrote in d (index.json names it), or None when d holds no index."""
+    try:
+        index = json.loads((d / "index.json").read_text())
+        names = [a["name"] for a in index["artifacts"] if isinstance(a["name"], str)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"index.json", "puzzles.json", *names}

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ArtifactError, TRMEdgeError
+from .safe_io import write_text
 from .tasks.arc import SEQ_LEN, VOCAB, ArcData, ArcSpec, decode_grid
 
 ARC_DATA_FILE = "arc_data.json"   # the ArcSpec saved next to an ARC checkpoint's weights
@@ -171,7 +172,7 @@ def run_arc_eval(checkpoint=None, task: str = "arc1-eval", subset: int | None = 
     report["checkpoint"] = str(d)
     report["puzzle_ids"] = "from arc_data.json" if ids_known else "unknown (all 0)"
     if json_out:
-        Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
+        write_text(json_out, json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -37,12 +37,16 @@ from typing import Any
 
 from . import __version__
 from .errors import ArtifactError
+from .safe_io import NAME_RE, inside
+from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields, task_shape
 
 SCHEMA_VERSION = 1
 FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
 MANIFEST = "manifest.json"
 TARGETS = ("onnx", "executorch", "coreml", "tflite")
 MODES = ("looped", "unrolled")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
+DTYPES = ("float32", "float16", "int32", "int64", "int8", "uint8", "bool")
 ENTRY_POINTS = {"looped": ("init", "step"), "unrolled": ("forward",)}   # required per mode
 MODEL_KEYS = ("seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup", "halt_threshold")
 
@@ -84,14 +88,18 @@ def list_files(root: Path) -> dict[str, dict]:
 
 
 def verify_files(root: Path, manifest: dict) -> None:
-    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size."""
+    """Raise ArtifactError unless every file in the manifest exists with its sha256 and size, inside
+    the artifact and not through a symlink."""
     root = Path(root)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise ArtifactError(f"{root}/{MANIFEST} lists no files")
     for rel, meta in files.items():
+        inside(root, rel, f"{root}/{MANIFEST}: files")
         p = root / rel
-        if ".." in Path(rel).parts or Path(rel).is_absolute() or not p.is_file():
+        if any(q.is_symlink() for q in [p, *list(p.parents)[:len(Path(rel).parts) - 1]]):
+            raise ArtifactError(f"artifact {root}: {rel} is a symlink (artifacts hold plain files only)")
+        if not p.is_file():
             raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
         if not isinstance(meta, dict) or p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
             raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
@@ -100,7 +108,15 @@ def verify_files(root: Path, manifest: dict) -> None:
 
 # ---- reading -----------------------------------------------------------------------------------
 def validate_manifest(manifest, where: str = MANIFEST) -> dict:
-    """Check the fields every reader relies on (see the module doc); -> the manifest."""
+    """Check the fields every reader relies on (see the module doc): types, ranges and enums, names
+    that stay plain, a task that matches the model; -> the manifest. Errors are ArtifactError."""
+    try:
+        return _validate(manifest, where)
+    except SchemaError as e:
+        raise ArtifactError(str(e)) from None
+
+
+def _validate(manifest, where: str) -> dict:
     def bad(msg):
         raise ArtifactError(f"{where}: {msg}")
 
@@ -108,29 +124,34 @@ def validate_manifest(manifest, where: str = MANIFEST) -> dict:
         bad("not a JSON object")
     if manifest.get("format") != FORMAT:
         bad(f"unsupported format {manifest.get('format')!r} (this trm-edge reads {FORMAT})")
-    for key, typ in (("name", str), ("target", str), ("mode", str), ("precision", str), ("batch", int),
-                     ("task", dict), ("model", dict), ("entry_points", dict), ("files", dict)):
-        if not isinstance(manifest.get(key), typ):
-            bad(f"field {key!r} is missing or not a {typ.__name__}")
-    if manifest["target"] not in TARGETS:
-        bad(f"unknown target {manifest['target']!r}")
+    check_fields(manifest, {"name": Str(check=_plain), "target": Str(TARGETS), "mode": Str(MODES),
+                            "precision": Str(PRECISIONS), "batch": Int(1, MAX_BATCH), "task": Type(dict),
+                            "model": Type(dict), "entry_points": Type(dict), "files": Type(dict),
+                            "state": Type(dict)},
+                 where, required=("name", "target", "mode", "precision", "batch", "task", "model", "entry_points",
+                                  "files"), unknown=True)
     mode = manifest["mode"]
-    if mode not in MODES:
-        bad(f"unknown mode {mode!r}")
-    if manifest["batch"] < 1:
-        bad(f"batch must be >= 1, got {manifest['batch']}")
-    if mode == "unrolled" and not (isinstance(manifest.get("depth"), int) and manifest["depth"] >= 1):
-        bad("an unrolled artifact needs an integer depth >= 1")
-    missing = [k for k in MODEL_KEYS if not isinstance(manifest["model"].get(k), (int, float))]
-    if missing:
-        bad(f"model block lacks {missing}")
-    if not isinstance(manifest["task"].get("name"), str):
-        bad("task block lacks its name")
+    if mode == "unrolled":
+        check_fields(manifest, {"depth": Int(1, MAX_DEPTH)}, where, required=("depth",), unknown=True)
+    model = check_fields(manifest["model"], {
+        "seq_len": Int(1, 65536), "vocab_size": Int(2, 65536), "puzzle_emb_len": Int(0, 4096),
+        "n_puzzle_ids": Int(1, 10_000_000), "n_sup": Int(1, MAX_N_SUP), "halt_threshold": Num(),
+        "d_model": Int(1, 16384), "total_len": Int(1, 65536), "config": Type(dict)},
+        f"{where} model", required=MODEL_KEYS, unknown=True)
+    task = check_fields(manifest["task"], {"name": TASK}, f"{where} task", required=("name",), unknown=True)
+    if task_shape(task["name"])[1] != model["seq_len"]:
+        bad(f"task {task['name']!r} has {task_shape(task['name'])[1]} cells, the model {model['seq_len']}")
+    if isinstance(model.get("config"), dict) and model["config"].get("task") not in (None, task["name"]):
+        bad(f"task {task['name']!r} is not the model's task {model['config']['task']!r}")
+    files = manifest["files"]
+    for rel in files:
+        if not all(NAME_RE.fullmatch(part) and part not in (".", "..") for part in rel.split("/")):
+            bad(f"files: {rel!r} is not a relative path of plain names ([A-Za-z0-9._-]+)")
+    tensor = {"name": Str(), "shape": Type(list), "dtype": Str(DTYPES)}
     eps = manifest["entry_points"]
     for need in ENTRY_POINTS[mode]:
         if need not in eps:
             bad(f"a {mode} artifact needs entry point {need!r}, has {sorted(eps)}")
-    files = manifest["files"]
     for name, spec in eps.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
             bad(f"entry point {name!r} names no file")
@@ -139,10 +160,19 @@ def validate_manifest(manifest, where: str = MANIFEST) -> dict:
             bad(f"entry point {name!r}: file {f} is not among the manifest's files")
         for key in ("inputs", "outputs"):
             ts = spec.get(key)
-            if not isinstance(ts, list) or not all(isinstance(t, dict) and "name" in t and "shape" in t
-                                                   and "dtype" in t for t in ts):
+            if not isinstance(ts, list):
                 bad(f"entry point {name!r}: {key} must be a list of {{name, shape, dtype}}")
+            for i, t in enumerate(ts):
+                w = f"{where} entry point {name!r} {key}[{i}]"
+                check_fields(t, tensor, w, required=("name", "shape", "dtype"), unknown=True)
+                if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 2**31 for n in t["shape"]):
+                    bad(f"entry point {name!r}: {key}[{i}] shape must be a list of sizes, got {t['shape']!r}")
     return manifest
+
+
+def _plain(name: str) -> str | None:
+    return None if NAME_RE.fullmatch(name) and name not in (".", "..") else \
+        f"must be a plain name ([A-Za-z0-9._-]+), got {name!r}"
 
 
 def read_manifest(root: Path) -> dict:
@@ -167,6 +197,16 @@ def read(path, verify: bool = True) -> Artifact:
     if verify:
         verify_files(p, manifest)
     return Artifact(p, manifest)
+
+
+def owned_files(root: Path) -> set[str] | None:
+    """The paths a previous export wrote in root (its manifest and the files it lists), or None
+    when root holds no readable manifest (not an artifact: trm_edge.safe_io.atomic_write_dir)."""
+    try:
+        files = json.loads((Path(root) / MANIFEST).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {MANIFEST, *files} if isinstance(files, dict) else None
 
 
 def is_artifact(path) -> bool:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import package_data
 from .errors import ArtifactError
+from .safe_io import atomic_write_dir  # noqa: F401  (re-exported: the writers import it from here)
 
 BUNDLED_DIR = package_data.path("checkpoints")
 DEFAULT_CHECKPOINT = "sudoku6"
@@ -41,27 +40,30 @@ def bundled_artifacts(name: str = DEFAULT_CHECKPOINT) -> list[Path]:
     return sorted(p.parent for p in d.glob("*/manifest.json")) if d.is_dir() else []
 
 
-def atomic_write_dir(target: Path, write_fn) -> None:
-    """Call write_fn(tmp_dir) and then swap tmp_dir into place as `target`."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+# the files a checkpoint directory may hold that trm-edge wrote (save_model, import, calibrate)
+CHECKPOINT_FILES = ("model.safetensors", "config.json", "training.json", "calibration.json", "import.json")
+
+
+def owned_files(d: Path) -> set[str] | None:
+    """The checkpoint files trm-edge wrote in d, or None when d is not a checkpoint."""
+    d = Path(d)
+    if not ((d / "config.json").is_file() and (d / "model.safetensors").is_file()):
+        return None
+    return {n for n in CHECKPOINT_FILES if (d / n).exists()}
+
+
+def is_bundled(d: Path) -> bool:
+    """Whether d is (inside) a model bundled with the installed package."""
     try:
-        write_fn(tmp)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        Path(d).resolve().relative_to(BUNDLED_DIR.resolve())
+        return True
+    except ValueError:
+        return False
 
 
-def save_model(model, path: str | os.PathLike, extra_json: dict | None = None) -> Path:
-    """Atomically save weights + config (+ optional extra JSON files, name -> dict)."""
+def save_model(model, path: str | os.PathLike, extra_json: dict | None = None, force: bool = False) -> Path:
+    """Atomically save weights + config (+ optional extra JSON files, name -> dict); files in an
+    existing checkpoint folder that trm-edge did not write are kept."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -72,30 +74,41 @@ def save_model(model, path: str | os.PathLike, extra_json: dict | None = None) -
         for name, obj in (extra_json or {}).items():
             (d / name).write_text(json.dumps(obj, indent=2) + "\n")
 
-    atomic_write_dir(Path(path), write)
+    atomic_write_dir(Path(path), write, owned=owned_files, force=force, kind="checkpoint")
     return Path(path)
 
 
 def load_model(path_or_name=None, device: str = "cpu"):
     """-> (TinyRecursiveModel in eval mode, checkpoint dir)."""
-    from safetensors.torch import load_file
-
     from .model import TRMConfig, build_model
+    from .schema import read_json
 
     d = resolve(path_or_name)
     cfg_file, weights = d / "config.json", d / "model.safetensors"
     if not cfg_file.exists() or not weights.exists():
         raise ArtifactError(f"{d} is not a checkpoint (needs config.json and model.safetensors)")
+    cfg = TRMConfig.from_dict(read_json(cfg_file, "config.json"), str(cfg_file))
     try:
-        cfg = TRMConfig.from_dict(json.loads(cfg_file.read_text()))
         model = build_model(cfg)
-        missing, unexpected = model.load_state_dict(load_file(str(weights), device="cpu"), strict=False)
+        missing, unexpected = model.load_state_dict(read_safetensors(weights), strict=False)
     except (ValueError, RuntimeError, OSError) as e:
         raise ArtifactError(f"cannot load checkpoint {d}: {str(e).splitlines()[0]}") from None
     missing = [k for k in missing if not k.endswith(("rope_cos", "rope_sin"))]
     if missing or unexpected:
         raise ArtifactError(f"checkpoint {d} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model.to(device).eval(), d
+
+
+def read_safetensors(path) -> dict:
+    """A safetensors file -> {name: tensor} on CPU, or one ArtifactError (truncated, not safetensors)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ArtifactError(f"cannot read {path}: not a complete safetensors file ({str(e).splitlines()[0][:80]})") \
+            from None
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -109,8 +122,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 def training_data(d: Path | None) -> tuple[int, int]:
     """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
     so that val/test puzzles are de-duplicated against exactly those training puzzles."""
+    from .schema import read_json, training_info
+
     f = Path(d) / "training.json" if d is not None else None
-    tc = json.loads(f.read_text()).get("train_config", {}) if f is not None and f.exists() else {}
+    tc = training_info(read_json(f, "training.json"), str(f))["train_config"] if f is not None and f.exists() else {}
     return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
 
 

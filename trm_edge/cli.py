@@ -10,6 +10,7 @@ import sys
 import click
 
 from .errors import MissingExtraError, TRMEdgeError
+from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_PUZZLES, MAX_STEPS
 from .tasks.base import PuzzleError
 
 
@@ -25,6 +26,27 @@ def cli():
     """Tiny Recursive Models: train, export, benchmark, embed."""
 
 
+class Finite(click.FloatRange):
+    """A float option in a range that also refuses nan and inf (click's FloatRange lets nan through)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
+
+
+# every number has a range (the file formats' ranges: trm_edge.schema)
+PUZZLES = click.IntRange(1, MAX_PUZZLES)
+SEED = click.IntRange(0, 2**32 - 1)
+MAX_STEPS_OPT = click.IntRange(1, MAX_N_SUP)
+THRESHOLD = Finite(-1e6, 1e6)
+THREADS = click.IntRange(1, 1024)
+BATCH = click.IntRange(1, 65536)
+
+
 def pick_device(device: str | None) -> str:
     from .runtime import pick_device as pick   # eager PyTorch's device (imports torch)
 
@@ -34,7 +56,7 @@ def pick_device(device: str | None) -> str:
 # ---- commands (one block per verb; keep each thin) -----------------------------------------
 
 # -- train ------------------------------------------------------------------------------------
-def _kv_overrides(items) -> dict:
+def _kv_overrides(items, param_hint: str = "--model") -> dict:
     """('d_model=32', 'hidden_multiple=1') -> {'d_model': 32, 'hidden_multiple': 1} (JSON values)."""
     import json
 
@@ -42,7 +64,7 @@ def _kv_overrides(items) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--model")
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=param_hint)
         try:
             out[key] = json.loads(value)
         except ValueError:
@@ -61,46 +83,65 @@ def _kv_overrides(items) -> dict:
 @click.option("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
 @click.option("--arc", "arc_kv", multiple=True, metavar="KEY=VALUE",
               help="ARC data option (repeatable): n_aug, n_train_puzzles, n_eval_puzzles, seed, translate.")
-@click.option("--steps", default=10000, show_default=True, type=click.IntRange(1), help="Optimizer steps.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Global batch.")
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--weight-decay", default=0.1, show_default=True)
-@click.option("--warmup", default=200, show_default=True, type=click.IntRange(0))
+@click.option("--steps", default=10000, show_default=True, type=click.IntRange(1, MAX_STEPS), help="Optimizer steps.")
+@click.option("--batch-size", default=64, show_default=True, type=BATCH, help="Global batch.")
+@click.option("--lr", default=1e-3, show_default=True, type=Finite(0, 10, min_open=True))
+@click.option("--weight-decay", default=0.1, show_default=True, type=Finite(0, 10))
+@click.option("--warmup", default=200, show_default=True, type=click.IntRange(0, MAX_STEPS))
 @click.option("--lr-min-ratio", default=1.0, show_default=True, type=click.FloatRange(0, 1),
               help="lr at the last step / --lr: cosine decay after the warmup (1: constant, the paper).")
-@click.option("--ema", default=0.999, show_default=True, help="EMA decay (0 disables).")
+@click.option("--ema", default=0.999, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay (0 disables).")
 @click.option("--loss", type=click.Choice(["stablemax", "softmax"]), default="stablemax", show_default=True)
 @click.option("--halt/--no-halt", default=True, show_default=True,
               help="ACT halting + batch refill in training; --no-halt trains every step up to n_sup.")
-@click.option("--n-train", default=20000, show_default=True, type=click.IntRange(1), help="Generated training puzzles.")
-@click.option("--data-seed", default=0, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Model init + halting exploration.")
-@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(0))
-@click.option("--log-every", default=100, show_default=True, type=click.IntRange(0))
-@click.option("--time-budget", default=None, type=float, help="Seconds of training; then save and stop.")
-@click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0),
+@click.option("--n-train", default=20000, show_default=True, type=click.IntRange(1, 100_000_000),
+              help="Generated training puzzles.")
+@click.option("--data-seed", default=0, show_default=True, type=SEED)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Model init + halting exploration.")
+@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(0, MAX_STEPS))
+@click.option("--log-every", default=100, show_default=True, type=click.IntRange(0, MAX_STEPS))
+@click.option("--time-budget", default=None, type=Finite(0, 1e7, min_open=True),
+              help="Seconds of training; then save and stop.")
+@click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0, MAX_PUZZLES),
               help="Validation puzzles for halting calibration at the end (0: skip).")
 @click.option("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
+@click.option("--force", is_flag=True, help="Start over in an existing run directory (its other files are kept).")
 @click.option("--device", default="auto", show_default=True,
               help="cpu, cuda, cuda:N, mps or auto; an explicit device that is absent is an error.")
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile the supervision step (inductor).")
 @click.option("--prepare-data", is_flag=True,
               help="Only generate the training and validation puzzles into the cache ($TRM_EDGE_CACHE), then exit.")
-@click.option("--threads", default=None, type=click.IntRange(1), help="torch intra-op threads.")
+@click.option("--threads", default=None, type=THREADS, help="torch intra-op threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--portable/--no-portable", default=False, show_default=True,
               help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
 def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, lr_min_ratio, ema,
-          loss, halt, n_train, data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, device,
+          loss, halt, n_train, data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, force, device,
           compile_step, prepare_data, threads, quiet, portable):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
     import json
 
     import torch
 
+    from .model import TRMConfig
     from .train import RECIPES, prepare_train_data, recipe_config, train as run_train
 
+    given = [k for k in ctx.params if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+    if resume:  # the run's own settings come from its state; only the stopping rules may change
+        from pathlib import Path
+
+        from .schema import read_json
+
+        f = Path(out) / "train_state" / "state.json"
+        saved = read_json(f, "training state").get("train_config", {}) if f.is_file() else {}
+        saved = saved if isinstance(saved, dict) else {}
+        fixed = [p.opts[-1] for p in ctx.command.params if p.name in set(given) - {
+            "out", "resume", "steps", "time_budget", "checkpoint_every", "log_every", "val_n", "device", "threads",
+            "quiet"} and not (p.name in saved and saved[p.name] == ctx.params[p.name])]
+        if fixed:
+            raise click.UsageError(f"--resume continues the run with its own settings; {', '.join(fixed)} cannot change "
+                                   "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")
     if threads:
         torch.set_num_threads(threads)
     values = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
@@ -117,13 +158,19 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
         values["data"], task = data, "sudoku9"
     model = _kv_overrides(model_kv) | ({"task": task} if task else {})
     if arc_kv:  # merged over the recipe's ARC options (trm_edge/arc_train.py)
-        values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv)}
-    cfg = recipe_config(preset, model=model, **values)
+        values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv, "--arc")}
+    try:
+        cfg = recipe_config(preset, model=model, **values)
+        mcfg = TRMConfig.preset(cfg.preset, **cfg.model)   # checked here, before the run folder is touched
+    except (ValueError, TypeError) as e:
+        raise TRMEdgeError(str(e).splitlines()[0]) from None
+    if arc_kv and not mcfg.task.startswith("arc"):
+        raise click.UsageError(f"--arc options are for ARC tasks; this model's task is {mcfg.task}")
     try:
         if prepare_data:
             click.echo(json.dumps(prepare_train_data(cfg)))
             return
-        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet,
+        summary = run_train(cfg, out, device=device, resume=resume, progress=not quiet, force=force,
                             compile_backend="inductor" if compile_step else None)
     except ValueError as e:
         raise TRMEdgeError(str(e)) from None
@@ -133,11 +180,11 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
 # -- eval / calibrate -------------------------------------------------------------------------
 @cli.command("eval")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Test puzzles.")
-@click.option("--seed", default=None, type=int, help="Data seed (default: the checkpoint's training seed).")
-@click.option("--max-steps", default=None, type=click.IntRange(1), help="Supervision steps (default: n_sup).")
-@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the checkpoint's).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1))
+@click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
+@click.option("--seed", default=None, type=SEED, help="Data seed (default: the checkpoint's training seed).")
+@click.option("--max-steps", default=None, type=MAX_STEPS_OPT, help="Supervision steps (default: n_sup).")
+@click.option("--threshold", default=None, type=THRESHOLD, help="q_halt threshold (default: the checkpoint's).")
+@click.option("--batch-size", default=256, show_default=True, type=BATCH)
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the result JSON here.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--artifact", default=None, type=click.Path(exists=True),
@@ -145,7 +192,7 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
                    "add drift vs eager fp32 (--checkpoint then names the eager reference, default: the manifest's source).")
 @click.option("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2); "
               "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
-@click.option("--subset", default=None, type=click.IntRange(1), help="ARC: first N evaluation puzzles (default: all).")
+@click.option("--subset", default=None, type=click.IntRange(1, 100_000), help="ARC: first N evaluation puzzles (default: all).")
 @click.option("--data", default=None, type=click.Path(exists=True),
               help="The authors' built data set directory (its test/ split, any task, with puzzle ids); "
                    "with --task sudoku-extreme also test.csv (or its directory), per rating bucket.")
@@ -158,10 +205,16 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     import json
     from pathlib import Path
 
+    from .safe_io import check_writable, write_text
+
     if task == "sudoku-extreme" and not data:
         raise click.UsageError("--task sudoku-extreme and --data PATH go together")
     if data and task not in (None, "sudoku-extreme"):
         raise click.UsageError("--data goes without --task (the authors' built data set) or with --task sudoku-extreme")
+    if json_out:
+        check_writable(json_out)   # before the work, not after it
+    if givens is not None and (task or data):
+        raise click.UsageError("--givens picks Sudoku test puzzles of the checkpoint's own task; not with --task or --data")
     if data and task is None:  # any model on an authors' built data set (trm_edge/tasks/generic.py)
         from .evaluate import evaluate_data, format_table
 
@@ -169,7 +222,7 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
                             threshold=threshold, device=pick_device(device), batch_size=batch_size)
         click.echo(format_table(res))
         if json_out:
-            Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+            write_text(json_out, json.dumps(res, indent=2) + "\n")
         return
     if data:
         from .sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
@@ -178,7 +231,7 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
                            batch_size=batch_size, device=pick_device(device))
         click.echo(extreme_report(res))
         if json_out:
-            Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+            write_text(json_out, json.dumps(res, indent=2) + "\n")
         return
 
     if task is not None:  # ARC: vote over augmented variants (trm_edge/arc_eval.py)
@@ -194,10 +247,12 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     from .evaluate import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
 
     if givens is not None:
-        lo, _, hi = givens.partition("-")
-        if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
-            raise TRMEdgeError(f"--givens: expected LO-HI, e.g. 30-36, got {givens!r}")
-        givens = (int(lo), int(hi))
+        import re
+
+        m = re.fullmatch(r"([0-9]{1,3})-([0-9]{1,3})", givens)
+        if not m or int(m[1]) > int(m[2]):
+            raise click.BadParameter(f"expected LO-HI, e.g. 30-36, got {givens!r}", param_hint="--givens")
+        givens = (int(m[1]), int(m[2]))
     try:
         if artifact:
             res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
@@ -210,19 +265,20 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
     except ValueError as e:  # e.g. --givens on a non-Sudoku model, or givens the board cannot have
         raise TRMEdgeError(str(e)) from None
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(res, indent=2) + "\n")
+        write_text(json_out, json.dumps(res, indent=2) + "\n")
         click.echo(f"wrote {json_out}")
 
 
 @cli.command()
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Validation puzzles.")
+@click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Validation puzzles.")
 @click.option("--max-drop", default=0.005, show_default=True, type=click.FloatRange(0, 1),
               help="Allowed exact-accuracy loss vs full depth.")
 @click.option("--device", default="auto", show_default=True)
 def calibrate(checkpoint, n, max_drop, device):
-    """Choose the q_halt threshold on a validation split; store it in the checkpoint's config."""
+    """Choose the q_halt threshold on a validation split; store it in the checkpoint's config.
+
+    Writes only calibration.json and config.json's halt_threshold; bundled models are refused (copy one first)."""
     import json
 
     from .evaluate import calibrate_checkpoint
@@ -236,9 +292,9 @@ def calibrate(checkpoint, n, max_drop, device):
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--artifact", default=None, type=click.Path(exists=True, file_okay=False),
               help="An exported artifact directory: solve with its runtime (no PyTorch needed).")
-@click.option("--max-steps", default=None, type=click.IntRange(1), help="Supervision steps (default: n_sup).")
+@click.option("--max-steps", default=None, type=MAX_STEPS_OPT, help="Supervision steps (default: n_sup).")
 @click.option("--all-steps", is_flag=True, help="Keep refining after the halting step.")
-@click.option("--threshold", default=None, type=float, help="q_halt threshold (default: the model's).")
+@click.option("--threshold", default=None, type=THRESHOLD, help="q_halt threshold (default: the model's).")
 def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
     """Solve PUZZLE (a string like '1.3...' with '.' or '0' for blanks, or a file holding one)."""
     from .demo import open_for_solve, solve_steps
@@ -255,9 +311,9 @@ def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
 
 @cli.command()
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0), help="Puzzles shown live.")
-@click.option("--n", "n_table", default=300, show_default=True, type=click.IntRange(1), help="Puzzles in the table.")
-@click.option("--seed", default=None, type=int, help="Puzzle seed (default: random).")
+@click.option("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0, 100), help="Puzzles shown live.")
+@click.option("--n", "n_table", default=300, show_default=True, type=PUZZLES, help="Puzzles in the table.")
+@click.option("--seed", default=None, type=SEED, help="Puzzle seed (default: random).")
 @click.option("--export", "export_target", default="onnx", show_default=True,
               type=click.Choice(["onnx", "executorch", "tflite", "none"]),
               help="Also export a looped artifact and run the same puzzles through its runtime.")
@@ -279,12 +335,12 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--device", default="host", show_default=True, help="Device profile (`trm-edge devices`).")
 @click.option("--depths", default="1,2,4,8,16", show_default=True, help="Supervision steps (clipped to n_sup).")
 @click.option("--halt/--no-halt", default=True, show_default=True, help="Also measure adaptive halting.")
-@click.option("--halt-threshold", default=None, type=float, help="Halt when q_halt > this (default: the model's).")
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--threads", default=None, type=click.IntRange(1), help="Intra-op threads (default: profile / runtime).")
-@click.option("--runs", default=20, show_default=True, type=click.IntRange(1), help="Timed runs per depth.")
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0), help="Untimed runs before them.")
-@click.option("--n-puzzles", default=100, show_default=True, type=click.IntRange(1), help="Test puzzles scored.")
+@click.option("--halt-threshold", default=None, type=THRESHOLD, help="Halt when q_halt > this (default: the model's).")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, MAX_BATCH))
+@click.option("--threads", default=None, type=THREADS, help="Intra-op threads (default: profile / runtime).")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, 100_000), help="Timed runs per depth.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 10_000), help="Untimed runs before them.")
+@click.option("--n-puzzles", default=100, show_default=True, type=PUZZLES, help="Test puzzles scored.")
 @click.option("--precisions", default="fp32,int8", show_default=True, help="Precisions of the default exports.")
 @click.option("--no-eager", is_flag=True, help="Skip the eager PyTorch reference.")
 @click.option("--in-process", is_flag=True, help="Measure in this process (faster; peak RSS not per runtime).")
@@ -303,11 +359,17 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     from .bench.host import BenchSettings
     from .bench.report import plot, to_markdown, write_json
     from .bench.run import BenchRequest, run_bench
+    from .safe_io import check_writable, write_text
 
     try:
         depth_list = [int(d) for d in depths.split(",") if d.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {depths!r}", param_hint="--depths")
+        depth_list = []
+    if not depth_list or not all(1 <= d <= MAX_N_SUP for d in depth_list):
+        raise click.BadParameter(f"expected comma-separated integers in 1..{MAX_N_SUP}, got {depths!r}",
+                                 param_hint="--depths")
+    if runner and device == "host":
+        raise click.UsageError("--runner runs a binary on an Android device: give --device with an android profile")
     ctx = click.get_current_context()
     command = "trm-edge bench " + " ".join(
         [shlex.quote(a) for a in artifacts]
@@ -322,13 +384,15 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
                        device=device,
                        precisions=tuple(p for p in precisions.split(",") if p), eager=not no_eager,
                        isolate=not in_process, runner=runner, command=command)
-    result = run_bench(req, settings)
-    result["settings"]["requested_depths"] = depth_list
     stem = Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}"
     json_path = Path(json_out) if json_out else stem.with_suffix(".json")
+    for p in (json_path, md_out or json_path.with_suffix(".md"), plot_out or json_path.with_suffix(".png")):
+        check_writable(p)   # before the work, not after it
+    result = run_bench(req, settings)
+    result["settings"]["requested_depths"] = depth_list
     md = to_markdown(result)
     write_json(result, json_path)
-    Path(md_out or json_path.with_suffix(".md")).write_text(md)
+    write_text(md_out or json_path.with_suffix(".md"), md)
     try:
         png = plot(result, plot_out or json_path.with_suffix(".png"))
     except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
@@ -384,17 +448,19 @@ def devices(no_check, as_json):
 # -- vectors ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--n-puzzles", default=8, show_default=True, type=click.IntRange(1), help="Puzzles recorded.")
-@click.option("--seed", default=5, show_default=True, help="Puzzle generator seed (5: halting at steps 1-3).")
+@click.option("--n-puzzles", default=8, show_default=True, type=click.IntRange(1, 256), help="Puzzles recorded.")
+@click.option("--seed", default=5, show_default=True, type=SEED, help="Puzzle generator seed (5: halting at steps 1-3).")
 @click.option("--out", default=None, help="Output JSON (default, in the checkout only: trm_edge/golden_vectors/<checkpoint>.json).")
 def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
     from pathlib import Path
 
     from .checkpoint import resolve
+    from .safe_io import check_writable
     from .vectors import VectorsConfig, default_out, generate, write
 
     out = out or default_out(resolve(checkpoint).name)   # outside the checkout: --out, before any work
+    check_writable(out)   # before the work, not after it
     v = generate(VectorsConfig(checkpoint=checkpoint, n_puzzles=n_puzzles, seed=seed))
     path = write(v, out)
     halted = [c["halted_at"] for c in v["cases"]]
@@ -407,9 +473,9 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @cli.command("export")
 @click.option("--target", default=None, help="onnx, executorch, coreml, tflite or all (default: the recipe's, else onnx).")
 @click.option("--mode", default=None, help="looped, unrolled or all (default: the recipe's, else looped).")
-@click.option("--depth", default=None, type=click.IntRange(1), help="Unrolled: supervision steps K (default: n_sup).")
+@click.option("--depth", default=None, type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
 @click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
-@click.option("--batch", default=None, type=click.IntRange(1), help="Static batch of the entry points (default 1).")
+@click.option("--batch", default=None, type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
@@ -422,8 +488,9 @@ def vectors(checkpoint, n_puzzles, seed, out):
                    "split's ids). The artifact's puzzle_ids input is then the row number (manifest: puzzle_rows).")
 @click.option("--app-dir", default=None, type=click.Path(file_okay=False),
               help="--for-app: the app's project folder (default, in the trm-edge checkout only: its demo app).")
+@click.option("--force", is_flag=True, help="Write into an existing folder that is not an artifact (its other files are kept).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, app_dir, artifacts):
+def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, app_dir, force, artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -454,6 +521,8 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
         from .apps import targets_for
         targets = list(targets_for(for_app))
     modes = list(MODES) if mode == "all" else [mode or base.mode]
+    if depth is not None and "unrolled" not in modes:
+        raise click.UsageError("--depth goes with --mode unrolled (a looped artifact runs any number of steps)")
     over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
     recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
     model = load_source(checkpoint, puzzles=puzzles)
@@ -461,7 +530,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     t0 = time.perf_counter()
     arts = []
     for r in recipes:
-        art = export(model, r, out)
+        art = export(model, r, out, force=force)
         arts.append(art)
         click.echo(f"{art.name:<28} {art.size_bytes / 1024:8.0f} KiB  {art.seconds:6.1f} s  {art.path}")
     if len(recipes) > 1:
@@ -474,7 +543,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
 
 @cli.command()
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--n", "n", default=None, type=click.IntRange(0),
+@click.option("--n", "n", default=None, type=click.IntRange(0, MAX_PUZZLES),
               help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
                    "puzzles, default 0, as emulation is slow).")
 @click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
@@ -488,7 +557,7 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
               help="--arch aarch64: the ARM CPU model(s) qemu emulates, or a device profile with emulate_cpu "
                    "(repeatable; default cortex-a76; cortex-a72, cortex-a76, neoverse-n1, raspberry-pi5, pixel8).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
-@click.option("--max-steps", default=None, type=click.IntRange(1),
+@click.option("--max-steps", default=None, type=MAX_STEPS_OPT,
               help="Compare only the first K supervision steps (default: all the artifact has).")
 def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_steps):
     """Compare an artifact with eager PyTorch (or golden vectors) after every supervision step.
@@ -500,8 +569,12 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
 
     from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
 
+    from .safe_io import check_writable, write_text
+
     if arch != "aarch64" and len(artifacts) > 1:
         raise click.UsageError("several ARTIFACTs go with --arch aarch64; validate one at a time here")
+    if json_out:
+        check_writable(json_out)
     artifact = artifacts[0]
     if arch == "aarch64":
         from .arm64 import DEFAULT_CPU, emulated_cpu
@@ -528,7 +601,7 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
         reps = [run(artifact, n=n or 64, checkpoint=checkpoint, max_steps=max_steps)]
         click.echo(format_report(reps[0]))
     if json_out:
-        Path(json_out).write_text(json.dumps(reps[0] if len(reps) == 1 else reps, indent=2) + "\n")
+        write_text(json_out, json.dumps(reps[0] if len(reps) == 1 else reps, indent=2) + "\n")
     for rep in reps:
         check_passed(rep)
 
@@ -539,13 +612,14 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="trm-edge checkpoint directory to write.")
 @click.option("--dataset", default=None, type=click.Path(exists=True),
               help="The run's data set directory (its dataset.json: seq_len, vocab, puzzle ids).")
-@click.option("--seq-len", default=None, type=click.IntRange(1), help="Output cells, when not in --dataset / weights.")
+@click.option("--seq-len", default=None, type=click.IntRange(1, 65536), help="Output cells, when not in --dataset / weights.")
 @click.option("--task", default=None, help="trm-edge task (default: from seq_len and vocab).")
-def import_cmd(path, out, dataset, seq_len, task):
+@click.option("--force", is_flag=True, help="Write into an existing folder that is not a checkpoint (its other files are kept).")
+def import_cmd(path, out, dataset, seq_len, task, force):
     """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
     from .import_authors import import_checkpoint
 
-    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task)
+    res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task, force=force)
     c = res["config"]
     click.echo(f"imported {res['source']} -> {res['out']}: task {c['task']}, {c['mixer']} mixer, pos {c['pos']}, "
                f"D={c['d_model']}, n={c['n_latent']}, T={c['T']}, N_sup={c['n_sup']}, "
@@ -566,7 +640,7 @@ def report():
 @click.option("--precisions", default="fp32,int8,int8-dynamic,fp16", show_default=True,
               help="Unsupported target/precision pairs are skipped (fp16: Core ML).")
 @click.option("--mode", default="looped", show_default=True, type=click.Choice(["looped", "unrolled"]))
-@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(1), help="Test puzzles.")
+@click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Quantizer option (trm_edge.export.quantize), e.g. ops=all; repeatable.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
@@ -575,9 +649,17 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
     from .report_quant import QuantReportConfig, quant_report
 
-    cfg = QuantReportConfig(targets=tuple(t for t in targets.split(",") if t),
-                            precisions=tuple(p for p in precisions.split(",") if p), mode=mode, n=n,
-                            options=_kv_overrides(options))
+    from .artifact import PRECISIONS, TARGETS
+
+    picked = {}
+    for name, value, allowed in (("targets", targets, TARGETS), ("precisions", precisions, PRECISIONS)):
+        picked[name] = tuple(v.strip() for v in value.split(",") if v.strip())
+        bad = [v for v in picked[name] if v not in allowed]
+        if bad or not picked[name]:
+            raise click.BadParameter(f"choose from {', '.join(allowed)} (comma-separated), got {value!r}",
+                                     param_hint=f"--{name}")
+    cfg = QuantReportConfig(targets=picked["targets"], precisions=picked["precisions"], mode=mode, n=n,
+                            options=_kv_overrides(options, "--option"))
     rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
     from .report_quant import to_markdown
     click.echo(to_markdown(rep))
@@ -600,11 +682,17 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+    except click.ClickException as e:   # usage errors too: one line, exit 2
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        click.echo(f"error: {' '.join(e.format_message().split())}{hint}", err=True)
+        sys.exit(2)
     except (TRMEdgeError, PuzzleError) as e:
         click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except OSError as e:   # the environment (a full disk, a file that vanished): one line, not a traceback
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        click.echo(f"error: cannot access{where}: {e.strerror or e}", err=True)
         sys.exit(2)
     except ModuleNotFoundError as e:   # a heavy dependency imported outside errors.require
         if (e.name or "").split(".")[0] not in EXTRA_OF:

@@ -126,6 +126,12 @@ def eval_puzzles(task: Task | str, n: int, seed: int = 0, n_train: int | None = 
             raise ValueError(f"--givens applies to Sudoku models; this one is {task.name}")
         test_task = f"sudoku{task.size}-{givens[0]}-{givens[1]}"
     inputs, labels = load_split(test_task, "test", n, seed, n_train=n_train, train_task=task)
+    if givens is not None:   # the generator keeps a unique solution: it may not reach the range asked for
+        count = (np.asarray(inputs) > 1).sum(1)   # tokens 0 pad, 1 blank, then digits
+        if count.min() < givens[0] or count.max() > givens[1]:
+            raise ValueError(f"--givens {givens[0]}-{givens[1]}: the generated {test_task} puzzles have "
+                             f"{count.min()}-{count.max()} givens (a unique solution needs more); choose a "
+                             "range the generator can reach")
     return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
 
 

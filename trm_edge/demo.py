@@ -47,11 +47,12 @@ def open_for_solve(puzzle: str, artifact=None, checkpoint=None):
     if artifact:
         source, task_name = artifact, artifact_mod.read_manifest(Path(artifact))["task"]["name"]
     else:
+        from .schema import TASK, check_fields, read_json
+
         source = resolve(checkpoint)
-        try:
-            task_name = json.loads((source / "config.json").read_text())["task"]
-        except (OSError, ValueError, KeyError):
-            raise TRMEdgeError(f"{source} has no readable config.json") from None
+        f = source / "config.json"
+        task_name = check_fields(read_json(f, "config.json"), {"task": TASK}, str(f), required=("task",),
+                                 unknown=True)["task"]
     task = get_task(task_name)
     text = read_puzzle(puzzle)
     try:

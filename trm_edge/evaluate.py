@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError
+from .errors import ArtifactError, TRMEdgeError
+from .safe_io import check_writable, write_text
 
 
 def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 256,
@@ -101,13 +102,22 @@ def calibrate_threshold(q_halt: np.ndarray, solved: np.ndarray, max_drop: float 
 
 def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                          max_drop: float = 0.005, device: str = "cpu") -> dict:
-    """Choose q_halt's threshold on the validation split and write it into config.json."""
-    from .checkpoint import load_model, save_model, training_data
+    """Choose q_halt's threshold on the validation split and write it into config.json.
+
+    Writes only calibration.json and config.json's halt_threshold (each atomically); every other
+    file of the checkpoint stays as it is. A model bundled in the installed package is refused."""
+    from .checkpoint import is_bundled, load_model, resolve, training_data
     from .data import load_split
     from .runtime import EagerSession
     from .tasks import get_task
 
-    model, d = load_model(path, device)
+    d = resolve(path)
+    if is_bundled(d):
+        raise TRMEdgeError(f"{d.name} is bundled with the installed trm-edge and is not modified: copy it "
+                           f"(cp -r {d} my-{d.name}) and calibrate the copy (--checkpoint my-{d.name})")
+    for f in ("config.json", "calibration.json"):
+        check_writable(d / f)
+    model, d = load_model(d, device)
     n_train0, seed0 = training_data(d)
     n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = get_task(model.cfg.task)
@@ -120,9 +130,8 @@ def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: 
         thr = float(q.max()) + 1.0
         result["threshold"] = thr
     model.cfg = replace(model.cfg, halt_threshold=float(thr))
-    extra = {f.name: json.loads(f.read_text()) for f in Path(d).glob("*.json") if f.name != "config.json"}
-    extra["calibration.json"] = result
-    save_model(model, d, extra_json=extra)
+    write_text(Path(d) / "calibration.json", json.dumps(result, indent=2) + "\n")
+    write_text(Path(d) / "config.json", model.cfg.to_json() + "\n")
     return result
 
 

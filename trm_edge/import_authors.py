@@ -43,7 +43,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from .checkpoint import atomic_write_dir, file_sha256
+from .checkpoint import atomic_write_dir, file_sha256, owned_files
 from .errors import TRMEdgeError
 
 CONFIG_FILE = "all_config.yaml"
@@ -110,7 +110,7 @@ def load_state(weights: Path) -> dict:
         raw = torch.load(str(weights), map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusal, truncated file, not a torch file
         raise ImportError_(f"cannot read {weights} as a tensor state dict (weights_only): "
-                           f"{str(e).splitlines()[0][:200]}") from None
+                           f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise ImportError_(f"{weights} is not a state dict of tensors")
     out = {}
@@ -247,11 +247,17 @@ def map_state(state: dict, cfg, fold_continue: bool = False) -> tuple[dict, list
     return out, notes
 
 
-def import_checkpoint(path, out, dataset=None, seq_len: int | None = None, task: str | None = None) -> dict:
-    """Authors' `step_N` file or run directory -> trm-edge checkpoint directory `out`. -> summary."""
+def import_checkpoint(path, out, dataset=None, seq_len: int | None = None, task: str | None = None,
+                      force: bool = False) -> dict:
+    """Authors' `step_N` file or run directory -> trm-edge checkpoint directory `out`. -> summary.
+    An existing `out` is replaced only if it is a checkpoint (or with force); files in it that
+    trm-edge did not write are kept."""
     from safetensors.torch import save_file
 
     from .checkpoint import load_model
+    from .safe_io import check_dir_target
+
+    check_dir_target(out, owned_files, force, "checkpoint")
 
     weights, cfg_path = _find_files(Path(path))
     run = _read_yaml(cfg_path)
@@ -287,6 +293,6 @@ def import_checkpoint(path, out, dataset=None, seq_len: int | None = None, task:
         (d / "config.json").write_text(cfg.to_json() + "\n")
         (d / "import.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
 
-    atomic_write_dir(Path(out), write)
+    atomic_write_dir(Path(out), write, owned=owned_files, force=force, kind="checkpoint")
     load_model(out)  # the written checkpoint loads through the same path every command uses
     return {"out": str(out), "config": asdict(cfg), "notes": notes, "source": str(weights)}

@@ -63,6 +63,11 @@ class TRMConfig:
     norm_eps: float = 1e-5
     arch_version: int = 2         # 2: authors' layout; 1: pre-fix trm-edge checkpoints (module doc)
 
+    def __post_init__(self):  # types, ranges and the rules between fields: trm_edge.schema
+        from .schema import model_config
+
+        model_config(self)
+
     # ---- presets -------------------------------------------------------------------------
     @staticmethod
     def preset(name: str, **overrides) -> "TRMConfig":
@@ -83,15 +88,18 @@ class TRMConfig:
         return json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TRMConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TRMConfig fields: {sorted(unknown)}")
+    def from_dict(cls, d: dict, where: str = "model config") -> "TRMConfig":
+        """A config read from a file (`where` names it in errors: trm_edge.schema.SchemaError)."""
+        from .schema import SchemaError, config_dict
+
+        config_dict(d, where, [f.name for f in fields(cls)])
         d = {"arch_version": 1, **d}  # written before the field existed: the pre-fix layout
         if d["arch_version"] not in ARCH_VERSIONS:
-            raise ValueError(f"arch_version {d['arch_version']!r} is not supported (known: {ARCH_VERSIONS})")
-        return cls(**d)
+            raise SchemaError(f"{where}: field 'arch_version' must be one of {ARCH_VERSIONS}, got {d['arch_version']!r}")
+        try:
+            return cls(**d)
+        except SchemaError as e:
+            raise SchemaError(f"{where}: {str(e).removeprefix('model config: ')}") from None
 
 
 ARCH_VERSIONS = (1, 2)

@@ -7,11 +7,14 @@ Left panel: training loss; right panel: held-out exact accuracy at depth 1 and a
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 from .errors import TRMEdgeError, require
+from .safe_io import check_writable, write_bytes
+from .schema import MAX_PUZZLES, Int, Opt, SchemaError, Type, check_fields, log_line, read_json
 
 
 def read_run(run: str | Path) -> tuple[list[dict], list[dict]]:
@@ -20,17 +23,38 @@ def read_run(run: str | Path) -> tuple[list[dict], list[dict]]:
     log = run / "train_log.jsonl"
     if not log.is_file():
         raise TRMEdgeError(f"{run} has no train_log.jsonl (is it a `trm-edge train --out` directory?)")
-    lines = [json.loads(s) for s in log.read_text().splitlines() if s.strip()]
+    try:
+        text = log.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SchemaError(f"cannot read {log}: {e}") from None
+    lines = []
+    for i, s in enumerate(text.splitlines(), 1):
+        if s.strip():
+            try:
+                line = json.loads(s)
+            except (ValueError, RecursionError):
+                raise SchemaError(f"{log} line {i} is not valid JSON") from None
+            lines.append(log_line(line, f"{log} line {i}"))
+    if not lines:
+        raise SchemaError(f"{log} has no log lines (train with --log-every > 0)")
     evals = []
     for f in sorted((run / "evals").glob("step-*.json")):
         m = re.fullmatch(r"step-(\d+)\.json", f.name)
         if m:
-            evals.append({"step": int(m.group(1)), **json.loads(f.read_text())})
+            e = check_fields(read_json(f, "eval result"), {"exact": Type(list), "n": Int(1, MAX_PUZZLES),
+                                                           "givens": Opt(Type(list))},
+                             str(f), required=("exact", "n"), unknown=True)
+            if not e["exact"] or not all(isinstance(x, (int, float)) for x in e["exact"]):
+                raise SchemaError(f"{f}: field 'exact' must be a non-empty list of numbers")
+            if e.get("givens") is not None and len(e["givens"]) != 2:
+                raise SchemaError(f"{f}: field 'givens' must be [LO, HI]")
+            evals.append({**e, "step": int(m.group(1))})
     return lines, sorted(evals, key=lambda e: e["step"])
 
 
 def plot_curve(run: str | Path, out: str | Path, title: str | None = None) -> Path:
     plt = require("matplotlib.pyplot", "bench")
+    check_writable(out)
     lines, evals = read_run(run)
     fig, (ax_l, ax_e) = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
     steps = [d["step"] for d in lines]
@@ -52,8 +76,7 @@ def plot_curve(run: str | Path, out: str | Path, title: str | None = None) -> Pa
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    return out
+    return write_bytes(out, buf.getvalue())

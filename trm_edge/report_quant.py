@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .safe_io import check_writable, write_text
+
 SIZE_GOAL, ACC_GOAL_POINTS = 0.30, 1.0
 
 
@@ -70,6 +72,8 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
     from .evaluate import evaluate_artifact
 
     out = Path(out_dir)
+    for f in ("quant_report.json", "quant_report.md"):
+        check_writable(out / f)   # before the work, not after it
     art_dir = out / "artifacts"
     model = load_source(checkpoint)
     n_sup = model.cfg.n_sup
@@ -136,9 +140,8 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
               "host": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
               "tools": tool_versions("onnxruntime", "executorch", "ai-edge-litert", "ai-edge-quantizer",
                                      "coremltools", "torchao")}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "quant_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "quant_report.md").write_text(to_markdown(report) + "\n")
+    write_text(out / "quant_report.json", json.dumps(report, indent=2) + "\n")
+    write_text(out / "quant_report.md", to_markdown(report) + "\n")
     return report
 
 

@@ -342,17 +342,27 @@ class Trainer:
                 model = copy.deepcopy(model)
                 for p in model.parameters():
                     p.data = p.data.to(torch.bfloat16)
-            save_model(model, out / "model", extra_json={"training.json": info, **self.extra_json})
+            save_model(model, out / "model", extra_json={"training.json": info, **self.extra_json}, force=True)
 
 
 # ---- the loop ------------------------------------------------------------------------------
+RUN_FILES = ("model", "train_state", "train_log.jsonl", "summary.json")   # what a run directory holds
+
+
 def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: bool = False,
-          progress: bool = True, compile_backend: str | None = None) -> dict:
+          progress: bool = True, compile_backend: str | None = None, force: bool = False) -> dict:
     """Train (or resume) into run directory `out`; returns the final metrics summary.
-    compile_backend: torch.compile the supervision step with this backend ("inductor"; None: eager)."""
+    compile_backend: torch.compile the supervision step with this backend ("inductor"; None: eager).
+    An existing run is only continued (resume) or started over (force), never silently replaced."""
     from tqdm import tqdm
 
+    from .safe_io import OutputError
+
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    if not resume and not force and any((out / n).exists() for n in RUN_FILES):
+        raise OutputError(f"run exists: {out}: pass --resume to continue or --force to start over")
     rank, world, device = dist_setup(device)
     if resume:
         tensors, meta = load_train_state(out)
@@ -370,7 +380,7 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress or rank != 0,
                desc=f"train {trainer.mcfg.task} ({count_params(trainer.model) / 1e3:.0f}k params)")
     window = {"t": time.perf_counter(), "samples": 0, **{k: 0 for k in COUNTS}}  # counts: device tensors
-    logf = open(out / "train_log.jsonl", "a") if rank == 0 else None
+    logf = open(out / "train_log.jsonl", "a" if resume else "w") if rank == 0 else None
     m, reason = {}, "steps"
     session_start = trainer.elapsed  # --time-budget is per session: a resumed run gets its own budget
     try:

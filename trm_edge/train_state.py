@@ -95,11 +95,19 @@ def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
                 save_file(shard, str(d / f"state-{i:05d}.safetensors"))
         (d / "state.json").write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
 
-    atomic_write_dir(Path(path), write)
+    atomic_write_dir(Path(path), write, owned=_owned, kind="training state")
+
+
+def _owned(d: Path) -> set[str] | None:
+    """The state files trm-edge wrote in d (None: d is not a training state)."""
+    if not (d / "state.json").is_file():
+        return None
+    return {"state.json"} | {p.name for p in d.glob("state*.safetensors")}
 
 
 def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    from safetensors.torch import load_file
+    from .checkpoint import read_safetensors
+    from .schema import read_json, train_state
 
     d = Path(path)
     if (d / "train_state").is_dir():  # accept the run directory too
@@ -108,13 +116,11 @@ def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     files = [f_t] if f_t.exists() else sorted(d.glob("state-*.safetensors"))
     if not files or not f_j.exists():
         raise ArtifactError(f"no training state to resume in {path} (needs train_state/state.safetensors + state.json)")
+    meta = train_state(read_json(f_j, "state.json"), str(f_j), STATE_VERSION)
     try:
-        meta = json.loads(f_j.read_text())
-        tensors = _join({k: v for f in files for k, v in load_file(str(f), device="cpu").items()})
-    except (OSError, ValueError) as e:
+        tensors = _join({k: v for f in files for k, v in read_safetensors(f).items()})
+    except (RuntimeError, ValueError) as e:
         raise ArtifactError(f"cannot read training state {d}: {str(e).splitlines()[0]}") from None
-    if meta.get("version") != STATE_VERSION:
-        raise ArtifactError(f"training state {d} has version {meta.get('version')}, expected {STATE_VERSION}")
     return tensors, meta
 
 

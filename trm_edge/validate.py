@@ -109,7 +109,9 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     tokens, labels = eval_puzzles(manifest["task"]["name"], n, seed)
     pid = (np.arange(n) % m["n_puzzle_ids"]).astype(np.int32) if m["puzzle_emb_len"] > 0 else None
     if max_steps is not None:
-        max_steps = min(max_steps, sess.max_steps)
+        if max_steps > sess.max_steps:
+            raise TRMEdgeError(f"--max-steps {max_steps}: {sess.name} has {sess.max_steps} supervision steps "
+                               f"(choose 1..{sess.max_steps})")
         report["max_steps"] = max_steps
     rows = compare(sess, ref, tokens, labels, pid, steps=max_steps)
     report["steps"] = rows

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from . import package_data
-from .errors import ArtifactError, TRMEdgeError
+from .errors import TRMEdgeError
 
 FORMAT = "trm-edge-vectors/1"
 LOGIT_ATOL = 1e-3   # max |logit - eager| accepted for fp32 artifacts (issue 3's parity bar)
@@ -249,12 +249,9 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
 
 def write(vectors: dict, out: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a kill never leaves a truncated vectors file."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(vectors, separators=(",", ":")) + "\n")
-    os.replace(tmp, out)
-    return out
+    from .safe_io import write_text
+
+    return write_text(out, json.dumps(vectors, separators=(",", ":")) + "\n")
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
@@ -277,14 +274,10 @@ def default_out(checkpoint: str) -> Path:
 
 
 def load(path: str | os.PathLike) -> dict:
+    from .schema import read_json, vectors
+
     p = resolve(path)
-    try:
-        v = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise ArtifactError(f"cannot read vectors {p}: {e}") from None
-    if v.get("format") != FORMAT:
-        raise ArtifactError(f"{p} is not a {FORMAT} file (format={v.get('format')!r})")
-    return v
+    return vectors(read_json(p, "vectors file"), str(p), FORMAT)
 
 
 # ---- checking a runtime against the vectors -----------------------------------------------------

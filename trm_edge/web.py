@@ -12,6 +12,10 @@ WebAssembly threads need SharedArrayBuffer, which browsers only give a cross-ori
 so every response carries COOP `same-origin` + COEP `require-corp` (and CORP `same-origin`).
 Extra folders can be mounted under URL prefixes (the tests and the chromium bench serve exported
 artifacts from where they are, without copying them into the page).
+
+Only the page's files are served: no directory listings, no dotfiles or dot-folders
+(`.package-lock.json`, `.git/`), nothing whose real path (symlinks resolved) leaves the page's
+folder or a mount; everything else is a 404.
 """
 from __future__ import annotations
 
@@ -118,6 +122,22 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 parts = [p for p in rel.split("/") if p not in ("", ".", "..")]
                 return str(folder.joinpath(*parts))
         return super().translate_path(path)
+
+    def send_head(self):
+        url = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        path = Path(self.translate_path(self.path))
+        roots = [Path(self.directory).resolve(), *self.mounts.values()]
+        real = path.resolve()
+        if (any(part.startswith(".") for part in url.split("/") if part)
+                or not any(real == r or r in real.parents for r in roots)
+                or (real.is_dir() and not (real / "index.html").is_file())):
+            self.send_error(404, "not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):   # never reached (send_head refuses folders without index.html)
+        self.send_error(404, "not found")
+        return None
 
     def end_headers(self):
         for k, v in ISOLATION_HEADERS.items():

@@ -3,6 +3,9 @@ pull the result JSON. The protocol (package, activity, intent extras, result pat
 in benchmarks/README.md; the app implements the other side.
 
 Commands are built by small pure functions (tested without a phone) and run by `Adb.run`.
+`adb shell` hands its words to the device's shell as one line, so every word is quoted
+(`shell_cmd`, shlex.quote) and every name pushed to the phone is a plain name ([A-Za-z0-9._-]+):
+a folder or manifest file name never becomes a command or a path outside REMOTE_ROOT.
 Every failure a user can fix (no adb, no device, unauthorized, several devices, app missing,
 timeout) is a DeviceError with one line saying which and how to fix it.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trm_edge.errors import DeviceError
+from trm_edge.safe_io import safe_name
 
 PACKAGE = "dev.trmedge.demo"
 ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
@@ -95,39 +100,44 @@ class AppBenchArgs:
     out: str = RESULT_NAME
 
 
+def shell_cmd(adb: str, serial: str, *words) -> list[str]:
+    """`adb shell` with every word quoted for the device's shell (adb joins them into one line)."""
+    return [adb, "-s", serial, "shell", " ".join(shlex.quote(str(w)) for w in words)]
+
+
 def remote_artifact_dir(local: str | os.PathLike) -> str:
-    return f"{REMOTE_ROOT}/{Path(local).name}"
+    return f"{REMOTE_ROOT}/{safe_name(Path(local).name, 'artifact folder name')}"
 
 
 def push_cmds(adb: str, serial: str, artifact: str | os.PathLike, puzzles_json: str | os.PathLike) -> list[list[str]]:
-    base = [adb, "-s", serial]
-    return [base + ["shell", "mkdir", "-p", REMOTE_ROOT],
-            base + ["shell", "rm", "-rf", remote_artifact_dir(artifact)],
-            base + ["push", str(artifact), remote_artifact_dir(artifact)],
-            base + ["push", str(puzzles_json), f"{REMOTE_ROOT}/puzzles.json"]]
+    remote = remote_artifact_dir(artifact)
+    return [shell_cmd(adb, serial, "mkdir", "-p", REMOTE_ROOT),
+            shell_cmd(adb, serial, "rm", "-rf", remote),
+            [adb, "-s", serial, "push", str(artifact), remote],
+            [adb, "-s", serial, "push", str(puzzles_json), f"{REMOTE_ROOT}/puzzles.json"]]
 
 
 def launch_cmd(adb: str, serial: str, a: AppBenchArgs) -> list[str]:
     """`am start` of the benchmark activity with the documented intent extras."""
-    return [adb, "-s", serial, "shell", "am", "start", "-W", "-S", "-n", ACTIVITY,
-            "--es", "artifact_dir", a.artifact_dir, "--es", "puzzles", a.puzzles,
-            "--es", "depths", ",".join(str(d) for d in a.depths),
-            "--ei", "runs", str(a.runs), "--ei", "warmup", str(a.warmup), "--ei", "threads", str(a.threads),
-            "--ei", "batch", str(a.batch), "--ei", "n_puzzles", str(a.n_puzzles),
-            "--ez", "halt", "true" if a.halt else "false", "--es", "out", a.out]
+    return shell_cmd(adb, serial, "am", "start", "-W", "-S", "-n", ACTIVITY,
+                     "--es", "artifact_dir", a.artifact_dir, "--es", "puzzles", a.puzzles,
+                     "--es", "depths", ",".join(str(d) for d in a.depths),
+                     "--ei", "runs", a.runs, "--ei", "warmup", a.warmup, "--ei", "threads", a.threads,
+                     "--ei", "batch", a.batch, "--ei", "n_puzzles", a.n_puzzles,
+                     "--ez", "halt", "true" if a.halt else "false", "--es", "out", a.out)
 
 
 def runner_cmd(adb: str, serial: str, runner: str, artifact_remote: str, model_file: str,
                threads: int, runs: int, warmup: int) -> list[str]:
     """A user-supplied runner on the device: LiteRT benchmark_model or ExecuTorch executor_runner."""
-    exe = f"{REMOTE_ROOT}/bin/{Path(runner).name}"
-    model = f"{artifact_remote}/{model_file}"
+    exe = f"{REMOTE_ROOT}/bin/{safe_name(Path(runner).name, 'runner file name')}"
+    model = f"{artifact_remote}/{safe_name(model_file, 'model file name')}"
     if "benchmark_model" in Path(runner).name:  # the looped artifact's `step` signature
         args = [f"--graph={model}", "--signature_to_run_for=step", f"--num_runs={runs}",
                 f"--warmup_runs={warmup}", f"--num_threads={threads or 4}", "--report_peak_memory_footprint=true"]
     else:  # executor_runner runs the program's default method (an unrolled artifact's forward)
         args = [f"--model_path={model}", f"--num_executions={runs}"]
-    return [adb, "-s", serial, "shell", exe, *args]
+    return shell_cmd(adb, serial, exe, *args)
 
 
 # ---- runner output parsing --------------------------------------------------------------------
@@ -164,8 +174,8 @@ class Adb:
             raise DeviceError(f"`{' '.join(cmd[3:6])}` failed on {self.serial}: {msg[-1] if msg else proc.returncode}")
         return proc.stdout
 
-    def shell(self, *args: str, timeout: float = 60) -> str:
-        return self.run([self.adb, "-s", self.serial, "shell", *args], timeout)
+    def shell(self, *args, timeout: float = 60) -> str:
+        return self.run(shell_cmd(self.adb, self.serial, *args), timeout)
 
     def check_app(self) -> None:
         if PACKAGE not in self.shell("pm", "path", PACKAGE):
@@ -178,7 +188,7 @@ class Adb:
         return {"name": name, "platform": "android", "os": f"Android {prop('ro.build.version.release')} "
                 f"(API {prop('ro.build.version.sdk')})", "model": prop("ro.product.model"),
                 "cpu": prop("ro.soc.model") or prop("ro.board.platform"),
-                "cores": int(cores) if cores.isdigit() else None, "load_avg": None}
+                "cores": int(cores) if cores.isascii() and cores.isdigit() else None, "load_avg": None}
 
 
 def run_app_bench(adb: Adb, artifact: str | os.PathLike, args: AppBenchArgs, puzzles_json: str | os.PathLike,
@@ -193,7 +203,7 @@ def run_app_bench(adb: Adb, artifact: str | os.PathLike, args: AppBenchArgs, puz
     adb.shell("rm", "-f", remote)
     adb.run(launch_cmd(adb.adb, adb.serial, args))
     deadline = time.monotonic() + timeout
-    while remote not in adb.shell("ls", remote, "2>/dev/null", "||", "true"):
+    while remote not in adb.run([adb.adb, "-s", adb.serial, "shell", f"ls {shlex.quote(remote)} 2>/dev/null || true"]):
         if time.monotonic() > deadline:
             raise DeviceError(f"no {args.out} from {PACKAGE} after {timeout:.0f}s: check `adb logcat -s TrmBench`")
         time.sleep(poll_s)
@@ -221,9 +231,10 @@ def run_runner_bench(adb: Adb, artifact: str | os.PathLike, runner: str, threads
     remote = remote_artifact_dir(artifact)
     for cmd in push_cmds(adb.adb, adb.serial, artifact, Path(artifact) / "manifest.json")[:3]:
         adb.run(cmd)
+    exe = f"{REMOTE_ROOT}/bin/{safe_name(Path(runner).name, 'runner file name')}"
     adb.shell("mkdir", "-p", f"{REMOTE_ROOT}/bin")
-    adb.run([adb.adb, "-s", adb.serial, "push", str(runner), f"{REMOTE_ROOT}/bin/{Path(runner).name}"])
-    adb.shell("chmod", "755", f"{REMOTE_ROOT}/bin/{Path(runner).name}")
+    adb.run([adb.adb, "-s", adb.serial, "push", str(runner), exe])
+    adb.shell("chmod", "755", exe)
     out = adb.run(runner_cmd(adb.adb, adb.serial, runner, remote, ep["file"], threads, runs, warmup), timeout=1800)
     t = parse_runner_output(out)
     per_step = t["avg_ms"] / (man.get("depth") or 1)

@@ -57,12 +57,9 @@ def load_result(path: str | Path) -> dict:
 
 
 def write_json(result: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    from trm_edge.safe_io import write_text
+
+    return write_text(path, json.dumps(result, indent=2) + "\n")
 
 
 # ---- derived ratios --------------------------------------------------------------------------
@@ -231,8 +228,11 @@ def plot(result: dict, path: str | Path) -> Path:
         title += " — FIXTURE, not a measurement"
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    import io
+
+    from trm_edge.safe_io import write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return path
+    return write_bytes(path, buf.getvalue())

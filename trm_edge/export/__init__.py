@@ -14,15 +14,14 @@ from __future__ import annotations
 import importlib
 import logging
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import TRMEdgeError
+from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
 
-TARGETS = ("onnx", "executorch", "coreml", "tflite")
-MODES = ("looped", "unrolled")
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")   # non-fp32: trm_edge.export.quantize
+from ..artifact import MODES, PRECISIONS, TARGETS  # noqa: E402  (one list each; non-fp32: export.quantize)
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"   # trm_edge/recipes/*.toml (package data)
 
 
@@ -55,10 +54,11 @@ class Recipe:
             raise UnsupportedError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.precision not in PRECISIONS:
             raise UnsupportedError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if self.batch < 1:
-            raise UnsupportedError(f"batch must be >= 1, got {self.batch}")
-        if self.depth is not None and self.depth < 1:
-            raise UnsupportedError(f"depth must be >= 1, got {self.depth}")
+        if not 1 <= self.batch <= MAX_BATCH:
+            raise UnsupportedError(f"batch must be in [1, {MAX_BATCH}], got {self.batch}")
+        if self.depth is not None and not 1 <= self.depth <= MAX_DEPTH:
+            raise UnsupportedError(f"depth must be in [1, {MAX_DEPTH}] (unrolled: K copies of the step in one "
+                                   f"graph), got {self.depth}")
         why = target_module(self.target).supports(self)
         if why:
             raise UnsupportedError(f"{artifact_name(self)}: {why}")
@@ -77,12 +77,9 @@ class Recipe:
             raise TRMEdgeError(f"no recipe {str(name_or_path)!r} (available: {', '.join(recipe_names()) or 'none'})")
         try:
             data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
             raise TRMEdgeError(f"recipe {p} is not valid TOML: {e}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise TRMEdgeError(f"recipe {p}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS)
         data.setdefault("name", p.stem)
         return cls(**data)
 
@@ -116,13 +113,19 @@ def load_source(checkpoint=None, puzzles: str | None = None):
     return model
 
 
-def export(model, recipe: Recipe, out_dir: str | Path) -> Artifact:
-    """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/."""
+def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> Artifact:
+    """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/.
+    An existing folder there is replaced only if it is an artifact (its manifest lists the files
+    it owns) or with force; files in it that trm-edge did not write are kept."""
+    from ..artifact import owned_files
+    from ..safe_io import check_dir_target
+
     recipe = recipe.resolved(model.cfg)
     mod = target_module(recipe.target)
     why = mod.available()
     if why:
         raise UnsupportedError(f"target {recipe.target} is not available here: {why}")
+    check_dir_target(Path(out_dir) / artifact_name(recipe), owned_files, force, "trm-edge artifact")
     model = model.eval().cpu()
     # torch 2.13's exporters log chatter a user cannot act on: a pytree deprecation (FutureWarning)
     # and, for ONNX, one line per torchvision op it skips registering (torchvision is not a dependency).

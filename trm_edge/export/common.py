@@ -184,8 +184,10 @@ def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str
 
 def write_artifact(out_dir: Path, recipe, write_fn) -> Artifact:
     """Atomically create out_dir/<artifact_name>: write_fn(tmp_dir) writes files + manifest and
-    returns the manifest. A failed export leaves no partial artifact behind."""
-    from ..checkpoint import atomic_write_dir
+    returns the manifest. A failed export leaves no partial artifact behind. Files the previous
+    artifact's manifest listed are replaced; any other file there is kept (trm_edge.export.export
+    refused a foreign folder before the work, unless forced)."""
+    from ..safe_io import atomic_write_dir
 
     target = Path(out_dir) / artifact_name(recipe)
     box: dict = {}
@@ -193,7 +195,7 @@ def write_artifact(out_dir: Path, recipe, write_fn) -> Artifact:
     def write(tmp: Path):
         box["manifest"] = write_fn(tmp)
 
-    atomic_write_dir(target, write)
+    atomic_write_dir(target, write, owned=artifact.owned_files, force=True)
     return Artifact(target, box["manifest"])
 
 

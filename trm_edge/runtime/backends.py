@@ -51,7 +51,7 @@ class EagerSession(Session):
 
 
 def pick_device(device: str | None) -> str:
-    """--device autodetect for eager PyTorch: cuda, then mps, then cpu."""
+    """--device autodetect for eager PyTorch: cuda, then mps, then cpu; a named device must exist here."""
     import torch
 
     if device and device != "auto":
@@ -285,7 +285,13 @@ def open_session(manifest: dict, path: Path, threads: int | None = None) -> Sess
     target = manifest.get("target")
     if target not in SESSIONS:
         raise ArtifactError(f"{path}: unknown target {target!r} in the manifest")
-    return SESSIONS[target](manifest, path, threads=threads)
+    try:
+        return SESSIONS[target](manifest, path, threads=threads)
+    except TRMEdgeError:
+        raise
+    except Exception as e:  # noqa: BLE001  each runtime raises its own types for a file it cannot parse
+        msg = " ".join(str(e).split())[:160] or type(e).__name__
+        raise ArtifactError(f"{path}: the {target} runtime cannot load this artifact ({msg})") from None
 
 
 # ---- load ------------------------------------------------------------------------------------

@@ -144,6 +144,9 @@ class Session:
     def solve(self, tokens, max_steps: int | None = None, halt: bool = True, puzzle_ids=None,
               threshold: float | None = None) -> SolveResult:
         max_steps = max_steps or self.max_steps
+        if max_steps > self.n_sup:
+            raise TRMEdgeError(f"max_steps={max_steps}: {self.name} was trained for n_sup={self.n_sup} supervision "
+                               f"steps; choose 1..{self.n_sup}")
         if self.mode == "unrolled" and max_steps > self.depth:
             raise TRMEdgeError(f"{self.name} is unrolled to {self.depth} steps; max_steps={max_steps} needs a "
                                "looped artifact or a deeper export")

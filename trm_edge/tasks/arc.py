@@ -286,7 +286,7 @@ def parse_grid(text: str) -> np.ndarray:
     rows = [ln.replace(" ", "").replace(",", "") for ln in text.strip().splitlines() if ln.strip()]
     if not rows:
         raise PuzzleError("empty ARC grid")
-    bad = sorted({ch for r in rows for ch in r if not ch.isdigit()})
+    bad = sorted({ch for r in rows for ch in r if ch not in "0123456789"})   # ASCII digits only
     if bad:
         raise PuzzleError(f"invalid character(s) {''.join(bad)!r} in an ARC grid: use digits 0-9")
     if len({len(r) for r in rows}) != 1:

@@ -200,7 +200,8 @@ class Sudoku(Task):
         N = self.size
         if len(s) != N * N:
             raise PuzzleError(f"a {N}x{N} Sudoku needs {N * N} cells, got {len(s)}")
-        bad = sorted({ch for ch in s if ch not in "." and not (ch.isdigit() and int(ch) <= N)})
+        digits = "0123456789"[:N + 1]   # ASCII only: str.isdigit() also accepts '²', '٣', '𝟑'
+        bad = sorted({ch for ch in s if ch != "." and ch not in digits})
         if bad:
             raise PuzzleError(f"invalid character(s) {''.join(bad)!r}: use digits 1-{N} and '.' or '0' for blanks")
         grid = [0 if ch == "." else int(ch) for ch in s]
