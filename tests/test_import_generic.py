@@ -108,7 +108,8 @@ def test_import_eval_export(seq_len, vocab, task, tmp_path, capsys):
     assert res["n"] == 8 and res["exact"][1] == 1.0 and res["task"] == task, res
     assert res["exact"][0] < 1.0 or res["exact"][2] < 1.0, res   # the labels are depth 2's, not any depth's
 
-    art = export(load_source(str(tmp_path / "m")), Recipe(target="onnx", batch=4, in_graph_loop=False), tmp_path / "art")
+    recipe = Recipe(target="onnx", batch=4, in_graph_loop=False)
+    art = export(load_source(str(tmp_path / "m")), recipe, tmp_path / "art")
     assert art.manifest["task"]["name"] == task
     code, out, err = _cli(["eval", "--artifact", str(art.path), "--data", str(data), "--max-steps", "2",
                            "--json", str(tmp_path / "art.json")], capsys)

@@ -198,8 +198,8 @@ def _authors_name(new: str) -> str:
              "embed_pos": "embed_pos.embedding_weight", "puzzle_emb.weight": "puzzle_emb.weights"}
     if new in fixed:
         return fixed[new]
-    for a, b in (("net.blocks.", "L_level.layers."), ("net_H.blocks.", "H_level.layers."), ("mixer.qkv", "self_attn.qkv_proj"),
-                 ("mixer.out", "self_attn.o_proj"), ("mixer.mlp.", "mlp_t."), ("gate_up.", "gate_up_proj."),
+    for a, b in (("net.blocks.", "L_level.layers."), ("net_H.blocks.", "H_level.layers."),
+                 ("mixer.qkv", "self_attn.qkv_proj"), ("mixer.out", "self_attn.o_proj"), ("mixer.mlp.", "mlp_t."), ("gate_up.", "gate_up_proj."),
                  ("down.", "down_proj.")):
         new = new.replace(a, b)
     return new
