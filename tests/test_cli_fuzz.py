@@ -165,7 +165,7 @@ def numbers(box):
         (TRAIN + ["--out", new], "--steps", Int(1, schema.MAX_STEPS)),
         (TRAIN + ["--out", new, "--steps", "1"], "--lr", Num(0, 10, lo_open=True)),
         (TRAIN + ["--out", new, "--steps", "1"], "--ema", Num(0, 1)),   # [0, 1): 1 itself is refused too
-        (TRAIN + ["--out", new, "--steps", "1"], "--time-budget", Num(0, 1e7, lo_open=True)),
+        (TRAIN + ["--out", new, "--steps", "1"], "--time-budget", Num(0, 1e12, lo_open=True)),
         (["export", "--checkpoint", ck, "--out", new, "--mode", "unrolled"], "--depth", Int(1, schema.MAX_DEPTH)),
         (["export", "--checkpoint", ck, "--out", new], "--batch", Int(1, schema.MAX_BATCH)),
         (["vectors", "--checkpoint", ck, "--out", new / "v.json"], "--n-puzzles", Int(1, 256)),

@@ -72,6 +72,21 @@ def _kv_overrides(items, param_hint: str = "--model") -> dict:
     return out
 
 
+def _same_as_saved(name: str, value, saved: dict) -> bool:
+    """Whether a train option given with --resume only repeats the run's saved setting."""
+    model = saved.get("model") if isinstance(saved.get("model"), dict) else {}
+    if name == "task":
+        return model.get("task") == value or (value == "sudoku-extreme" and bool(saved.get("data")))
+    if name == "model_kv":
+        return all(model.get(k) == v for k, v in _kv_overrides(value).items())
+    if name == "data":
+        return bool(saved.get("data"))
+    if name == "arc_kv":
+        arc = saved.get("arc") if isinstance(saved.get("arc"), dict) else {}
+        return all(arc.get(k) == v for k, v in _kv_overrides(value, "--arc").items())
+    return name in saved and saved[name] == value
+
+
 @cli.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (model/ + train_state/).")
 @click.option("--preset", default="sudoku6-small", show_default=True,
@@ -100,7 +115,7 @@ def _kv_overrides(items, param_hint: str = "--model") -> dict:
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Model init + halting exploration.")
 @click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(0, MAX_STEPS))
 @click.option("--log-every", default=100, show_default=True, type=click.IntRange(0, MAX_STEPS))
-@click.option("--time-budget", default=None, type=Finite(0, 1e7, min_open=True),
+@click.option("--time-budget", default=None, type=Finite(0, 1e12, min_open=True),
               help="Seconds of training; then save and stop.")
 @click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0, MAX_PUZZLES),
               help="Validation puzzles for halting calibration at the end (0: skip).")
@@ -138,7 +153,7 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
         saved = saved if isinstance(saved, dict) else {}
         fixed = [p.opts[-1] for p in ctx.command.params if p.name in set(given) - {
             "out", "resume", "steps", "time_budget", "checkpoint_every", "log_every", "val_n", "device", "threads",
-            "quiet"} and not (p.name in saved and saved[p.name] == ctx.params[p.name])]
+            "quiet"} and not _same_as_saved(p.name, ctx.params[p.name], saved)]
         if fixed:
             raise click.UsageError(f"--resume continues the run with its own settings; {', '.join(fixed)} cannot change "
                                    "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")
