@@ -138,6 +138,10 @@ def _validate(manifest, where: str) -> dict:
         "n_puzzle_ids": Int(1, 10_000_000), "n_sup": Int(1, MAX_N_SUP), "halt_threshold": Num(),
         "d_model": Int(1, 16384), "total_len": Int(1, 65536), "config": Type(dict)},
         f"{where} model", required=MODEL_KEYS, unknown=True)
+    rows = model.get("puzzle_rows")   # export --puzzles: row i of the artifact's table = puzzle id rows[i]
+    if rows is not None and not (isinstance(rows, list) and len(rows) == model["n_puzzle_ids"]
+                                 and all(type(r) is int and 0 <= r < 10**9 for r in rows)):
+        bad(f"model.puzzle_rows: must be a list of n_puzzle_ids={model['n_puzzle_ids']} puzzle ids (ints >= 0)")
     task = check_fields(manifest["task"], {"name": TASK}, f"{where} task", required=("name",), unknown=True)
     if task_shape(task["name"])[1] != model["seq_len"]:
         bad(f"task {task['name']!r} has {task_shape(task['name'])[1]} cells, the model {model['seq_len']}")

@@ -178,6 +178,7 @@ CONFIG = {
     "seq_len": Int(1, 65536),
     "d_model": Int(1, 16384),
     "n_layers": Int(1, 64),
+    "n_layers_H": Int(0, 64),          # HRM's separate answer network (0: TRM, one network)
     "expansion": Num(0, 64, lo_open=True),
     "hidden_multiple": Int(1, 4096),
     "mixer": Str(("mlp", "attention")),
