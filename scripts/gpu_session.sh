@@ -10,7 +10,7 @@
 # 2. scripts/train_sudoku_mlp_gpu.sh with that schedule (steps, 5 % warm-up, then constant lr, EMA horizon
 #    steps/20; the paper's lr 1e-4 and batch 768), then the halting calibration on the 1000 val puzzles
 # Brought back in $OUT: gpu_checks.json, model.tar (EMA weights, train_log.jsonl, summary.json),
-# train_state.tar.part-* (to continue the run). A timeout's SIGTERM still saves and packs.
+# train_state.tar.xz.part-* (to continue the run). A timeout's SIGTERM still saves and packs.
 #
 # Environment: DEVICE (cuda), D_MODEL (512), BATCH (768), TRAIN_SECONDS (330), CHECK_SECONDS (150),
 # COMPILE_STEPS (20; 0 skips compiling), EXTRA (more `trm-edge train` options: a CPU dry run passes

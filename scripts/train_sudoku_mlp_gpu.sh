@@ -15,13 +15,16 @@
 #                      when the cache holds the puzzles (pre-generate them on any machine and carry
 #                      the folder), an error without numba otherwise (pure Python: ~1 h)
 #       PYTHON         default python3
+#       STATE_FROM=DIR a previous chunk's pack (model.tar + train_state.tar.xz.part-*, carried in an
+#                      ignored folder): unpacked into RUN first when RUN has no train_state yet
 #
 # Pack (PACK_DIR; files <= 15 MiB, as a device machine returns them):
 #   model.tar                     model/ (the bf16 EMA weights), train_log.jsonl, summary.json
-#   train_state.tar.part-aa, ...  train_state/ (the paper model: ~50 MB, 4 parts)
-#   unpack: mkdir -p RUN && tar -xf model.tar -C RUN && cat train_state.tar.part-* | tar -xf - -C RUN
-# Carry to the next chunk only RUN/train_state, RUN/train_log.jsonl and the cache folder: that is all
-# --resume reads (the paper model: ~50 MB + the ~7 MB tree, under a 64 MiB carry limit).
+#   train_state.tar.xz.part-aa, ...  train_state/, xz-compressed (the paper model: ~50 MB raw)
+#   unpack: mkdir -p RUN && tar -xf model.tar -C RUN && cat train_state.tar.xz.part-* | xz -d | tar -xf - -C RUN
+# Carry to the next chunk only that pack folder (STATE_FROM) and the cache folder: that is all --resume
+# reads. Compressed, because the device's 64 MiB limit counts the tracked tree too (17.4 MB once the
+# bundled artifacts and app models were committed): raw state + tree would be ~69 MB.
 #
 # The recipe (trm_edge.train.RECIPES["sudoku-mlp"]) is "portable": fp32 weights + bf16 EMA and AdamW
 # moments, no ACT carry, every file <= 16 MiB. `--time-budget` counts the training seconds of this
@@ -36,6 +39,12 @@ DEVICE=${DEVICE:-cuda}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 TRAIN=(-m trm_edge.cli train --out "$RUN" --preset sudoku-mlp --task sudoku9-hard)
 
+xzc() {   # xz, or Python's lzma where the image has no xz binary
+  if command -v xz >/dev/null; then xz -T0 -6 "$@"; else
+    "$PY" -c "import lzma, shutil, sys; d = '-d' in sys.argv
+f = lzma.open(sys.stdin.buffer) if d else lzma.open(sys.stdout.buffer, 'wb', preset=6)
+shutil.copyfileobj(f if d else sys.stdin.buffer, sys.stdout.buffer if d else f); f.close()" "$@"; fi
+}
 packed=0
 pack() {  # idempotent; a second signal must not cut it short
   trap '' TERM INT
@@ -46,7 +55,7 @@ pack() {  # idempotent; a second signal must not cut it short
   local small=()
   for f in model train_log.jsonl summary.json; do [ -e "$RUN/$f" ] && small+=("$f"); done
   [ ${#small[@]} -gt 0 ] && tar -cf "$PACK_DIR/model.tar" -C "$RUN" "${small[@]}"
-  [ -d "$RUN/train_state" ] && tar -cf - -C "$RUN" train_state | split -b 15M - "$PACK_DIR/train_state.tar.part-"
+  [ -d "$RUN/train_state" ] && tar -cf - -C "$RUN" train_state | xzc | split -b 15M - "$PACK_DIR/train_state.tar.xz.part-"
   ls -l "$PACK_DIR" >&2
 }
 child=
@@ -59,6 +68,11 @@ on_signal() {  # forward to the trainer (it saves its state, then exits) and wai
 trap pack EXIT
 trap on_signal TERM INT
 
+if [ -n "${STATE_FROM:-}" ] && [ ! -d "$RUN/train_state" ]; then   # a carried pack: unpack, then resume
+  mkdir -p "$RUN"
+  [ -f "$STATE_FROM/model.tar" ] && tar -xf "$STATE_FROM/model.tar" -C "$RUN"
+  cat "$STATE_FROM"/train_state.tar.xz.part-* | xzc -d | tar -xf - -C "$RUN"
+fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 $PY "${TRAIN[@]}" --prepare-data "$@"
 

@@ -287,24 +287,29 @@ def test_runtimes_live_in_the_user_cache_and_missing_npm_is_one_line(tmp_path, m
     assert not (tmp_path / "cache" / "web-runtimes").exists() or not any((tmp_path / "cache" / "web-runtimes").iterdir())
 
 
-def test_server_serves_only_the_pages_files(tmp_path):
-    """No listings, no dotfiles, nothing through a symlink out of the page (a stand-in page folder)."""
+def test_server_serves_only_the_pages_files(tmp_path, monkeypatch):
+    """No listings, no dotfiles, nothing through a symlink out of the page (a stand-in page folder
+    and a stand-in runtimes cache, mounted at node_modules/ as `trm-edge web` does)."""
     import urllib.error
     import urllib.request
 
+    from trm_edge import web
     from trm_edge.web import serving
 
-    page = tmp_path / "page"
+    page, runtimes = tmp_path / "page", tmp_path / "runtimes"
     for pkg in ("onnxruntime-web", "@litertjs/core"):
-        (page / "node_modules" / pkg).mkdir(parents=True)
-        (page / "node_modules" / pkg / "package.json").write_text("{}")
+        (runtimes / "node_modules" / pkg).mkdir(parents=True)
+        (runtimes / "node_modules" / pkg / "package.json").write_text("{}")
+    page.mkdir()
     (page / "index.html").write_text("<html></html>")
-    (page / "node_modules" / ".package-lock.json").write_text("{}")
+    (runtimes / "node_modules" / ".package-lock.json").write_text("{}")
     (page / ".git").mkdir()
     (page / ".git" / "config").write_text("secret")
     (tmp_path / "outside.txt").write_text("secret")
     (page / "link.txt").symlink_to(tmp_path / "outside.txt")
-    with serving(page) as url:
+    monkeypatch.setattr(web, "check_page", lambda: page)
+    monkeypatch.setattr(web, "runtimes_dir", lambda: runtimes)
+    with serving() as url:
         base = url.rsplit("/", 1)[0]
         with urllib.request.urlopen(url) as r:
             assert r.status == 200
