@@ -94,6 +94,7 @@ run solve 0 "$T" solve "$PUZZLE"
 PUZZLE9=$("$W/full/bin/python" -c "import trm_edge.vectors as V; print(V.load('sudoku9')['cases'][0]['puzzle'])")
 run solve-sudoku9 0 "$T" solve --checkpoint sudoku9 "$PUZZLE9"
 run eval 0 "$T" eval --n 20 --max-steps 2 --device cpu
+run demo 0 "$T" demo --n 30 --puzzles 1 --seed 1   # the README's main job, from the wheel (exports + runs ONNX)
 run import 0 "$T" import "$W/fixture/sudoku-mlp-tiny" --dataset "$W/fixture/sudoku-mlp-tiny" --out imported
 # the fixture has the authors' initial (untrained) weights: the imported model runs, its answer is wrong (exit 1)
 run solve-imported 1 "$T" solve --checkpoint imported "$PUZZLE9"
