@@ -218,7 +218,6 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
              givens):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
     import json
-    from pathlib import Path
 
     from .safe_io import check_writable, write_text
 
@@ -580,7 +579,6 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
     With --arch aarch64, several ARTIFACTs run in one emulated process per CPU model and a parity
     table (artifact x runtime x CPU) follows the per-artifact reports."""
     import json
-    from pathlib import Path
 
     from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
 
