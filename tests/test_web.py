@@ -320,3 +320,29 @@ def test_server_serves_only_the_pages_files(tmp_path, monkeypatch):
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(base + path)
             assert e.value.code == 404, path
+
+
+def test_a_client_leaving_mid_file_prints_no_traceback(tmp_path, monkeypatch, capsys):
+    """A browser that closes the connection during a large file (a reload while a .wasm streams) is
+    not an error: the server prints nothing (it used to print a BrokenPipeError traceback)."""
+    import socket
+    import time
+
+    from trm_edge import web
+
+    page = tmp_path / "page"
+    page.mkdir()
+    (page / "index.html").write_text("<html></html>")
+    (page / "big.bin").write_bytes(b"\0" * (32 << 20))
+    monkeypatch.setattr(web, "check_page", lambda: page)
+    monkeypatch.setattr(web, "runtimes_dir", lambda: tmp_path / "runtimes")
+    with web.serving() as url:
+        host, port = url.split("/")[2].split(":")
+        for _ in range(3):
+            s = socket.create_connection((host, int(port)))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")   # close = reset
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(1024)
+            s.close()
+        time.sleep(1.0)   # the handler threads hit the closed sockets
+    assert "Traceback" not in capsys.readouterr().err

@@ -114,6 +114,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.mounts, self.quiet = mounts, quiet
         super().__init__(*args, **kw)
 
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):   # the client left mid-file: nothing to report
+            pass
+
     def translate_path(self, path: str) -> str:
         url = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(path).path))
         for prefix, folder in self.mounts.items():
