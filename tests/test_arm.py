@@ -179,6 +179,6 @@ def test_unknown_cpu_models_are_clear_errors(tmp_path):
         validate_arm([tmp_path], "max")   # refused before anything is read
     with pytest.raises(TRMEdgeError, match="unknown ARM CPU model"):
         arm64.cpu_root(tmp_path, "cortex-a9")
-    assert arm64.emulated_cpu("raspberry-pi5") == "cortex-a76"   # benchmarks/devices.toml emulate_cpu
+    assert arm64.emulated_cpu("raspberry-pi5") == "cortex-a76"   # trm_edge/bench/devices.toml emulate_cpu
     with pytest.raises(TRMEdgeError, match="device profile with emulate_cpu"):
         arm64.emulated_cpu("macbook-m2")

@@ -74,7 +74,7 @@ DEFAULT_CPU = "cortex-a76"
 
 
 def emulated_cpu(name: str) -> str:
-    """A qemu CPU model, or a device profile's `emulate_cpu` (benchmarks/devices.toml) -> the model."""
+    """A qemu CPU model, or a device profile's `emulate_cpu` (trm_edge/bench/devices.toml) -> the model."""
     if name in CPUS:
         return name
     from .bench.devices import load_profiles

@@ -81,7 +81,7 @@ def pick_serial(serial: str = "", devices: list[tuple[str, str]] | None = None) 
         raise DeviceError(f"adb device {s} is {st}: reconnect it (or `adb kill-server`) and retry")
     if len(ready) > 1:
         raise DeviceError(f"several adb devices attached ({', '.join(ready)}): set `serial` in "
-                          "benchmarks/devices.toml or ANDROID_SERIAL")
+                          "a profile file given as $TRM_EDGE_DEVICES (a copy of trm_edge/bench/devices.toml), or ANDROID_SERIAL")
     return ready[0]
 
 

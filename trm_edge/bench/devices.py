@@ -56,6 +56,8 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
         raise DeviceError(f"cannot parse device profiles {p}: {e}") from None
     out = {}
     for name, d in raw.items():
+        if not isinstance(d, dict):
+            raise DeviceError(f"{p}: [{name}] must be a table of profile fields, got {type(d).__name__}")
         known = {k: v for k, v in d.items() if k in DeviceProfile.__dataclass_fields__}
         try:
             out[name] = DeviceProfile(name=name, **known)

@@ -25,7 +25,7 @@ class BenchRequest:
     all_targets: bool = False       # every available target (also when artifacts are given)
     checkpoint: str | None = None   # eager reference + source of default exports (None: bundled)
     preset: str | None = None       # instead: random weights of a TRMConfig preset (timing only)
-    device: str = "host"            # profile in benchmarks/devices.toml
+    device: str = "host"            # profile in trm_edge/bench/devices.toml ($TRM_EDGE_DEVICES)
     precisions: tuple[str, ...] = ("fp32", "int8")
     eager: bool = True              # include eager PyTorch fp32 (the reference)
     isolate: bool = True            # one fresh process per runtime (honest peak RSS)
