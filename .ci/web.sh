@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI for the browser tests (tests/test_web.py): Debian's chromium + chromedriver (apt, skipped when
 # present) and the web page's pinned npm packages (`npm ci` from trm_edge/web_demo/package-lock.json into
-# the user cache, trm_edge.web.install_runtimes, as `trm-edge web` does on first use; npm registry only).
+# the user cache, trm_edge.apps.web.install_runtimes, as `trm-edge web` does on first use; npm registry only).
 # Idempotent: re-running skips what is there; npm's cache is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +17,5 @@ if ! command -v npm >/dev/null; then
   exit 1
 fi
 chromium --version
-NM=$(.venv/bin/python -c "from trm_edge.web import install_runtimes; print(install_runtimes())")
+NM=$(.venv/bin/python -c "from trm_edge.apps.web import install_runtimes; print(install_runtimes())")
 echo "web runtimes in $NM: $(node -p "['onnxruntime-web', '@litertjs/core'].map(p => p + ' ' + require('$NM/' + p + '/package.json').version).join(', ')")"

@@ -76,7 +76,7 @@ run() {
     echo "wheel: $name exited $rc, expected $want:"; tail -20 "$W/$name.out"; exit 1
   fi
 }
-PUZZLE=$("$W/full/bin/python" -c "import json, trm_edge.vectors as V; print(V.load('sudoku6')['cases'][0]['puzzle'])")
+PUZZLE=$("$W/full/bin/python" -c "import json, trm_edge.validate.vectors as V; print(V.load('sudoku6')['cases'][0]['puzzle'])")
 
 run version 0 "$T" --version
 run devices 0 "$T" devices --no-check
@@ -91,7 +91,7 @@ run export-onnx 0 "$T" export --target onnx --out arts
 run validate-vectors 0 "$T" validate arts/onnx-fp32-looped --vectors sudoku6
 run bench-host 0 "$T" bench arts/onnx-fp32-looped --device host --depths 1,2 --runs 2 --warmup 1 --n-puzzles 10 --no-halt --json bench/host.json
 run solve 0 "$T" solve "$PUZZLE"
-PUZZLE9=$("$W/full/bin/python" -c "import trm_edge.vectors as V; print(V.load('sudoku9')['cases'][0]['puzzle'])")
+PUZZLE9=$("$W/full/bin/python" -c "import trm_edge.validate.vectors as V; print(V.load('sudoku9')['cases'][0]['puzzle'])")
 run solve-sudoku9 0 "$T" solve --checkpoint sudoku9 "$PUZZLE9"
 run eval 0 "$T" eval --n 20 --max-steps 2 --device cpu
 run demo 0 "$T" demo --n 30 --puzzles 1 --seed 1   # the README's main job, from the wheel (exports + runs ONNX)

@@ -27,8 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from the checkout (PYTHONPATH also works)
 
 from trm_edge.model import count_params  # noqa: E402
-from trm_edge.train import Trainer, recipe_config  # noqa: E402
-from trm_edge.train_device import dist_setup  # noqa: E402
+from trm_edge.train.loop import Trainer, recipe_config  # noqa: E402
+from trm_edge.train.device import dist_setup  # noqa: E402
 
 # the short run's schedule, from the CPU pilots (scripts/schedule_pilots.py, docs/gpu_training.md): 5 % warm-up,
 # then the lr stays (a cosine decay cost accuracy at the paper-like lr), EMA horizon steps/20 (0.999 kept the

@@ -95,7 +95,7 @@ def field_and_bad_value(specs: dict) -> st.SearchStrategy:
 @pytest.fixture(scope="module")
 def box(tiny_ckpt, _trained_tiny, tmp_path_factory):
     from trm_edge.export import Recipe, export, load_source
-    from trm_edge.vectors import VectorsConfig, generate, write
+    from trm_edge.validate.vectors import VectorsConfig, generate, write
 
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(tiny_ckpt, root / "ck")

@@ -140,7 +140,7 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
     import torch
 
     from .model import TRMConfig
-    from .train import RECIPES, prepare_train_data, recipe_config, train as run_train
+    from .train.loop import RECIPES, prepare_train_data, recipe_config, train as run_train
 
     given = [k for k in ctx.params if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
     if resume:  # the run's own settings come from its state; only the stopping rules may change
@@ -169,10 +169,10 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
                   if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     if (task == "sudoku-extreme") != bool(data):
         raise click.UsageError("--task sudoku-extreme and --data PATH go together")
-    if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/sudoku_extreme.py)
+    if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/tasks/sudoku_extreme.py)
         values["data"], task = data, "sudoku9"
     model = _kv_overrides(model_kv) | ({"task": task} if task else {})
-    if arc_kv:  # merged over the recipe's ARC options (trm_edge/arc_train.py)
+    if arc_kv:  # merged over the recipe's ARC options (trm_edge/train/arc.py)
         values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv, "--arc")}
     try:
         cfg = recipe_config(preset, model=model, **values)
@@ -239,7 +239,7 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
             write_text(json_out, json.dumps(res, indent=2) + "\n")
         return
     if data:
-        from .sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
+        from .evaluate.sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
 
         res = eval_extreme(checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps, threshold=threshold,
                            batch_size=batch_size, device=pick_device(device))
@@ -248,8 +248,8 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
             write_text(json_out, json.dumps(res, indent=2) + "\n")
         return
 
-    if task is not None:  # ARC: vote over augmented variants (trm_edge/arc_eval.py)
-        from .arc_eval import format_report, run_arc_eval
+    if task is not None:  # ARC: vote over augmented variants (trm_edge/evaluate/arc.py)
+        from .evaluate.arc import format_report, run_arc_eval
 
         if task not in ("arc1-eval", "arc2-eval"):
             raise click.BadParameter(f"choose arc1-eval or arc2-eval, got {task!r} (other tasks come from "
@@ -311,7 +311,7 @@ def calibrate(checkpoint, n, max_drop, device):
 @click.option("--threshold", default=None, type=THRESHOLD, help="q_halt threshold (default: the model's).")
 def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
     """Solve PUZZLE (a string like '1.3...' with '.' or '0' for blanks, or a file holding one)."""
-    from .demo import open_for_solve, solve_steps
+    from .apps.demo import open_for_solve, solve_steps
 
     if artifact and checkpoint:
         raise click.UsageError("give --checkpoint or --artifact, not both")
@@ -333,7 +333,7 @@ def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
               help="Also export a looped artifact and run the same puzzles through its runtime.")
 def demo(checkpoint, n_show, n_table, seed, export_target):
     """The bundled model solving fresh puzzles live, accuracy per depth, then an exported runtime."""
-    from .demo import run_demo
+    from .apps.demo import run_demo
 
     run_demo(checkpoint, n_show=n_show, n_table=n_table, seed=seed,
              export_target=None if export_target == "none" else export_target, echo=click.echo)
@@ -426,7 +426,7 @@ def web(host, port, app_dir):
     """Serve the web page locally (cross-origin isolated, for WebAssembly threads) and print its URL.
 
     The page's npm runtimes are installed on first use (npm ci, pinned) into the user cache."""
-    from .web import default_assets, install_runtimes, make_server, page_dir, page_url
+    from .apps.web import default_assets, install_runtimes, make_server, page_dir, page_url
 
     install_runtimes()
     assets = default_assets(app_dir)
@@ -471,7 +471,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
 
     from .checkpoint import resolve
     from .safe_io import check_writable
-    from .vectors import VectorsConfig, default_out, generate, write
+    from .validate.vectors import VectorsConfig, default_out, generate, write
 
     out = out or default_out(resolve(checkpoint).name)   # outside the checkout: --out, before any work
     check_writable(out)   # before the work, not after it
@@ -590,12 +590,13 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
         check_writable(json_out)
     artifact = artifacts[0]
     if arch == "aarch64":
-        from .arm64 import DEFAULT_CPU, emulated_cpu
-        from .validate_arm import format_arm_report, parity_table, validate_arm
+        from .bench.devices import emulate_cpus
+        from .validate.arm import format_arm_report, parity_table, validate_arm
+        from .validate.arm64 import DEFAULT_CPU, emulated_cpu
 
         reps = []
         for cpu in cpus or [DEFAULT_CPU]:
-            cpu = emulated_cpu(cpu)
+            cpu = emulated_cpu(cpu, emulate_cpus())
             got = validate_arm(list(artifacts), cpu, n=n or 0, checkpoint=checkpoint,
                                vectors=[vectors_file] if vectors_file else None)
             for rep in got:
@@ -630,7 +631,7 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
 @click.option("--force", is_flag=True, help="Write into an existing folder that is not a checkpoint (its other files are kept).")
 def import_cmd(path, out, dataset, seq_len, task, force):
     """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
-    from .import_authors import import_checkpoint
+    from .checkpoint.authors import import_checkpoint
 
     res = import_checkpoint(path, out, dataset=dataset, seq_len=seq_len, task=task, force=force)
     c = res["config"]
@@ -660,7 +661,7 @@ def report():
               help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
 def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
-    from .report_quant import QuantReportConfig, quant_report
+    from .bench.quant import QuantReportConfig, quant_report
 
     from .artifact import PRECISIONS, TARGETS
 
@@ -674,7 +675,7 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     cfg = QuantReportConfig(targets=picked["targets"], precisions=picked["precisions"], mode=mode, n=n,
                             options=_kv_overrides(options, "--option"))
     rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
-    from .report_quant import to_markdown
+    from .bench.quant import to_markdown
     click.echo(to_markdown(rep))
 
 
@@ -684,7 +685,7 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
 @click.option("--title", default=None)
 def report_curve(run, out, title):
     """A training run's learning curve: loss, and held-out exact accuracy from RUN/evals/step-N.json."""
-    from .report_curve import plot_curve
+    from .train.curve import plot_curve
 
     click.echo(f"wrote {plot_curve(run, out, title)}")
 

@@ -5,12 +5,12 @@ the file, the field and what is allowed, and every number has a range:
 
     config.json        model_config(cfg)        the TRMConfig (trm_edge.model; checked on construction)
     training.json      training_info(d, where)  train_config {n_train, data_seed, ...}
-    state.json         train_state(d, where)    trm_edge.train_state
+    state.json         train_state(d, where)    trm_edge.train.state
     manifest.json      trm_edge.artifact.validate_manifest (its own module: the runtime-only reader),
                        with the ranges below (MAX_BATCH, MAX_N_SUP, MAX_DEPTH) and `field_check`
-    vectors *.json     vectors(d, where)        golden vectors (trm_edge.vectors)
+    vectors *.json     vectors(d, where)        golden vectors (trm_edge.validate.vectors)
     recipe *.toml      recipe(d, known, where)  export recipes (trm_edge.export.Recipe)
-    train_log.jsonl    log_line(d, where)       trm_edge.report_curve
+    train_log.jsonl    log_line(d, where)       trm_edge.train.curve
 
 A spec is a small object with `check(value, where, field) -> value`; new optional fields are one
 line in a spec dict (TRMConfig fields without an entry are checked against their default's type).
@@ -260,7 +260,7 @@ def _ints(v, n: int, lo: int, hi: int) -> bool:
 
 
 def vectors(d, where: str, fmt: str) -> dict:
-    """A golden vectors file (trm_edge.vectors): per case the tokens and, per step, logits + q_halt."""
+    """A golden vectors file (trm_edge.validate.vectors): per case the tokens and, per step, logits + q_halt."""
     if obj(d, where).get("format") != fmt:
         raise SchemaError(f"{where} is not a {fmt} file (format={_show(d.get('format'))})")
     check_fields(d, {"format": Str((fmt,)), "task": TASK, "vocab_size": Int(2, 65536), "seq_len": Int(1, 65536),

@@ -1,7 +1,7 @@
 """`trm-edge bench --device chromium`: the web page's benchmark mode in headless Chromium.
 
 Debian's /usr/bin/chromium is driven by Selenium through Debian's /usr/bin/chromedriver (same
-version as the browser, nothing downloaded). The page (web_demo/, trm_edge/web.py) is served on a
+version as the browser, nothing downloaded). The page (web_demo/, trm_edge/apps/web.py) is served on a
 free local port with the cross-origin-isolation headers WebAssembly threads need; each artifact is
 mounted at /artifacts/<name>/ from where it was exported. `window.trm.benchArtifact` (web_demo/js/
 bench.js) measures it exactly like trm_edge/bench/host.py and returns one `runtimes[]` entry of
@@ -38,7 +38,7 @@ def find_browser() -> tuple[str, str]:
 def reachability() -> tuple[bool, str]:
     try:
         browser, _ = find_browser()
-        from trm_edge.web import check_page
+        from trm_edge.apps.web import check_page
 
         check_page()
     except TRMEdgeError as e:
@@ -105,7 +105,7 @@ class Browser:
 
 def bench_browser(specs, settings, inputs, labels, progress: bool = True) -> tuple[list[dict], dict]:
     """Every artifact's browser entry (errors recorded per runtime) and the browser's description."""
-    from trm_edge.web import serving
+    from trm_edge.apps.web import serving
 
     mounts = {f"artifacts/{i}": s.path for i, s in enumerate(specs)}
     puzzles = {"inputs": inputs.tolist(), "labels": labels.tolist()}

@@ -68,6 +68,14 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
     return out
 
 
+def emulate_cpus() -> dict[str, str]:
+    """Profile name -> its qemu CPU model, for `validate --arch aarch64 --cpu PROFILE` (none if unreadable)."""
+    try:
+        return {n: p.emulate_cpu for n, p in load_profiles().items() if p.emulate_cpu}
+    except DeviceError:
+        return {}
+
+
 def get_profile(name: str, path=None) -> DeviceProfile:
     profiles = load_profiles(path)
     if name not in profiles:

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import require
-from .common import (ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of,
-                     write_artifact, write_manifest)
+from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
 
 

@@ -305,7 +305,7 @@ class ArcTask(Task):
 
     ARC is a fixed set of puzzles, not a generator, and an answer is checked against the reference
     output, not against rules: training data come from `ArcData` / `ArcTrainStream`, scoring from
-    `trm_edge.arc_eval`. `generate` and `verify` say so instead of guessing."""
+    `trm_edge.evaluate.arc`. `generate` and `verify` say so instead of guessing."""
 
     vocab_size = VOCAB
     seq_len = SEQ_LEN

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Puzzle text <-> tokens from the manifest's `task.tokens` only; blank characters and layout
-/// characters are the same as trm_edge.vectors.BLANK_CHARS / IGNORE_CHARS (and the Kotlin app).
+/// characters are the same as trm_edge.validate.vectors.BLANK_CHARS / IGNORE_CHARS (and the Kotlin app).
 public struct TokenCodec: Sendable {
     public static let blankChars: Set<Character> = [".", "0"]
     public static let ignoreChars: Set<Character> = [" ", "\t", "\r", "\n", "|", "-", "+"]

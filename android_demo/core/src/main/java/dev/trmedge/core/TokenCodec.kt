@@ -3,7 +3,7 @@ package dev.trmedge.core
 /**
  * Puzzle text <-> tokens, driven only by the manifest's `task.tokens` (nothing hard-coded):
  * a symbol maps to its token (`symbols`), a blank character to `blank`, layout characters are
- * skipped. Python twin: `trm_edge.vectors.encode_puzzle` / `decode_tokens` (same constants).
+ * skipped. Python twin: `trm_edge.validate.vectors.encode_puzzle` / `decode_tokens` (same constants).
  */
 class TokenCodec(private val enc: TokenEncoding, private val seqLen: Int) {
 
@@ -35,7 +35,7 @@ class TokenCodec(private val enc: TokenEncoding, private val seqLen: Int) {
     fun isGiven(token: Int): Boolean = token in symbolOf
 
     companion object {
-        // Text conventions of the puzzle field (as trm_edge.vectors.BLANK_CHARS / IGNORE_CHARS).
+        // Text conventions of the puzzle field (as trm_edge.validate.vectors.BLANK_CHARS / IGNORE_CHARS).
         const val BLANK_CHARS = ".0"
         const val IGNORE_CHARS = " \t\r\n|-+"
     }
