@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from the checkout (PYTHONPATH also works)
 
 from trm_edge.model import count_params  # noqa: E402
-from trm_edge.train.loop import Trainer, recipe_config  # noqa: E402
+from trm_edge.train import Trainer, preset_config  # noqa: E402
 from trm_edge.train.device import dist_setup  # noqa: E402
 
 # the short run's schedule, from the CPU pilots (scripts/schedule_pilots.py, docs/gpu_training.md): 5 % warm-up,
@@ -50,7 +50,7 @@ def versions(device: str) -> dict:
 
 
 def parity(device: str, model: dict) -> dict:
-    cfg = recipe_config("sudoku-mlp", model={"d_model": 128, **model}, n_train=1000, batch_size=32, halt=False,
+    cfg = preset_config("sudoku-mlp", model={"d_model": 128, **model}, n_train=1000, batch_size=32, halt=False,
                         val_n=0, lr=1e-4, warmup=1)
     ref, dev = Trainer(cfg, "cpu"), Trainer(cfg, device)
     losses = [(ref.train_step()["loss"], dev.train_step()["loss"]) for _ in range(3)]
@@ -65,7 +65,7 @@ def _sync(device: str) -> None:
 
 
 def throughput(device: str, model: dict, batch: int, steps: int, backend: str | None) -> dict:
-    cfg = recipe_config("sudoku-mlp", model=model, batch_size=batch, val_n=0)
+    cfg = preset_config("sudoku-mlp", model=model, batch_size=batch, val_n=0)
     t = Trainer(cfg, device, compile_backend=backend)
     t0 = time.perf_counter()
     t.train_step(host=False)  # the first step fills the whole batch (and compiles)

@@ -13,7 +13,7 @@ import time
 import torch
 
 from trm_edge.evaluate import evaluate_checkpoint
-from trm_edge.train.loop import TrainConfig, train
+from trm_edge.train import TrainConfig, train
 
 S = 300
 RUNS = {  # name: TrainConfig overrides (lr 1e-3 unless given)

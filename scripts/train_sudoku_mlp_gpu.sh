@@ -26,7 +26,7 @@
 # reads. Compressed, because the device's 64 MiB limit counts the tracked tree too (17.4 MB once the
 # bundled artifacts and app models were committed): raw state + tree would be ~69 MB.
 #
-# The recipe (trm_edge.train.loop.RECIPES["sudoku-mlp"]) is "portable": fp32 weights + bf16 EMA and AdamW
+# The recipe (trm_edge.train.loop.TRAIN_PRESETS["sudoku-mlp"]) is "portable": fp32 weights + bf16 EMA and AdamW
 # moments, no ACT carry, every file <= 16 MiB. `--time-budget` counts the training seconds of this
 # session (a resumed run gets a fresh budget). The package pins torch 2.13; on a GPU image with its
 # own torch, run from the checkout (PYTHONPATH) instead of `pip install -e .`.

@@ -7,7 +7,7 @@ import pytest
 @pytest.fixture(scope="session")
 def _trained_tiny(tmp_path_factory):
     """A sudoku4-tiny checkpoint after 10 training steps (schema and CLI tests; not accuracy)."""
-    from trm_edge.train.loop import TrainConfig, train
+    from trm_edge.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny4") / "run"
     cfg = TrainConfig.from_dict(dict(preset="sudoku4-tiny", n_train=256, steps=10, batch_size=16, warmup=5,

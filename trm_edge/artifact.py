@@ -31,7 +31,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,20 @@ class Artifact:
 
     @property
     def size_bytes(self) -> int:
-        return sum(f["bytes"] for f in self.manifest["files"].values())
+        return files_bytes(self.manifest)
 
     @property
     def seconds(self) -> float:
         return self.manifest["export_seconds"]
 
 
+def files_bytes(manifest: dict) -> int:
+    """An artifact's size: the bytes of the files its manifest lists (the manifest itself excluded)."""
+    return sum(f.get("bytes", 0) for f in (manifest.get("files") or {}).values())
+
+
 # ---- hashing -----------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -83,7 +88,7 @@ def list_files(root: Path) -> dict[str, dict]:
     out = {}
     for p in sorted(Path(root).rglob("*")):
         if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(root).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            out[p.relative_to(root).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
     return out
 
 
@@ -101,7 +106,7 @@ def verify_files(root: Path, manifest: dict) -> None:
             raise ArtifactError(f"artifact {root}: {rel} is a symlink (artifacts hold plain files only)")
         if not p.is_file():
             raise ArtifactError(f"artifact {root} is incomplete: {rel} is missing")
-        if not isinstance(meta, dict) or p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
+        if not isinstance(meta, dict) or p.stat().st_size != meta.get("bytes") or file_sha256(p) != meta.get("sha256"):
             raise ArtifactError(f"artifact {root} is tampered or corrupt: sha256 of {rel} does not "
                                 "match the manifest")
 
@@ -239,10 +244,7 @@ def task_info(cfg) -> dict:
         task = get_task(cfg.task)
     except (ValueError, ImportError):
         task = None
-    enc = getattr(task, "token_encoding", None)
-    if callable(enc):
-        info["tokens"] = enc()
-    elif task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
+    if task is not None and hasattr(task, "size") and cfg.task.startswith("sudoku"):
         n = task.size
         info["tokens"] = {"pad": 0, "blank": 1,
                           "symbols": {str(d): d + 1 for d in range(1, n + 1)},
@@ -255,6 +257,21 @@ def task_info(cfg) -> dict:
         side = int(round(cfg.seq_len ** 0.5))
         info["board"] = [side, side] if side * side == cfg.seq_len else [cfg.seq_len]
     return info
+
+
+def model_block(cfg, params: int | None = None, puzzle_rows=None) -> dict:
+    """The manifest's "model" block of a TRMConfig: what every exporter writes and what the eager
+    session reports as its own manifest (`params`: the weight count, `puzzle_rows`: the kept rows of
+    a puzzle-embedding table, see trm_edge.model.keep_puzzle_rows)."""
+    block = {"d_model": cfg.d_model, "total_len": cfg.total_len, "seq_len": cfg.seq_len,
+             "vocab_size": cfg.vocab_size, "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
+             "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup, "halt_threshold": cfg.halt_threshold,
+             "mixer": cfg.mixer, "pos": cfg.pos, "n_layers": cfg.n_layers, "config": asdict(cfg)}
+    if params is not None:
+        block["params"] = params
+    if puzzle_rows is not None:
+        block["puzzle_rows"] = list(puzzle_rows)
+    return block
 
 
 def write_manifest(root: Path, *, name: str, target: str, mode: str, precision: str, depth: int | None,

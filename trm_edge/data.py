@@ -28,6 +28,7 @@ from .tasks.base import Task
 DATA_VERSION = 1     # bump when generation changes, so stale caches are not reused
 CHUNK = 500          # puzzles per generation chunk (one seed each)
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+N_TRAIN = 20000      # generated training puzzles by default (val/test are de-duplicated against them)
 
 
 def cache_dir() -> Path:

@@ -28,3 +28,22 @@ def require(module: str, extra: str):
         raise MissingExtraError(
             f"{module} is not installed ({e.name or e}); install it with: pip install 'trm-edge[{extra}]'"
         ) from None
+
+
+def extra_for(module: str) -> str | None:
+    """The extra that installs top-level `module`, read from this package's installed metadata (the
+    one list: pyproject.toml's optional-dependencies); None if no extra names it."""
+    import re
+    from importlib import metadata
+
+    try:
+        reqs = metadata.requires("trm-edge") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for req in reqs:
+        name = re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", req)
+        # distribution name -> import name: the normalized name, except PyYAML's `yaml`
+        if extra and extra.group(1) not in ("all", "test") and {"pyyaml": "yaml"}.get(name, name.replace("-", "_")) == module:
+            return extra.group(1)
+    return None

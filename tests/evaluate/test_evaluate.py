@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trm_edge.checkpoint import load_model
-from trm_edge.evaluate import calibrate_checkpoint, calibrate_threshold, evaluate_checkpoint, halting_outcome, score
+from trm_edge.evaluate import tune_halt_threshold, fit_halt_threshold, evaluate_checkpoint, halting_outcome, score
 
 
 def test_eval_json_schema_has_one_entry_per_depth(tiny_ckpt):
@@ -41,11 +41,11 @@ def test_calibrate_threshold_trades_steps_for_accuracy():
     # 4 samples, 3 steps; q_halt rises with the step; sample 3 is only right at step 3
     q = np.array([[0.1, 0.1, 0.1, 0.1], [1.0, 1.0, 1.0, 0.5], [2.0, 2.0, 2.0, 2.0]])
     solved = np.array([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1]], bool)
-    exact = calibrate_threshold(q, solved, max_drop=0.0)
+    exact = fit_halt_threshold(q, solved, max_drop=0.0)
     assert exact["exact"] == 1.0 and exact["full_depth_exact"] == 1.0
     # halting at step 1 would lose sample 3: with no allowed drop, it must wait for q > 0.5 on sample 3
     assert halting_outcome(q, solved, exact["threshold"])[0] == 1.0
-    loose = calibrate_threshold(q, solved, max_drop=0.25)
+    loose = fit_halt_threshold(q, solved, max_drop=0.25)
     assert loose["mean_steps"] == 1.0 and loose["exact"] == 0.75
 
 
@@ -63,7 +63,7 @@ def test_calibrate_checkpoint_stores_threshold(tiny_ckpt, tmp_path):
 
     ck = tmp_path / "ck"
     shutil.copytree(tiny_ckpt, ck)
-    res = calibrate_checkpoint(ck, n=32, device="cpu")
+    res = tune_halt_threshold(ck, n=32, device="cpu")
     assert np.isfinite(res["threshold"]) and res["split"] == "val" and res["n"] == 32
     cfg = json.loads((ck / "config.json").read_text())
     assert cfg["halt_threshold"] == pytest.approx(res["threshold"])

@@ -20,7 +20,8 @@ from trm_edge.checkpoint import save_model
 from trm_edge.errors import ArtifactError, TRMEdgeError
 from trm_edge.export import Recipe, UnsupportedError, export, target_module
 from trm_edge.data import eval_puzzles as puzzles
-from trm_edge.validate import compare, validate
+from trm_edge.validate import validate
+from trm_edge.validate.rule import compare
 from trm_edge.model import TRMConfig, build_model
 from trm_edge.runtime import EagerSession, load
 from trm_edge.tasks.base import PuzzleError
@@ -131,7 +132,7 @@ def test_validate_report_passes(tiny, artifacts):
 def test_validate_tolerance_follows_the_fp32_noise_floor(tiny, artifacts, monkeypatch):
     """Beyond 1e-3 x max|logits|, an fp32 artifact passes only within 2x eager fp32's own distance
     from an fp64 run (a chaotic recursion amplifies rounding; sudoku9 needs it at steps 6-8)."""
-    import trm_edge.validate as val
+    import trm_edge.validate.rule as val
 
     path = artifacts("tflite", "looped").path
     rep = validate(path, n=16)
@@ -139,7 +140,7 @@ def test_validate_tolerance_follows_the_fp32_noise_floor(tiny, artifacts, monkey
     errs = [r["logits_err"] for r in rep["steps"]]
     monkeypatch.setitem(val.TOLERANCE, "fp32", 1e-12)             # only the floor rule can pass now
     for factor, passed in ((0.6, True), (0.4, False)):            # err = 1.7x / 2.5x the floor
-        monkeypatch.setattr(val, "fp32_noise_floor", lambda *a, f=factor: [f * e for e in errs])
+        monkeypatch.setattr(val, "fp32_noise_floor", lambda *a, f=factor: [{"logits_err": f * e} for e in errs])
         assert validate(path, n=16)["passed"] is passed
 
 

@@ -44,7 +44,7 @@ def _need(target):
 def trained(tmp_path_factory):
     """(checkpoint dir, eager fp32 model) of a sudoku4-tiny model trained to solve puzzles."""
     from trm_edge.checkpoint import load_model
-    from trm_edge.train.loop import TrainConfig, train
+    from trm_edge.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("q4")
     with pytest.MonkeyPatch.context() as mp:

@@ -112,13 +112,13 @@ def one_thread(monkeypatch, tmp_path):
 
 def test_recipe_has_the_paper_hyperparameters():
     from trm_edge.model import TRMConfig
-    from trm_edge.train.loop import recipe_config
+    from trm_edge.train import preset_config
 
-    cfg = recipe_config("sudoku-mlp", batch_size=8, model={"d_model": 32})
+    cfg = preset_config("sudoku-mlp", batch_size=8, model={"d_model": 32})
     assert (cfg.lr, cfg.weight_decay, cfg.betas, cfg.warmup, cfg.ema) == (1e-4, 1.0, (0.9, 0.95), 2000, 0.999)
     assert (cfg.halt, cfg.halt_explore, cfg.loss, cfg.n_train, cfg.portable) == (True, 0.1, "stablemax", 1000, True)
     assert cfg.batch_size == 8 and cfg.model == {"task": "sudoku9-hard", "d_model": 32}
-    assert recipe_config("sudoku-mlp").batch_size == 768
+    assert preset_config("sudoku-mlp").batch_size == 768
     m = TRMConfig.preset("sudoku-mlp")
     assert (m.n_latent, m.T, m.n_sup, m.d_model, m.mixer) == (6, 3, 16, 512, "mlp")
 
@@ -126,16 +126,16 @@ def test_recipe_has_the_paper_hyperparameters():
 def test_recipe_resume_across_two_budgeted_runs_is_identical(one_thread, tmp_path, monkeypatch):
     """4 steps in one run == 1 step (time budget hit) + resume for 3, bit for bit; sharded state files."""
     from trm_edge.train import state as train_state
-    from trm_edge.train.loop import recipe_config, train
+    from trm_edge.train import preset_config, train
 
     kw = dict(model=TINY_MODEL, steps=4, portable=False, **TINY)
-    full = train(recipe_config("sudoku-mlp", **kw), tmp_path / "full", device="cpu", progress=False)
+    full = train(preset_config("sudoku-mlp", **kw), tmp_path / "full", device="cpu", progress=False)
     monkeypatch.setattr(train_state, "MAX_SHARD_BYTES", 64 * 1024)  # force many shards and split tensors
-    first = train(recipe_config("sudoku-mlp", time_budget=1e-9, **kw), tmp_path / "cut", device="cpu", progress=False)
+    first = train(preset_config("sudoku-mlp", time_budget=1e-9, **kw), tmp_path / "cut", device="cpu", progress=False)
     assert first["stopped_by"] == "time budget" and first["step"] == 1
     shards = sorted((tmp_path / "cut" / "train_state").glob("state-*.safetensors"))
     assert len(shards) > 3 and all(f.stat().st_size <= 64 * 1024 + 4096 for f in shards)
-    second = train(recipe_config("sudoku-mlp", time_budget=1e9, **kw), tmp_path / "cut", device="cpu",
+    second = train(preset_config("sudoku-mlp", time_budget=1e9, **kw), tmp_path / "cut", device="cpu",
                    resume=True, progress=False)
     assert second["step"] == full["step"] == 4 and second["loss"] == full["loss"]
     a, _ = train_state.load_train_state(tmp_path / "full")

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from trm_edge.checkpoint import load_model
-from trm_edge.train.loop import Trainer, TrainConfig, recipe_config, train
+from trm_edge.train import Trainer, TrainConfig, preset_config, train
 from trm_edge.train.state import load_train_state, save_train_state, unprefixed
 
 TRM = [sys.executable, "-c", "from trm_edge.cli import main; main()"]
@@ -82,7 +82,7 @@ def test_time_budget_runs_resume_portable_paper_recipe(tmp_path):
     import shutil
 
     def cfg(**kw):
-        return recipe_config("sudoku-mlp", model={"d_model": 32, "n_sup": 2, "T": 1, "n_latent": 1},
+        return preset_config("sudoku-mlp", model={"d_model": 32, "n_sup": 2, "T": 1, "n_latent": 1},
                              n_train=64, batch_size=8, warmup=2, checkpoint_every=0, log_every=0, val_n=0, **kw)
 
     run = tmp_path / "run"
@@ -200,7 +200,7 @@ def test_sigterm_leaves_loadable_checkpoint_and_resume_continues(tmp_path):
 def test_sudoku_paper_recipe_matches_the_authors():
     """Puzzle-id embedding sign-SGD lr 1e-4 / wd 1.0 (authors' Sudoku and Maze commands) and
     50,000 epochs x 1000 puzzles / batch 768 = 65,104 steps (int(), as pretrain.py computes it)."""
-    cfg = recipe_config("sudoku-mlp")
+    cfg = preset_config("sudoku-mlp")
     assert (cfg.puzzle_lr, cfg.puzzle_weight_decay) == (1e-4, 1.0)
     assert cfg.steps == 65_104 and cfg.batch_size == 768 and cfg.n_train == 1000
     assert (cfg.lr, cfg.weight_decay, cfg.warmup) == (1e-4, 1.0, 2000)

@@ -303,9 +303,9 @@ def test_paper_state_carry_fits_64_mib(tmp_path):
     moments) plus a few KiB: measured here at D=32, then applied to the paper model (D=512, 5.03M
     params; its real state measured 50.3 MB). With the tracked tree it fits the 64 MiB carry."""
     from trm_edge.model import TRMConfig, build_model, count_params
-    from trm_edge.train.loop import recipe_config
+    from trm_edge.train import preset_config
 
-    cfg = recipe_config("sudoku-mlp", model={"task": "sudoku9", "d_model": 32}, n_train=16, batch_size=2, val_n=0)
+    cfg = preset_config("sudoku-mlp", model={"task": "sudoku9", "d_model": 32}, n_train=16, batch_size=2, val_n=0)
     t = Trainer(cfg, "cpu")
     t.train_step()
     t.save(tmp_path)

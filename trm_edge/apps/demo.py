@@ -3,8 +3,6 @@ accuracy-per-depth table on fresh puzzles."""
 from __future__ import annotations
 
 import importlib.util
-import json
-import math
 import re
 import time
 from pathlib import Path
@@ -12,11 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TRMEdgeError
+from ..runtime.loop import halt_probability
 from ..tasks.base import PuzzleError
-
-
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-v)) if v > -60 else 0.0
 
 
 def read_puzzle(puzzle: str) -> str:
@@ -97,8 +92,8 @@ def solve_steps(sess, task, tokens: np.ndarray, max_steps: int | None = None, al
         pred = r.preds[s, 0]
         changed = int((pred != prev).sum()) if s else int((pred != tokens).sum())
         halt = " -> halt" if s + 1 == int(r.halted_at[0]) and r.q_halt[s, 0] > thr else ""
-        echo(f"\nstep {s + 1}/{steps}: halting confidence {_sigmoid(float(r.q_halt[s, 0])):.3f}"
-             f" (threshold {_sigmoid(thr):.3f}), {changed} cells changed{halt}")
+        echo(f"\nstep {s + 1}/{steps}: halting confidence {halt_probability(float(r.q_halt[s, 0])):.3f}"
+             f" (threshold {halt_probability(thr):.3f}), {changed} cells changed{halt}")
         echo(task.render(pred))
         prev = pred
     answer = r.preds[last - 1, 0]

@@ -240,7 +240,7 @@ def run_runner_bench(adb: Adb, artifact: str | os.PathLike, runner: str, threads
     per_step = t["avg_ms"] / (man.get("depth") or 1)
     return {"name": f"{name}-{Path(runner).name}", "target": "runner", "precision": man.get("precision"),
             "mode": man.get("mode"), "delegate": None, "artifact": remote,
-            "size_bytes": sum(f.get("bytes", 0) for f in (man.get("files") or {}).values()),
+            "size_bytes": artifact_mod.files_bytes(man),
             "load_ms": t["init_ms"], "first_call_ms": t["first_ms"], "peak_rss_mb": t["peak_mb"],
             "baseline_rss_mb": None, "rss_scope": "app", "error": None, "halting": None,
             "depths": [{"depth": man.get("depth") or 1,

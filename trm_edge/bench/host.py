@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trm_edge.errors import ArtifactError, TRMEdgeError
+from trm_edge.errors import TRMEdgeError
 from trm_edge.runtime.loop import host_loop
 
 PROGRESS = "trm-edge-progress"  # stderr line prefix a worker uses to tick the parent's progress bar
@@ -111,12 +111,15 @@ def _peak_rss_mb() -> float | None:
 
 
 def dir_size(path: str | os.PathLike) -> int:
+    """Bytes of a runtime's weights: a file, a checkpoint's model.safetensors or an artifact's files."""
+    from trm_edge.artifact import MANIFEST, files_bytes, read_manifest
+
     p = Path(path)
     if p.is_file():
         return p.stat().st_size
-    if (p / "model.safetensors").exists() and not (p / "manifest.json").exists():  # a checkpoint
-        return (p / "model.safetensors").stat().st_size
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    if (p / MANIFEST).exists():
+        return files_bytes(read_manifest(p))
+    return (p / "model.safetensors").stat().st_size
 
 
 def _chunks(inputs: np.ndarray, batch: int):

@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..artifact import PRECISIONS, TARGETS
 from ..safe_io import check_writable, write_text
 
 SIZE_GOAL, ACC_GOAL_POINTS = 0.30, 1.0
@@ -32,8 +33,8 @@ SIZE_GOAL, ACC_GOAL_POINTS = 0.30, 1.0
 
 @dataclass(frozen=True)
 class QuantReportConfig:
-    targets: tuple = ("onnx", "executorch", "tflite", "coreml")
-    precisions: tuple = ("fp32", "int8", "int8-dynamic", "fp16")  # unsupported pairs are listed as such
+    targets: tuple = TARGETS
+    precisions: tuple = PRECISIONS     # unsupported pairs are listed as such
     mode: str = "looped"               # looped | unrolled (unrolled at depth n_sup)
     n: int = 1000                      # test puzzles
     depths: tuple = (1, 2, 4, 8, 16)   # reported depths (clipped to n_sup; n_sup is always added)

@@ -118,7 +118,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     from trm_edge.bench import devices as devmod
     from trm_edge.bench.report import SCHEMA, add_derived
     from trm_edge.bench.roofline import flops_per_step
-    from trm_edge.data import eval_puzzles
+    from trm_edge.evaluate import test_split
 
     profile = devmod.get_profile(req.device)
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
@@ -150,7 +150,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         settings.threads = profile.threads
     specs = [spec_from_artifact(a) for a in req.artifacts]
     if req.all_targets or not req.artifacts:
-        targets = [t for t in ("onnx", "executorch", "tflite", "coreml") if t in profile.targets]
+        targets = [t for t in artifact.TARGETS if t in profile.targets]
         if "coreml" in targets and ((profile.reach == "local" and sys.platform != "darwin")
                                     or profile.platform == "android"):
             targets.remove("coreml")
@@ -160,7 +160,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         m = artifact.read_manifest(Path(s.path))
         if (m.get("model") or {}).get("config", config) != config:
             notes.append(f"{s.name}: exported from a different model config than {ckpt_dir}")
-    inputs, labels = eval_puzzles(cfg.task, settings.n_puzzles, settings.seed)  # the same for every runtime
+    # the same puzzles for every runtime, held out from the model's training puzzles
+    inputs, labels, _, _ = test_split(cfg.task, settings.n_puzzles, settings.seed, ckpt_dir)
 
     result = {
         "schema": SCHEMA, "fixture": False,

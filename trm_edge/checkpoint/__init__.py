@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from .. import package_data
+from ..artifact import file_sha256  # noqa: F401  (re-exported: checkpoints are hashed the same way)
 from ..errors import ArtifactError
 from ..safe_io import atomic_write_dir  # noqa: F401  (re-exported: the writers import it from here)
 
@@ -111,14 +112,6 @@ def read_safetensors(path) -> dict:
             from None
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def training_data(d: Path | None) -> tuple[int, int]:
     """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
     so that val/test puzzles are de-duplicated against exactly those training puzzles."""
@@ -126,7 +119,9 @@ def training_data(d: Path | None) -> tuple[int, int]:
 
     f = Path(d) / "training.json" if d is not None else None
     tc = training_info(read_json(f, "training.json"), str(f))["train_config"] if f is not None and f.exists() else {}
-    return int(tc.get("n_train", 20000)), int(tc.get("data_seed", 0))
+    from ..data import N_TRAIN
+
+    return int(tc.get("n_train", N_TRAIN)), int(tc.get("data_seed", 0))
 
 
 def weights_sha256(model) -> str:

@@ -55,7 +55,7 @@ TASKS = {(16, 6): "sudoku4", (36, 8): "sudoku6", (81, 11): "sudoku9", (64, 6): "
          (144, 6): "maze12", (900, 6): "maze30", (900, 12): "arc1"}
 
 
-class ImportError_(TRMEdgeError):
+class AuthorsCheckpointError(TRMEdgeError):
     """The checkpoint or its config is not something this importer can map exactly."""
 
 
@@ -66,15 +66,15 @@ def _find_files(path: Path) -> tuple[Path, Path]:
                        key=lambda p: int(p.name[5:]))
         named = [path / n for n in ("checkpoint", "checkpoint.pt") if (path / n).is_file()]
         if not steps and not named:
-            raise ImportError_(f"no step_<N> (or checkpoint) file in {path}")
+            raise AuthorsCheckpointError(f"no step_<N> (or checkpoint) file in {path}")
         weights = steps[-1] if steps else named[0]   # `checkpoint`: HRM's published folders name it so
     elif path.is_file():
         weights = path
     else:
-        raise ImportError_(f"no such file or directory: {path}")
+        raise AuthorsCheckpointError(f"no such file or directory: {path}")
     cfg = weights.parent / CONFIG_FILE
     if not cfg.is_file():
-        raise ImportError_(f"{CONFIG_FILE} not found beside {weights} (the authors' run directory has it)")
+        raise AuthorsCheckpointError(f"{CONFIG_FILE} not found beside {weights} (the authors' run directory has it)")
     return weights, cfg
 
 
@@ -86,9 +86,9 @@ def _read_yaml(path: Path) -> dict:
     try:
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise ImportError_(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise AuthorsCheckpointError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("arch"), dict):
-        raise ImportError_(f"{path} has no 'arch:' section")
+        raise AuthorsCheckpointError(f"{path} has no 'arch:' section")
     return cfg
 
 
@@ -98,8 +98,8 @@ def _read_dataset(d: Path) -> dict:
             try:
                 return json.loads(p.read_text())
             except json.JSONDecodeError as e:
-                raise ImportError_(f"{p} is not valid JSON: {e}") from None
-    raise ImportError_(f"no {DATASET_FILE} in {d} (nor in its train/ or test/)")
+                raise AuthorsCheckpointError(f"{p} is not valid JSON: {e}") from None
+    raise AuthorsCheckpointError(f"no {DATASET_FILE} in {d} (nor in its train/ or test/)")
 
 
 def load_state(weights: Path) -> dict:
@@ -109,10 +109,10 @@ def load_state(weights: Path) -> dict:
     try:
         raw = torch.load(str(weights), map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusal, truncated file, not a torch file
-        raise ImportError_(f"cannot read {weights} as a tensor state dict (weights_only): "
+        raise AuthorsCheckpointError(f"cannot read {weights} as a tensor state dict (weights_only): "
                            f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        raise ImportError_(f"{weights} is not a state dict of tensors")
+        raise AuthorsCheckpointError(f"{weights} is not a state dict of tensors")
     out = {}
     for k, v in raw.items():
         for prefix in ("_orig_mod.", "model.inner.", "inner."):
@@ -127,7 +127,7 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
 
     name = arch.get("name", SUPPORTED_ARCH)
     if name not in (SUPPORTED_ARCH, HRM_ARCH):
-        raise ImportError_(f"unsupported arch.name {name!r} (supported: {SUPPORTED_ARCH}, {HRM_ARCH})")
+        raise AuthorsCheckpointError(f"unsupported arch.name {name!r} (supported: {SUPPORTED_ARCH}, {HRM_ARCH})")
     hrm = name == HRM_ARCH
     D = int(arch["hidden_size"])
     ndim = int(arch.get("puzzle_emb_ndim", 0))
@@ -135,14 +135,14 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
     if plen == 0:
         plen = -(-ndim // D)   # the authors' ceil(puzzle_emb_ndim / hidden_size)
     if ndim != D:
-        raise ImportError_(f"unsupported puzzle_emb_ndim={ndim}: only puzzle_emb_ndim == hidden_size ({D}) "
+        raise AuthorsCheckpointError(f"unsupported puzzle_emb_ndim={ndim}: only puzzle_emb_ndim == hidden_size ({D}) "
                            "maps onto trm-edge's one-vector puzzle prefix")
     if int(arch.get("num_key_value_heads", arch.get("num_heads", 1))) != int(arch.get("num_heads", 1)):
-        raise ImportError_("unsupported num_key_value_heads != num_heads (grouped-query attention)")
+        raise AuthorsCheckpointError("unsupported num_key_value_heads != num_heads (grouped-query attention)")
     mlp_t = bool(arch.get("mlp_t", False)) and not hrm
     pos = str(arch.get("pos_encodings", "rope"))
     if pos not in ("rope", "learned", "none"):
-        raise ImportError_(f"unsupported pos_encodings {pos!r} (rope, learned or none)")
+        raise AuthorsCheckpointError(f"unsupported pos_encodings {pos!r} (rope, learned or none)")
     if mlp_t and pos == "rope":
         pos = "none"  # the authors compute RoPE tables but the MLP mixer never reads them
     vocab = int(meta.get("vocab_size") or state["embed_tokens.embedding_weight"].shape[0])
@@ -153,7 +153,7 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
     if seq_len is None and pos == "learned" and "embed_pos.embedding_weight" in state:
         seq_len = state["embed_pos.embedding_weight"].shape[0] - plen
     if seq_len is None:
-        raise ImportError_("seq_len is not in the weights of an attention model with RoPE: give --dataset DIR "
+        raise AuthorsCheckpointError("seq_len is not in the weights of an attention model with RoPE: give --dataset DIR "
                            "(its dataset.json) or --seq-len")
     seq_len = int(seq_len)
     from ..tasks import generic_name, get_task
@@ -161,9 +161,9 @@ def _arch_config(arch: dict, state: dict, meta: dict, task: str | None):
     try:
         t = get_task(task)
     except ValueError as e:
-        raise ImportError_(str(e)) from None
+        raise AuthorsCheckpointError(str(e)) from None
     if (t.seq_len, t.vocab_size) != (seq_len, vocab):
-        raise ImportError_(f"task {task} has seq_len={t.seq_len}, vocab={t.vocab_size}; "
+        raise AuthorsCheckpointError(f"task {task} has seq_len={t.seq_len}, vocab={t.vocab_size}; "
                            f"the checkpoint has seq_len={seq_len}, vocab={vocab}")
     return TRMConfig(
         task=task, vocab_size=vocab, seq_len=seq_len, d_model=D, n_layers=int(arch["L_layers"]),
@@ -234,16 +234,16 @@ def map_state(state: dict, cfg, fold_continue: bool = False) -> tuple[dict, list
                 notes.append(note)
         out[new] = t.contiguous()
     if unknown:
-        raise ImportError_(f"unknown tensors in the checkpoint: {', '.join(sorted(unknown)[:6])}"
+        raise AuthorsCheckpointError(f"unknown tensors in the checkpoint: {', '.join(sorted(unknown)[:6])}"
                            + (f" (+{len(unknown) - 6} more)" if len(unknown) > 6 else ""))
     missing = sorted(set(expected) - set(out))
     if missing:
-        raise ImportError_("missing tensors for the config in all_config.yaml: "
+        raise AuthorsCheckpointError("missing tensors for the config in all_config.yaml: "
                            + ", ".join(_authors_name(k) for k in missing[:6]))
     bad = [f"{k} {tuple(out[k].shape)} (expected {expected[k]})" for k in expected
            if tuple(out[k].shape) != expected[k]]
     if bad:
-        raise ImportError_(f"mis-shaped tensors for the config in all_config.yaml: {'; '.join(bad[:4])}")
+        raise AuthorsCheckpointError(f"mis-shaped tensors for the config in all_config.yaml: {'; '.join(bad[:4])}")
     return out, notes
 
 
@@ -267,11 +267,11 @@ def import_checkpoint(path, out, dataset=None, seq_len: int | None = None, task:
     state = load_state(weights)
     for need in ("embed_tokens.embedding_weight", "puzzle_emb.weights"):
         if need not in state and not (need == "puzzle_emb.weights" and meta.get("num_puzzle_identifiers")):
-            raise ImportError_(f"missing tensor {need} in {weights}")
+            raise AuthorsCheckpointError(f"missing tensor {need} in {weights}")
     try:
         cfg = _arch_config(run["arch"], state, meta, task)
     except KeyError as e:
-        raise ImportError_(f"{cfg_path}: arch has no {e.args[0]!r}") from None
+        raise AuthorsCheckpointError(f"{cfg_path}: arch has no {e.args[0]!r}") from None
     hrm = run["arch"].get("name") == HRM_ARCH
     fold = hrm or run["arch"].get("no_ACT_continue", True) is False
     tensors, notes = map_state(state, cfg, fold_continue=fold)

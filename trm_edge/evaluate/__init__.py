@@ -23,9 +23,9 @@ compounded error a deployed artifact accumulates, not a one-step error. Without 
 artifact is scored alone (drift null).
 
 Calibration: the authors' q_halt > 0 halts too early on small models (spec: 0.89 instead of 0.95
-exact). `calibrate_threshold` picks, on a validation split from the training distribution (never
+exact). `fit_halt_threshold` picks, on a validation split from the training distribution (never
 test), the threshold with the fewest mean steps whose exact accuracy is within `max_drop` of the
-full-depth accuracy, and `calibrate_checkpoint` stores it in the checkpoint's config.json.
+full-depth accuracy, and `tune_halt_threshold` stores it in the checkpoint's config.json.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifact import files_bytes
 from ..errors import ArtifactError, TRMEdgeError
 from ..safe_io import check_writable, write_text
 
@@ -79,7 +80,7 @@ def evaluate_session(sess, inputs: np.ndarray, labels: np.ndarray, max_steps: in
     return score(preds, q, labels, threshold, task)
 
 
-def calibrate_threshold(q_halt: np.ndarray, solved: np.ndarray, max_drop: float = 0.005) -> dict:
+def fit_halt_threshold(q_halt: np.ndarray, solved: np.ndarray, max_drop: float = 0.005) -> dict:
     """Threshold with the fewest mean steps whose exact accuracy >= full-depth accuracy - max_drop.
 
     Candidates: midpoints between observed q_halt values (at most ~2000 of them), 0 (the authors'
@@ -100,7 +101,7 @@ def calibrate_threshold(q_halt: np.ndarray, solved: np.ndarray, max_drop: float 
     return best
 
 
-def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
+def tune_halt_threshold(path, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                          max_drop: float = 0.005, device: str = "cpu") -> dict:
     """Choose q_halt's threshold on the validation split and write it into config.json.
 
@@ -123,7 +124,7 @@ def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: 
     task = get_task(model.cfg.task)
     inputs, labels = load_split(task, "val", n, seed, n_train=n_train)
     preds, q = run_all_steps(EagerSession(model, device=device), inputs, model.cfg.n_sup)
-    result = calibrate_threshold(q, (preds == labels[None]).all(-1), max_drop)
+    result = fit_halt_threshold(q, (preds == labels[None]).all(-1), max_drop)
     result.update(split="val", n=n, seed=seed, max_drop=max_drop)
     thr = result["threshold"]
     if not np.isfinite(thr):  # JSON has no inf: never halt early = a threshold above any logit
@@ -135,21 +136,32 @@ def calibrate_checkpoint(path, n: int = 1000, seed: int | None = None, n_train: 
     return result
 
 
+def test_split(task: str, n: int, seed: int | None, checkpoint_dir=None, n_train: int | None = None,
+               givens: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """n test puzzles of `task`, de-duplicated against the training puzzles of `checkpoint_dir`
+    (its training.json; the defaults without one) -> (inputs, labels, seed, n_train). What eval,
+    validate and bench all score; `seed` None: the checkpoint's data seed."""
+    from ..checkpoint import training_data
+    from ..data import eval_puzzles
+
+    n_train0, seed0 = training_data(Path(checkpoint_dir) if checkpoint_dir else None)
+    n_train, seed = n_train or n_train0, seed0 if seed is None else seed
+    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train, givens=givens)
+    return inputs, labels, seed, n_train
+
+
 def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_train: int | None = None,
                         max_steps: int | None = None, threshold: float | None = None,
                         device: str = "cpu", batch_size: int = 256,
                         givens: tuple[int, int] | None = None) -> dict:
     """`trm-edge eval`: the checkpoint on `n` fresh test puzzles (de-duplicated against training)."""
-    from ..checkpoint import resolve, training_data
-    from ..data import eval_puzzles
+    from ..checkpoint import resolve
     from ..runtime import load
 
     d = resolve(path)
     sess = load(d, device=device)
-    n_train0, seed0 = training_data(d)
-    n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = sess.manifest["task"]["name"]
-    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train, givens=givens)
+    inputs, labels, seed, n_train = test_split(task, n, seed, d, n_train, givens)
     thr = sess.halt_threshold if threshold is None else threshold
     out = evaluate_session(sess, inputs, labels, max_steps or sess.max_steps, thr, task, batch_size)
     out.update(checkpoint=str(d), split="test", seed=seed, n_train=n_train, givens=givens and list(givens))
@@ -282,8 +294,6 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
     """Accuracy per depth + halting of one artifact on `n` test puzzles, + drift vs eager fp32
     (drift=None: when PyTorch is installed; the test split follows the source checkpoint's
     training data when that checkpoint is here, else the defaults)."""
-    from ..checkpoint import training_data
-    from ..data import eval_puzzles
     from ..runtime import load
 
     sess = load(path, threads=threads)
@@ -294,17 +304,15 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
         if checkpoint:
             raise
         d = None
-    n_train0, seed0 = training_data(d)
-    n_train, seed = n_train or n_train0, seed0 if seed is None else seed
     task = man["task"]["name"]
-    inputs, labels = eval_puzzles(task, n, seed, n_train=n_train, givens=givens)
+    inputs, labels, seed, n_train = test_split(task, n, seed, d, n_train, givens)
     steps = max_steps or sess.max_steps
     thr = sess.halt_threshold if threshold is None else threshold
     if drift is None:
         drift = importlib.util.find_spec("torch") is not None and d is not None
     out_common = dict(artifact=str(Path(path)), name=sess.name, target=man["target"],
                       precision=man["precision"], mode=sess.mode,
-                      size_bytes=sum(f["bytes"] for f in man["files"].values()),
+                      size_bytes=files_bytes(man),
                       checkpoint=None if d is None else str(d), split="test", seed=seed, n_train=n_train,
                       givens=givens and list(givens))
     if not drift:

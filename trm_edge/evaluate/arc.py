@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ArtifactError, TRMEdgeError
+from ..runtime.loop import halt_probability
 from ..safe_io import write_text
 from ..tasks.arc import SEQ_LEN, VOCAB, ArcData, ArcSpec, decode_grid
 
@@ -50,7 +51,7 @@ def vote(answers: list[tuple[np.ndarray, float]]) -> list[Candidate]:
             continue
         entry = pool.setdefault(_key(grid), [grid, 0, 0.0])
         entry[1] += 1
-        entry[2] += float(1.0 / (1.0 + np.exp(-q)))
+        entry[2] += halt_probability(float(q))
     cands = [Candidate(g, n, s / n) for g, n, s in pool.values()]
     return sorted(cands, key=lambda c: (c.votes, c.confidence), reverse=True)
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import package_data
+from ..artifact import MODES, PRECISIONS, TARGETS   # one list each; non-fp32 precisions: export.quantize
 from ..errors import TRMEdgeError
 from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
 
-from ..artifact import MODES, PRECISIONS, TARGETS  # noqa: E402  (one list each; non-fp32: export.quantize)
 RECIPE_DIR = package_data.path("recipes")   # trm_edge/recipes/*.toml (package data)
 
 

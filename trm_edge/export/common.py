@@ -164,20 +164,11 @@ def write_manifest(root: Path, model, recipe, entry_points: dict, *, source: str
                    seconds: float, tools: tuple[str, ...] = (), extra: dict | None = None) -> dict:
     """Write root/manifest.json; `entry_points`: name -> {"file", "method"?, "inputs", "outputs"}."""
     cfg = model.cfg
-    model_block = {
-        "d_model": cfg.d_model, "total_len": cfg.total_len, "seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
-        "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
-        "n_latent": cfg.n_latent, "T": cfg.T, "n_sup": cfg.n_sup,
-        "halt_threshold": cfg.halt_threshold, "mixer": cfg.mixer, "pos": cfg.pos,
-        "n_layers": cfg.n_layers,
-        "params": sum(p.numel() for p in model.parameters()),
-        "config": asdict(cfg),
-    }
-    if getattr(model, "puzzle_rows", None) is not None:   # trm_edge.model.keep_puzzle_rows: row i = id rows[i]
-        model_block["puzzle_rows"] = list(model.puzzle_rows)
+    block = artifact.model_block(cfg, params=sum(p.numel() for p in model.parameters()),
+                                 puzzle_rows=getattr(model, "puzzle_rows", None))
     return artifact.write_manifest(
         root, name=artifact_name(recipe), target=recipe.target, mode=recipe.mode, precision=recipe.precision,
-        depth=recipe.depth, batch=recipe.batch, task=artifact.task_info(cfg), model=model_block,
+        depth=recipe.depth, batch=recipe.batch, task=artifact.task_info(cfg), model=block,
         entry_points=entry_points, source={"checkpoint": source, "weights_sha256": weights_sha256(model)},
         recipe=asdict(recipe), seconds=seconds, tools=tools, extra=extra)
 

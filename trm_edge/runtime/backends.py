@@ -25,12 +25,8 @@ class EagerSession(Session):
         import torch
 
         self.torch, self.model, self.device = torch, model.eval().to(device), device
-        cfg = model.cfg
         manifest = {"name": "eager", "target": "eager", "mode": "looped", "batch": None, "depth": None,
-                    "task": {"name": cfg.task},
-                    "model": {"seq_len": cfg.seq_len, "vocab_size": cfg.vocab_size,
-                              "puzzle_emb_len": cfg.puzzle_emb_len, "n_puzzle_ids": cfg.n_puzzle_ids,
-                              "n_sup": cfg.n_sup, "halt_threshold": cfg.halt_threshold},
+                    "task": {"name": model.cfg.task}, "model": artifact.model_block(model.cfg),
                     "source": {"checkpoint": source}}
         super().__init__(manifest, Path(source) if source else None)
 

@@ -11,10 +11,16 @@ recorded predictions no longer change). With `halt=False` all `max_steps` steps 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+
+def halt_probability(q_halt: float) -> float:
+    """The halting head's logit as a probability: sigmoid(q_halt), what the apps and the demo show."""
+    return 1.0 / (1.0 + math.exp(-q_halt)) if q_halt > -700 else 0.0   # exp overflows below -709
 
 
 def to_numpy(t: Any) -> np.ndarray:

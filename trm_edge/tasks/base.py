@@ -40,9 +40,3 @@ class Task(ABC):
     @abstractmethod
     def render(self, tokens: np.ndarray, given: np.ndarray | None = None) -> str:
         """Tokens (seq_len,) -> a human-readable board (optionally marking the givens)."""
-
-    def encode(self, text: str) -> np.ndarray:
-        return self.parse(text)
-
-    def decode(self, tokens: np.ndarray) -> str:
-        return self.render(tokens)

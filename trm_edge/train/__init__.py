@@ -1,10 +1,14 @@
-"""Training: the deep-supervision loop (loop.py), its state on disk (state.py), where it runs
+"""Training: the deep-supervision loop (loop.py) and its settings (config.py), its state on disk (state.py), where it runs
 (device.py), the ARC pieces (arc.py) and the learning-curve plot (curve.py).
 
 `from trm_edge.train import train, TrainConfig` works as before; the loop needs torch, so it is
-imported on first use and `import trm_edge.train.curve` stays torch-free.
+imported on first use and `TrainConfig` (config.py) and `import trm_edge.train.curve` stay torch-free.
 """
-_LOOP = ("train", "TrainConfig", "Trainer", "RECIPES", "recipe_config", "prepare_train_data")
+from .config import TRAIN_PRESETS, TrainConfig, preset_config
+
+__all__ = ["TRAIN_PRESETS", "TrainConfig", "preset_config", "train", "Trainer", "prepare_train_data"]
+
+_LOOP = ("train", "Trainer", "prepare_train_data")
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""Deep-supervision training with per-sample ACT halting (the TRM recipe), on CPU, CUDA or MPS.
+"""Deep-supervision training with per-sample ACT halting (the paper's training procedure), on CPU, CUDA or MPS.
 
 One optimizer step = one supervision step on a batch "carry": every sample in the batch has its
 own (y, z) state and step count. After the step a sample halts when q_halt > 0 or at n_sup; with
@@ -30,7 +30,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -42,76 +42,9 @@ from ..data import TrainStream, load_split
 from ..model import TRMConfig, TinyRecursiveModel, build_model, count_params
 from ..tasks import get_task
 from .arc import arc_setup, is_arc, split_optimizers
+from .config import RESUMABLE, TrainConfig
 from .device import any_rank, compile_step, dist_setup, to_device
 from .state import load_train_state, optimizer_from_flat, optimizer_to_flat, prefixed, save_train_state, unprefixed
-
-
-@dataclass
-class TrainConfig:
-    preset: str = "sudoku6-small"   # TRMConfig preset (model size, n, T, n_sup, task)
-    model: dict = field(default_factory=dict)  # TRMConfig overrides, e.g. {"d_model": 32}
-    n_train: int = 20000            # generated base puzzles (augmented on the fly)
-    data_seed: int = 0              # dataset seed (val/test use disjoint seed streams)
-    augment: bool = True            # random symmetry per drawn sample
-    steps: int = 10000              # optimizer steps (= supervision steps of the batch)
-    batch_size: int = 64            # global batch (split evenly across DDP ranks)
-    lr: float = 1e-3                # paper: 1e-4 at batch 768 on GPU; 1e-3 suits small CPU runs
-    weight_decay: float = 0.1       # paper: 1.0 (Sudoku/Maze), 0.1 (ARC)
-    betas: tuple = (0.9, 0.95)
-    warmup: int = 200               # linear warmup steps, then constant (lr_min_ratio 1) or cosine decay
-    lr_min_ratio: float = 1.0       # lr at the last step / lr (authors' name; 1.0 = constant, the paper)
-    ema: float = 0.999              # EMA decay of the weights (0 disables)
-    loss: str = "stablemax"         # "stablemax" (authors' code, float64) or "softmax"
-    halt: bool = True               # ACT halting in training; False = every sample runs n_sup steps
-    halt_explore: float = 0.1       # prob. of a forced random minimum of 2..n_sup steps
-    halt_loss_weight: float = 0.5
-    seed: int = 0                   # model init + halting exploration
-    checkpoint_every: int = 1000    # steps between checkpoints (0: only at the end / on signal)
-    log_every: int = 100            # steps between log lines (train_log.jsonl + tqdm.write)
-    time_budget: float | None = None  # seconds of this session (resume: a fresh budget); then save and stop
-    val_n: int = 1000               # validation puzzles for halting calibration at the end (0: skip)
-    max_acc_drop: float = 0.005     # calibration: allowed exact-accuracy loss vs full depth
-    arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
-    puzzle_lr: float = 1e-2         # puzzle-id embeddings: their own sign-SGD (spec: lr 1e-2, ARC)
-    puzzle_weight_decay: float = 0.1
-    data: str | None = None         # Sudoku-Extreme files (train.csv or the authors' built dir) instead of
-                                    # generated puzzles (trm_edge/tasks/sudoku_extreme.py)
-    portable: bool = False          # state to carry between machines: EMA, AdamW moments and the saved
-                                    # model in bf16, no ACT carry (paper model: ~50 MB, files <= 16 MiB)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        if set(d) - known:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(set(d) - known)}")
-        d = dict(d)
-        if "betas" in d:
-            d["betas"] = tuple(d["betas"])
-        return cls(**d)
-
-
-SUDOKU_PAPER_STEPS = 50_000 * 1000 // 768      # 65,104 = int(epochs * puzzles / global batch), as pretrain.py
-
-# Recipes: TrainConfig defaults per model preset; explicit overrides (CLI flags) win, `model` dicts merge.
-RECIPES: dict[str, dict] = {
-    # The paper's Sudoku run (spec "Training"): AdamW lr 1e-4, wd 1.0, betas (0.9, 0.95), warmup 2000,
-    # global batch 768, EMA 0.999, stablemax CE, ACT with exploration 0.1; n=6, T=3, N_sup=16 come from
-    # the preset. Puzzle-id embedding: sign-SGD lr 1e-4, wd 1.0 (the authors' Sudoku/Maze commands).
-    # Length: 50,000 epochs x 1000 puzzles / batch 768 = 65,104 optimizer steps.
-    # Data: Sudoku-hard, 1000 puzzles augmented on the fly. `portable` keeps every state file
-    # <= 16 MiB so a run can hop between machines in --time-budget chunks with --resume.
-    "sudoku-mlp": dict(model={"task": "sudoku9-hard"}, n_train=1000, batch_size=768, lr=1e-4,
-                       weight_decay=1.0, betas=(0.9, 0.95), warmup=2000, ema=0.999, loss="stablemax",
-                       halt=True, halt_explore=0.1, steps=SUDOKU_PAPER_STEPS, checkpoint_every=500,
-                       log_every=50, val_n=1000, portable=True, puzzle_lr=1e-4, puzzle_weight_decay=1.0),
-}
-
-
-def recipe_config(preset: str, **overrides) -> TrainConfig:
-    """TrainConfig for `preset`: its recipe (if any), then `overrides` on top."""
-    base = RECIPES.get(preset, {})
-    model = {**base.get("model", {}), **(overrides.pop("model", None) or {})}
-    return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
 
 
 def lr_factor(step: int, warmup: int, steps: int, min_ratio: float) -> float:
@@ -208,7 +141,7 @@ class Trainer:
 
     # -- one optimizer step ------------------------------------------------------------------
     def _refill(self) -> None:
-        c, cfg = self.carry, self.cfg
+        c = self.carry
         idx = c["halted"].nonzero().squeeze(1)  # the step's one host sync: the host stream needs k
         k = len(idx)
         if k == 0:
@@ -425,8 +358,8 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     # generated validation puzzles: not for ARC, nor for a model trained on Sudoku-Extreme files (another
     # distribution; run `trm-edge calibrate` if that is what you want)
     if rank == 0 and trainer.step >= cfg.steps and cfg.val_n > 0 and not is_arc(trainer.mcfg.task) and not cfg.data:
-        from ..evaluate import calibrate_checkpoint
-        summary["calibration"] = calibrate_checkpoint(out / "model", n=cfg.val_n, seed=cfg.data_seed,
+        from ..evaluate import tune_halt_threshold
+        summary["calibration"] = tune_halt_threshold(out / "model", n=cfg.val_n, seed=cfg.data_seed,
                                                       n_train=cfg.n_train, max_drop=cfg.max_acc_drop,
                                                       device=device)
     if rank == 0:
@@ -457,5 +390,4 @@ def prepare_train_data(cfg: TrainConfig, workers: int | None = None) -> dict:
 def _overridable(cfg: TrainConfig) -> dict:
     """On resume only the stopping rules may change (same data, model and optimizer)."""
     default = TrainConfig()
-    names = ("steps", "time_budget", "checkpoint_every", "log_every", "val_n")
-    return {k: getattr(cfg, k) for k in names if getattr(cfg, k) != getattr(default, k)}
+    return {k: getattr(cfg, k) for k in RESUMABLE if getattr(cfg, k) != getattr(default, k)}

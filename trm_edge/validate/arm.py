@@ -24,7 +24,8 @@ from . import vectors as V
 from .. import package_data
 from ..errors import TRMEdgeError
 from ..runtime.session import StepOutput
-from . import TOLERANCE, compare, format_report
+from .parity import format_report
+from .rule import TOLERANCE, compare, judge
 
 ARM_TARGETS = ("onnx", "tflite")
 
@@ -113,8 +114,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
     `site`: run with other aarch64 wheels (trm_edge.validate.arm64.EXTRA_SITES: tflite-runtime, executorch)."""
     from . import arm64
     from .. import artifact as artifact_mod
-    from ..data import eval_puzzles
-    from ..evaluate import reference_for
+    from ..evaluate import reference_for, source_checkpoint, test_split
     from ..runtime import load
 
     if cpu not in arm64.CPUS:
@@ -140,8 +140,10 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
         m = manifest["model"]
         toks = [np.asarray([c["tokens"] for c in v["cases"]], np.int32) for _, v in vecs]
         labs = [np.asarray([c["labels"] for c in v["cases"]], np.int32) for _, v in vecs]
+        # the eager reference: the manifest's checkpoint, else the vectors' (reference_for checks the weights)
+        ckpt = checkpoint or manifest["source"].get("checkpoint") or (vecs[0][1]["checkpoint"] if vecs else None)
         if n:
-            t, lab = eval_puzzles(manifest["task"]["name"], n, seed)
+            t, lab, _, _ = test_split(manifest["task"]["name"], n, seed, source_checkpoint(manifest, ckpt))
             toks.append(t)
             labs.append(lab)
         tokens, labels = np.concatenate(toks), np.concatenate(labs)
@@ -151,18 +153,16 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
             arrays[f"a{i}_pid"] = pid
         arrays[f"a{i}_tokens"] = tokens
         jobs.append({"path": str(path), "max_steps": m["n_sup"], "loop_rows": len(tokens) - n})
-        plans.append((artifact, path, manifest, vecs, tokens, labels, pid))
+        plans.append((artifact, path, manifest, vecs, tokens, labels, pid, ckpt))
     out = arm64.run_worker({"threads": 1, "arrays": arrays, "artifacts": jobs}, cpu, env_dir=env_dir, site=site)
     reports = []
-    for (artifact, path, manifest, vecs, tokens, labels, pid), res in zip(plans, out["results"]):
+    for (artifact, path, manifest, vecs, tokens, labels, pid, ckpt), res in zip(plans, out["results"]):
         arr = res["arrays"]
         arm = _Recorded(arr)
-        # the eager reference: the manifest's checkpoint, else the vectors' (reference_for checks the weights)
-        ckpt = checkpoint or manifest["source"].get("checkpoint") or (vecs[0][1]["checkpoint"] if vecs else None)
-        rows = compare(arm, reference_for(manifest, ckpt), tokens, labels, pid, arm.max_steps)
+        ref = reference_for(manifest, ckpt)
+        rows = compare(arm, ref, tokens, labels, pid, arm.max_steps)
         tol = TOLERANCE.get(manifest["precision"])
-        passed = None if tol is None else all(r["puzzle_agreement"] == 1.0 and r["logits_rel_err"] < tol
-                                              for r in rows)
+        passed = judge(rows, manifest["precision"], ref, tokens, pid)
         x86 = load(path, threads=1, verify=False)   # verified above
         golden, off = [], 0
         for p, v in vecs:
