@@ -346,13 +346,7 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     if runner and device == "host":
         raise click.UsageError("--runner runs a binary on an Android device: give --device with an android profile")
     ctx = click.get_current_context()
-    command = "trm-edge bench " + " ".join(
-        [shlex.quote(a) for a in artifacts]
-        + [f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in ctx.params.items()
-           if k not in ("artifacts", "halt", "json_out", "plot_out", "md_out") and v not in (None, False)
-           and not isinstance(v, bool)]
-        + [f"--{k.replace('_', '-')}" for k, v in ctx.params.items() if v is True and k != "halt"]
-        + ["--halt" if halt else "--no-halt"])
+    command = shlex.join(["trm-edge", *ctx.obj["argv"]]) if isinstance(ctx.obj, dict) else None   # as typed
     settings = BenchSettings(depths=depth_list, batch=batch, threads=threads, runs=runs, warmup=warmup,
                              n_puzzles=n_puzzles, halt=halt, halt_threshold=halt_threshold)
     req = BenchRequest(artifacts=list(artifacts), all_targets=all_targets, checkpoint=checkpoint, preset=preset,
@@ -471,49 +465,24 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
     those artifacts are verified and installed into the app.
     """
-    import time
-    from dataclasses import replace
-
-    from .export import MODES, TARGETS, Recipe, export, load_source
+    from .apps import app_dir as project_of, install, targets_for
+    from .export import export_all, load_source, plan
 
     if app_dir and not for_app:
         raise click.UsageError("--app-dir goes with --for-app")
-    if for_app:
-        from .apps import app_dir as project_of
-        app_dir = project_of(for_app, app_dir)   # fails before exporting when there is none
-    if artifacts:
-        if not for_app:
-            raise click.UsageError("ARTIFACT arguments are for --for-app (install already exported artifacts)")
-        from .apps import install
-        click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
-        return
-    if not out:
+    if artifacts and not for_app:
+        raise click.UsageError("ARTIFACT arguments are for --for-app (install already exported artifacts)")
+    if not artifacts and not out:
         raise click.UsageError("Missing option '--out'.")
-
-    base = Recipe.load(recipe) if recipe else Recipe()
-    targets = list(TARGETS) if target == "all" else [target or base.target]
-    if for_app and not target and not recipe:
-        from .apps import targets_for
-        targets = list(targets_for(for_app))
-    modes = list(MODES) if mode == "all" else [mode or base.mode]
-    if depth is not None and "unrolled" not in modes:
-        raise click.UsageError("--depth goes with --mode unrolled (a looped artifact runs any number of steps)")
-    over = {k: v for k, v in dict(depth=depth, precision=precision, batch=batch).items() if v is not None}
-    recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
-    model = load_source(checkpoint, puzzles=puzzles)
-    recipes = [r.resolved(model.cfg) for r in recipes]  # check every combination before exporting any
-    t0 = time.perf_counter()
-    arts = []
-    for r in recipes:
-        art = export(model, r, out, force=force)
-        arts.append(art)
-        click.echo(f"{art.name:<28} {art.size_bytes / 1024:8.0f} KiB  {art.seconds:6.1f} s  {art.path}")
-    if len(recipes) > 1:
-        click.echo(f"total {time.perf_counter() - t0:.1f} s for {len(recipes)} artifacts")
-    if for_app:
-        from .apps import install, targets_for
-        picked = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
-        click.echo(f"installed {len(picked)} artifact(s) into {install(picked, for_app, app_dir)}")
+    app_dir = project_of(for_app, app_dir) if for_app else None   # fails before exporting when there is none
+    if not artifacts:
+        recipes = plan(recipe, target, mode, targets_for(for_app) if for_app else None,
+                       depth=depth, precision=precision, batch=batch)
+        arts = export_all(load_source(checkpoint, puzzles=puzzles), recipes, out, force=force, log=click.echo)
+        if not for_app:
+            return
+        artifacts = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
+    click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
 
 
 @cli.command()
@@ -622,7 +591,7 @@ def report_curve(run, out, title):
 
 def main(argv=None):
     try:
-        cli.main(args=argv, standalone_mode=False)
+        cli.main(args=argv, standalone_mode=False, obj={"argv": list(sys.argv[1:] if argv is None else argv)})
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

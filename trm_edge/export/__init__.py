@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,6 +115,36 @@ def load_source(checkpoint=None, puzzles: str | None = None):
     return model
 
 
+def plan(recipe: str | None = None, target: str | None = None, mode: str | None = None,
+         default_targets: tuple[str, ...] | None = None, **over) -> list[Recipe]:
+    """The recipes of one `trm-edge export`: a recipe (name or TOML; else the defaults) with `target`
+    and `mode` on top (each may be "all"), `default_targets` when neither names a target (--for-app),
+    and `over` (depth, precision, batch: None keeps the recipe's)."""
+    base = Recipe.load(recipe) if recipe else Recipe()
+    targets = list(TARGETS) if target == "all" else [target or base.target]
+    if default_targets and not target and not recipe:
+        targets = list(default_targets)
+    modes = list(MODES) if mode == "all" else [mode or base.mode]
+    over = {k: v for k, v in over.items() if v is not None}
+    if over.get("depth") is not None and "unrolled" not in modes:
+        raise TRMEdgeError("--depth goes with --mode unrolled (a looped artifact runs any number of steps)")
+    return [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
+
+
+def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = False, log=None) -> list[Artifact]:
+    """Every recipe's artifact into out_dir; all combinations are checked before the first export."""
+    recipes = [r.resolved(model.cfg) for r in recipes]
+    t0, arts = time.perf_counter(), []
+    for r in recipes:
+        arts.append(export(model, r, out_dir, force=force))
+        if log:
+            a = arts[-1]
+            log(f"{a.name:<28} {a.size_bytes / 1024:8.0f} KiB  {a.seconds:6.1f} s  {a.path}")
+    if log and len(recipes) > 1:
+        log(f"total {time.perf_counter() - t0:.1f} s for {len(recipes)} artifacts")
+    return arts
+
+
 def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> Artifact:
     """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/.
     An existing folder there is replaced only if it is an artifact (its manifest lists the files
@@ -136,5 +167,5 @@ def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> A
         return mod.export(model, recipe, Path(out_dir))
 
 
-__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export",
+__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export", "export_all", "plan",
            "recipe_names", "target_module", "artifact_name", "load_source"]
