@@ -38,7 +38,8 @@ from typing import Any
 from . import __version__
 from .errors import ArtifactError
 from .safe_io import NAME_RE, inside
-from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields, task_shape
+from .schema import (MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields, task_shape,
+                     versioned)
 
 SCHEMA_VERSION = 1
 FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
@@ -125,10 +126,7 @@ def _validate(manifest, where: str) -> dict:
     def bad(msg):
         raise ArtifactError(f"{where}: {msg}")
 
-    if not isinstance(manifest, dict):
-        bad("not a JSON object")
-    if manifest.get("format") != FORMAT:
-        bad(f"unsupported format {manifest.get('format')!r} (this trm-edge reads {FORMAT})")
+    versioned(manifest, where, "format", FORMAT)
     check_fields(manifest, {"name": Str(check=_plain), "target": Str(TARGETS), "mode": Str(MODES),
                             "precision": Str(PRECISIONS), "batch": Int(1, MAX_BATCH), "task": Type(dict),
                             "model": Type(dict), "entry_points": Type(dict), "files": Type(dict),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .tasks import get_task
-from .tasks.base import Task
+from .tasks.base import EpochSampler, Task
 
 DATA_VERSION = 1     # bump when generation changes, so stale caches are not reused
 CHUNK = 500          # puzzles per generation chunk (one seed each)
@@ -136,7 +136,7 @@ def eval_puzzles(task: Task | str, n: int, seed: int = 0, n_train: int | None = 
     return np.asarray(inputs, np.int32), np.asarray(labels, np.int32)
 
 
-class TrainStream:
+class TrainStream(EpochSampler):
     """Endless stream of augmented training samples; DDP ranks read disjoint shards.
 
     State = (epoch, cursor): every `take` derives its augmentation RNG from (seed, rank, epoch,
@@ -145,35 +145,16 @@ class TrainStream:
 
     def __init__(self, task: Task, inputs: np.ndarray, labels: np.ndarray, seed: int = 0,
                  rank: int = 0, world: int = 1, augment: bool = True):
-        self.task, self.seed, self.rank, self.augment = task, seed, rank, augment
+        self.task, self.augment = task, augment
         self.inputs, self.labels = inputs[rank::world], labels[rank::world]
         if len(self.inputs) == 0:
             raise ValueError("empty training set for this rank")
-        self.epoch, self.cursor = 0, 0
-        self._order = self._perm(0)
-
-    def _perm(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, self.rank, epoch, 7]).permutation(len(self.inputs))
+        super().__init__(len(self.inputs), seed, rank, salt=7)
 
     def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """k fresh (inputs, labels) int32 (k, seq_len)."""
-        rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.cursor])
-        idx = []
-        while len(idx) < k:
-            if self.cursor >= len(self._order):
-                self.epoch, self.cursor = self.epoch + 1, 0
-                self._order = self._perm(self.epoch)
-            m = min(k - len(idx), len(self._order) - self.cursor)
-            idx.extend(self._order[self.cursor:self.cursor + m])
-            self.cursor += m
+        idx, rng = self.draw(k)
         x, y = self.inputs[idx], self.labels[idx]
         if self.augment and k:
             x, y = self.task.augment(x, y, rng)
         return x, y
-
-    def state(self) -> dict:
-        return {"epoch": self.epoch, "cursor": self.cursor}
-
-    def load_state(self, s: dict) -> None:
-        self.epoch, self.cursor = int(s["epoch"]), int(s["cursor"])
-        self._order = self._perm(self.epoch)

@@ -30,6 +30,16 @@ def require(module: str, extra: str):
         ) from None
 
 
+def missing(extra: str, *modules: str) -> str | None:
+    """Why `extra` cannot be used here (the first of `modules` that does not import), or None."""
+    for m in modules:
+        try:
+            require(m, extra)
+        except MissingExtraError as e:
+            return str(e)
+    return None
+
+
 def extra_for(module: str) -> str | None:
     """The extra that installs top-level `module`, read from this package's installed metadata (the
     one list: pyproject.toml's optional-dependencies); None if no extra names it."""

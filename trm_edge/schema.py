@@ -119,6 +119,14 @@ def obj(d, where: str, what: str = "the file") -> dict:
     return d
 
 
+def versioned(d, where: str, key: str, expected: str) -> dict:
+    """A JSON object whose `key` names the one format version this trm-edge reads."""
+    obj(d, where)
+    if d.get(key) != expected:
+        raise SchemaError(f"{where}: unsupported {key} {d.get(key)!r} (this trm-edge reads {expected})")
+    return d
+
+
 def check_fields(d, spec: dict, where: str, required=(), unknown: bool = False) -> dict:
     """Check d's fields against spec (name -> spec); `required` must be present; unknown names are
     refused unless unknown=True."""

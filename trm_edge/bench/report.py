@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from trm_edge.errors import ArtifactError
+from trm_edge.schema import SchemaError, versioned
 
 SCHEMA = "trm-edge-bench/1"
 _TOP = ("schema", "created", "command", "device", "model", "settings", "runtimes")
@@ -23,10 +24,10 @@ def validate(result: dict, source: str = "result") -> dict:
     def bad(msg):
         raise ArtifactError(f"{source} is not a {SCHEMA} result: {msg}")
 
-    if not isinstance(result, dict):
-        bad("top level is not a JSON object")
-    if result.get("schema") != SCHEMA:
-        bad(f"schema is {result.get('schema')!r}")
+    try:
+        versioned(result, source, "schema", SCHEMA)
+    except SchemaError as e:
+        raise ArtifactError(str(e)) from None
     for k in _TOP:
         if k not in result:
             bad(f"missing {k!r}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import require
+from ..errors import missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
 
@@ -24,11 +24,7 @@ FILE = "model.mlpackage"
 
 
 def available() -> str | None:
-    try:
-        require("coremltools", "coreml")
-    except Exception as e:  # MissingExtraError
-        return str(e)
-    return None
+    return missing("coreml", "coremltools")
 
 
 def supports(recipe) -> str | None:

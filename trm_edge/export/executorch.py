@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import require
+from ..errors import missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
 from .xnnpack import xnnpack_friendly
@@ -21,12 +21,7 @@ FILE = "model.pte"
 
 
 def available() -> str | None:
-    try:
-        require("executorch.exir", "executorch")
-        require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
-    except Exception as e:  # MissingExtraError
-        return str(e)
-    return None
+    return missing("executorch", "executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner")
 
 
 def supports(recipe) -> str | None:

@@ -13,18 +13,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import require
+from ..errors import missing, require
 from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
 
 
 def available() -> str | None:
-    try:
-        require("onnx", "onnx")
-        require("onnxscript", "onnx")
-    except Exception as e:  # MissingExtraError
-        return str(e)
-    return None
+    return missing("onnx", "onnx", "onnxscript")
 
 
 def supports(recipe) -> str | None:

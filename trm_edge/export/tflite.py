@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import require
+from ..errors import missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
 
@@ -23,12 +23,7 @@ FILE = "model.tflite"
 
 
 def available() -> str | None:
-    try:
-        require("litert_torch", "tflite")
-        require("ai_edge_litert.interpreter", "tflite")
-    except Exception as e:  # MissingExtraError
-        return str(e)
-    return None
+    return missing("tflite", "litert_torch", "ai_edge_litert.interpreter")
 
 
 def supports(recipe) -> str | None:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import TRMEdgeError, require
-from .base import PuzzleError, Task
+from .base import EpochSampler, PuzzleError, Task
 from .dihedral import N_DIHEDRAL, dihedral, inverse_dihedral
 
 GRID = 30                      # canvas side
@@ -243,41 +243,22 @@ class ArcData:
         return x, y, (np.asarray(rows)[:, 0] + 1).astype(np.int32)
 
 
-class ArcTrainStream:
+class ArcTrainStream(EpochSampler):
     """Endless shuffled, translated training examples with their puzzle ids (DDP: rank shards).
 
     Same contract as `trm_edge.data.TrainStream` plus puzzle ids: `take(k) -> (x, y, puzzle_ids)`;
     state (epoch, cursor) reproduces the same samples on resume."""
 
     def __init__(self, data: ArcData, seed: int = 0, rank: int = 0, world: int = 1, translate: bool = True):
-        self.data, self.seed, self.rank, self.translate = data, seed, rank, translate
+        self.data, self.translate = data, translate
         self.rows = data.train_index[rank::world]
         if len(self.rows) == 0:
             raise ValueError("empty ARC training set for this rank")
-        self.epoch, self.cursor = 0, 0
-        self._order = self._perm(0)
-
-    def _perm(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, self.rank, epoch, 11]).permutation(len(self.rows))
+        super().__init__(len(self.rows), seed, rank, salt=11)
 
     def take(self, k: int):
-        rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.cursor])
-        idx = []
-        while len(idx) < k:
-            if self.cursor >= len(self._order):
-                self.epoch, self.cursor = self.epoch + 1, 0
-                self._order = self._perm(self.epoch)
-            m = min(k - len(idx), len(self._order) - self.cursor)
-            idx.extend(self._order[self.cursor:self.cursor + m])
-            self.cursor += m
+        idx, rng = self.draw(k)
         return self.data.encode_rows(self.rows[idx], test=False, rng=rng if self.translate else None)
-
-    def state(self) -> dict:
-        return {"epoch": self.epoch, "cursor": self.cursor}
-
-    def load_state(self, s: dict) -> None:
-        self.epoch, self.cursor = int(s["epoch"]), int(s["cursor"])
-        self._order = self._perm(self.epoch)
 
 
 # ---- text form -----------------------------------------------------------------------------
