@@ -45,7 +45,7 @@ from .. import package_data
 from ..errors import TRMEdgeError
 
 FORMAT = "trm-edge-vectors/1"
-LOGIT_ATOL = 1e-3   # max |logit - eager| accepted for fp32 artifacts (issue 3's parity bar)
+LOGIT_ATOL = 1e-3   # max |logit - eager| accepted for fp32 artifacts (the parity bar: docs/export.md#parity)
 Q_ATOL = 1e-3       # max |q_halt - eager|
 FLOOR_FACTOR = 2.0  # or up to 2x eager fp32's own distance from fp64 (`_tolerance`, trm_edge.validate)
 
