@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI: the runtime half of trm-edge without PyTorch (README "Run artifacts without PyTorch").
+# CI: the runtime half of trm-edge without PyTorch (docs/runtime.md, "Run artifacts without PyTorch").
 # 1. exports the bundled model (ONNX and TFLite, looped fp32) with the full venv built by .ci/run;
 # 2. builds .venv-torchfree WITHOUT torch: `pip install -e .[onnxruntime,tflite-runtime,bench]` on
 #    Python 3.11 (tflite-runtime 2.14 has wheels up to 3.11 and needs numpy < 2), so .tflite runs

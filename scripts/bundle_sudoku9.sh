@@ -4,7 +4,7 @@
 #
 #   scripts/bundle_sudoku9.sh [RUN_DIR]        (default /tmp/sudoku9)
 #
-# The README tables (trm_edge/checkpoints/sudoku9/README.md, README.md) are updated by hand from the
+# The README tables (trm_edge/checkpoints/sudoku9/README.md, docs/bundled-models.md) are updated by hand from the
 # eval*.json files this copies.
 set -euo pipefail
 RUN=${1:-/tmp/sudoku9}

@@ -9,7 +9,7 @@
 # with 2 threads on 2 busy cores the OpenMP workers wait for each other (0.11 steps/s measured at
 # load 13, against 0.36 with 1 thread and ~6.5 quiet).
 # Then: calibrate on the validation split, evaluate on 1000 test puzzles, replace the bundled
-# checkpoint, regenerate the golden vectors. The README tables are updated by hand from eval.json.
+# checkpoint, regenerate the golden vectors. The tables (docs/bundled-models.md) are updated by hand from eval.json.
 set -euo pipefail
 RUN=${1:-/tmp/sudoku6-v2}
 THREADS=${THREADS:-2}
@@ -25,4 +25,4 @@ DEST=trm_edge/checkpoints/sudoku6
 cp "$RUN"/model/{model.safetensors,config.json,calibration.json,training.json,train_log.jsonl,summary.json,eval.json} "$DEST/"
 trm-edge vectors                                   # -> trm_edge/golden_vectors/sudoku6.json (format unchanged)
 bash scripts/bundle_artifacts.sh sudoku6               # -> trm_edge/checkpoints/sudoku6/artifacts/ (ready-made ONNX + TFLite)
-echo "now update $DEST/README.md and README.md's per-depth table from $DEST/eval.json"
+echo "now update $DEST/README.md and docs/bundled-models.md's per-depth table from $DEST/eval.json"

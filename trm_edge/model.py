@@ -19,7 +19,7 @@ silently changes meaning:
   2 (default) = the authors' code (SamsungSAILMontreal/TinyRecursiveModels, trm.py): the MLP mixer's
       residual is RMS-normalised in the transposed (B, D, L) layout, i.e. over the sequence axis L;
       a learned position table is added to the token embedding before the sqrt(D) scale.
-  1 = trm-edge before issue 11: that residual normalised over D; the position table added unscaled.
+  1 = trm-edge before the fix (docs/model.md#arch-versions): that residual over D; position table unscaled.
 A config.json without the field is version 1 (every checkpoint written before the field existed).
 
 HRM (Wang et al. 2025, TRM's predecessor) is the same recursion with two networks: `n_layers_H > 0`
@@ -49,7 +49,7 @@ class TRMConfig:
     n_layers: int = 2             # layers in the recursed network (HRM: of the latent network L_level)
     n_layers_H: int = 0           # HRM: layers of a separate answer network (H_level); 0 = TRM, `net` does both
     expansion: float = 4.0        # SwiGLU hidden = round_up(expansion * D * 2/3, hidden_multiple)
-    hidden_multiple: int = 256    # authors: 256; 1 = no rounding (the spec's 87k-param CPU prototype)
+    hidden_multiple: int = 256    # authors: 256; 1 = no rounding (docs/model.md#cpu-prototype)
     mixer: str = "mlp"            # "mlp" (SwiGLU over the sequence axis) or "attention"
     n_heads: int = 8              # attention heads (head_dim = D / n_heads)
     pos: str = "none"             # "rope", "learned" or "none" (the MLP mixer needs none)

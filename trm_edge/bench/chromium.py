@@ -186,7 +186,7 @@ def markdown_section(result: dict) -> list[str]:
             lines.append(f"| {rt['name']} | — | — | — | error: {rt['error']} | | | |")
     ort = next((r for r in result["runtimes"] if r.get("target") == "onnx" and r.get("precision") == "fp32"
                 and "browser" not in r and not r.get("error") and r.get("depths")), None)
-    if rows and ort:  # the goal: the browser's best runtime vs native onnxruntime, per depth
+    if rows and ort:  # the goal (docs/browser.md#goal): the browser's best runtime vs native onnxruntime, per depth
         native = {d["depth"]: d["step_ms"]["median"] for d in ort["depths"]}
         best_at = []
         for depth in sorted(native):

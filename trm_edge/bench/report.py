@@ -85,7 +85,7 @@ def add_derived(result: dict) -> dict:
 
 
 def goals(result: dict) -> dict:
-    """The issue's three goal ratios, as measured in this result (None where not measurable)."""
+    """The three goal ratios (docs/benchmarks.md#goals), as measured in this result (None where not measurable)."""
     ok = [r for r in result["runtimes"] if not r.get("error") and r["depths"]]
     arts = [r for r in ok if r["target"] != "eager"]
 

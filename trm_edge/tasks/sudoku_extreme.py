@@ -1,6 +1,6 @@
 """Sudoku-Extreme (the paper's Sudoku benchmark) and the authors' built data sets, from local files.
 
-Two layouts are read (TRM_SPEC.md "The authors' file formats"); nothing is downloaded:
+Two layouts are read (docs/model.md#authors-file-formats); nothing is downloaded:
   - the public data set `sapientinc/sudoku-extreme`: `train.csv` / `test.csv` with a header and rows
     `source,question,answer,rating` (81 characters each, '.' blank, digits 1-9; rating = backtracks
     of a fast solver, the hardness);

@@ -1,6 +1,6 @@
 """Sudoku-hard: minimal 9x9 puzzles that need search, rated by solver backtracks (no downloads).
 
-Our stand-in for Sudoku-Extreme (spec: 1000 training puzzles augmented on the fly, a large hard
+Our stand-in for Sudoku-Extreme (docs/model.md#tokens: 1000 training puzzles augmented on the fly, a large hard
 test set, hardness = backtracks of a fast solver). A candidate puzzle is made in three moves:
 
   1. a random full grid (the solver below, trying digits in random order);
@@ -286,7 +286,7 @@ def rate(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---- the task ----------------------------------------------------------------------------------
-TRAIN_SIZE = 1000   # training puzzles (spec: Sudoku-Extreme has 1000, augmented on the fly)
+TRAIN_SIZE = 1000   # training puzzles (the paper's Sudoku-Extreme has 1000, augmented on the fly)
 TEST_SIZE = 5000    # test puzzles (Sudoku-Extreme has 423k; 5000 gives +-0.5 % at 87 %)
 
 

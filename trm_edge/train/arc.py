@@ -6,14 +6,14 @@
     stream (take(k) -> inputs, labels, puzzle_ids) plus the JSON to save next to the weights
     (arc_data.json: what `trm-edge eval --task arc1-eval` needs to rebuild the same ids);
   - `split_optimizers(model, lr, weight_decay, ...)` gives the puzzle-id embedding its own optimizer,
-    as in the spec: sign-SGD, lr 1e-2, weight decay 0.1 (the authors' ARC settings).
+    as the authors (docs/model.md#training-recipe): sign-SGD, lr 1e-2, weight decay 0.1 (the authors' ARC settings).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-PUZZLE_LR = 1e-2            # spec: separate lr 1e-2 for the puzzle-id embeddings (ARC)
+PUZZLE_LR = 1e-2            # separate lr 1e-2 for the puzzle-id embeddings (ARC; docs/model.md#training-recipe)
 PUZZLE_WEIGHT_DECAY = 0.1
 
 

@@ -35,7 +35,7 @@ class TrainConfig:
     val_n: int = 1000               # validation puzzles for halting calibration at the end (0: skip)
     max_acc_drop: float = 0.005     # calibration: allowed exact-accuracy loss vs full depth
     arc: dict = field(default_factory=dict)  # ARC data options (arc_train.arc_setup): n_aug, n_train_puzzles, ...
-    puzzle_lr: float = 1e-2         # puzzle-id embeddings: their own sign-SGD (spec: lr 1e-2, ARC)
+    puzzle_lr: float = 1e-2         # puzzle-id embeddings: own sign-SGD (docs/model.md#training-recipe)
     puzzle_weight_decay: float = 0.1
     data: str | None = None         # Sudoku-Extreme files (train.csv or the authors' built dir) instead of
                                     # generated puzzles (trm_edge/tasks/sudoku_extreme.py)
@@ -57,7 +57,7 @@ SUDOKU_PAPER_STEPS = 50_000 * 1000 // 768      # 65,104 = int(epochs * puzzles /
 
 # Training presets: TrainConfig defaults per model preset; explicit overrides (CLI flags) win, `model` dicts merge.
 TRAIN_PRESETS: dict[str, dict] = {
-    # The paper's Sudoku run (spec "Training"): AdamW lr 1e-4, wd 1.0, betas (0.9, 0.95), warmup 2000,
+    # The paper's Sudoku run (docs/model.md#training-recipe): AdamW lr 1e-4, wd 1.0, betas (0.9, 0.95), warmup 2000,
     # global batch 768, EMA 0.999, stablemax CE, ACT with exploration 0.1; n=6, T=3, N_sup=16 come from
     # the preset. Puzzle-id embedding: sign-SGD lr 1e-4, wd 1.0 (the authors' Sudoku/Maze commands).
     # Length: 50,000 epochs x 1000 puzzles / batch 768 = 65,104 optimizer steps.

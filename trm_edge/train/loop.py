@@ -5,7 +5,7 @@ own (y, z) state and step count. After the step a sample halts when q_halt > 0 o
 probability `halt_explore` a random minimum of 2..n_sup steps is forced, redrawn at every step as
 in the authors' code; halted samples are
 replaced by fresh ones from the data stream, so a batch mixes samples at different supervision
-steps. With `halt=False` every sample runs all n_sup steps (the spec's CPU prototype).
+steps. With `halt=False` every sample runs all n_sup steps (the CPU prototype, docs/model.md#cpu-prototype).
 
 Loss per step: stablemax CE (float64, as in the authors' code) or softmax CE over every cell,
 + 0.5 * BCE(q_halt, puzzle fully correct). AdamW (betas 0.9/0.95) with linear warmup, then constant

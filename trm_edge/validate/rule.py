@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 TOLERANCE = {"fp32": 1e-3}   # precision -> max |logits - eager| / max|eager logits|
-ATOL = 1e-3                  # the golden vectors' absolute bar for logits and q_halt (fp32)
+ATOL = 1e-3                  # the golden vectors' absolute bar for logits and q_halt (docs/export.md#parity)
 FLOOR_FACTOR = 2.0           # or up to this many times eager fp32's own distance from fp64
 
 
