@@ -23,8 +23,8 @@ compounded error a deployed artifact accumulates, not a one-step error. Without 
 artifact is scored alone (drift null).
 
 The halting threshold: the authors' q_halt > 0 halts too early on small models
-(docs/model.md#cpu-prototype: 0.89 instead of 0.95 exact). `fit_halt_threshold` picks, on a validation split from the training distribution (never
-test), the threshold with the fewest mean steps whose exact accuracy is within `max_drop` of the
+(docs/model.md#cpu-prototype: 0.89 instead of 0.95 exact). `fit_halt_threshold` picks, on a
+validation split from the training distribution (never test), the threshold with the fewest mean steps whose exact accuracy is within `max_drop` of the
 full-depth accuracy, and `tune_halt_threshold` stores it in the checkpoint's config.json.
 """
 from __future__ import annotations
