@@ -32,6 +32,10 @@ def validate(result: dict, source: str = "result") -> dict:
             bad(f"missing {k!r}")
     if not isinstance(result["runtimes"], list) or not result["runtimes"]:
         bad("'runtimes' is empty")
+    if result.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
+        from trm_edge.schema import bench_quiet
+
+        bench_quiet(result["quiet"], f"{source}: quiet")
     for rt in result["runtimes"]:
         for k in _RUNTIME:
             if k not in rt:
@@ -100,6 +104,26 @@ def goals(result: dict) -> dict:
 
 
 # ---- markdown -------------------------------------------------------------------------------
+def _quiet_lines(q: dict | None) -> list[str]:
+    """Header lines: was the machine idle when measuring started, and during the run?"""
+    if not q:
+        return ["- quiet: not checked (a result from before the idle check, or measured on another device)"]
+    from trm_edge.bench.quiet import describe
+
+    lim = q["limits"]
+    mode = (f"required, waited {q.get('waited_s', 0):.0f} of {q['required_wait_s']:g} s"
+            if q.get("required_wait_s") is not None else "recorded only")
+    verdict = "idle" if q["idle_at_start"] else "**NOT idle** (" + "; ".join(q["busy_reasons"]) + ")"
+    lines = [f"- quiet at start ({mode}; limits {lim['load_per_cpu']:g} load per CPU, "
+             f"{lim['others_cpu_pct']:g}% of one core for other processes): {verdict}; {describe(q['start'])}"]
+    run = q.get("during_run")
+    if run:
+        verdict = {True: "quiet", False: "**NOT quiet**", None: "not known"}[q.get("idle_during_run")]
+        lines.append(f"- during the run ({run['window_s']:.0f} s): {verdict}; {describe(run)} "
+                     "(whole-machine figures include the bench itself)")
+    return lines
+
+
 def _f(v, fmt="{:.3g}"):
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
@@ -116,6 +140,7 @@ def to_markdown(result: dict) -> str:
               f"- model: `{model.get('checkpoint')}`, n_sup {model.get('n_sup')}, params {model.get('params')}",
               f"- batch {st.get('batch')}, threads {st.get('threads') or 'runtime default'}, "
               f"R={st.get('runs')} timed runs after W={st.get('warmup')} warm-ups, {st.get('n_puzzles')} puzzles"]
+    lines += _quiet_lines(result.get("quiet"))
     roof = result.get("roofline")
     if roof:
         lines.append(f"- roofline: {_f(roof.get('flops_per_step'), '{:.4g}')} FLOPs per supervision step; "
