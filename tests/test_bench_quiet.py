@@ -193,3 +193,28 @@ def test_real_reader_sees_other_processes_not_its_own():
     assert own not in seen                       # the bench's own children are not "other" load
     assert r["others_cpu_pct"] >= seen[other]
     report.validate({**json.loads(FIX.read_text()), "quiet": quiet_block(start=r)})
+
+
+def test_summary_block_is_replaced_and_hand_text_kept(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    data = json.loads(FIX.read_text())
+    (res / "phone-2026-12-01.json").write_text(json.dumps({**data, "quiet": quiet_block(idle_during_run=False)}))
+    (res / "quant-x.json").write_text("{}")
+    out = tmp_path / "SUMMARY.md"
+    out.write_text("# Hand-written\n\nkept\n")
+    report.update_summary(res, out)
+    first = out.read_text()
+    assert first.startswith("# Hand-written\n\nkept\n") and first.count(report.SUMMARY_BEGIN) == 1
+    assert "(`phone-2026-12-01.json`)" in first and f"- command: `{data['command']}`" in first
+    assert "idle at start, **NOT quiet during the run**" in first and "`quant-x.json`" in first
+    assert "| executorch-fp32-looped |" in first
+    out.write_text(first + "\nafter\n")
+    (res / "old-2026-11-01.json").write_text(FIX.read_text())   # no quiet block: says so
+    report.update_summary(res, out)
+    second = out.read_text()
+    assert second.count(report.SUMMARY_BEGIN) == 1 and second.endswith("\nafter\n")
+    assert "(`old-2026-11-01.json`)" in second and "**quiet not checked**" in second
+    with pytest.raises(ArtifactError, match="no result JSON"):
+        (tmp_path / "empty").mkdir()
+        report.update_summary(tmp_path / "empty", out)

@@ -690,6 +690,19 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     click.echo(to_markdown(rep))
 
 
+@report.command("bench-summary")
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Markdown file; only the block between its bench-summary markers is rewritten (appended if none).")
+def report_bench_summary(results, out):
+    """One section per bench result JSON (a file, or every *.json of a folder): command, quiet check, table."""
+    from pathlib import Path
+
+    from .bench.report import update_summary
+
+    click.echo(f"wrote {update_summary(Path(results), Path(out))}")
+
+
 @report.command("curve")
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")

@@ -261,3 +261,86 @@ def plot(result: dict, path: str | Path) -> Path:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return write_bytes(path, buf.getvalue())
+
+
+# ---- benchmarks/SUMMARY.md: one section per result file, between two markers ------------------
+SUMMARY_BEGIN = "<!-- trm-edge report bench-summary: generated from the result files; edits between these markers are overwritten -->"
+SUMMARY_END = "<!-- end of trm-edge report bench-summary -->"
+
+
+def _summary_section(path: Path, r: dict) -> list[str]:
+    st, q = r["settings"], r.get("quiet")
+    if not q:
+        verdict = "**quiet not checked** (measured before the idle check existed)"
+    else:
+        verdict = ("idle at start" if q["idle_at_start"] else "**NOT idle at start**") + ", " + \
+                  {True: "quiet during the run", False: "**NOT quiet during the run**", None: "run not watched"}[q.get("idle_during_run")]
+    lines = ["", f"### {r['model'].get('task')} on {r['device'].get('name')}: batch {st.get('batch')}, "
+                 f"threads {st.get('threads') or 'default'} (`{path.name}`)", "",
+             f"- command: `{r['command']}`",
+             f"- model `{r['model'].get('checkpoint')}`; created {r['created']}; {verdict}; load average at start "
+             f"{_f(r['device'].get('load_avg') and r['device']['load_avg'][0], '{:.2f}')} on {r['device'].get('cores')} cores; "
+             f"R={st.get('runs')}, W={st.get('warmup')}, {st.get('n_puzzles')} puzzles"]
+    lines += [f"- note: {n}" for n in r.get("notes") or []]
+    lines += ["", "| runtime | KiB | ms per step, first / last depth | x eager | exact | halting: steps, ms per puzzle (full depth) |",
+             "|---|---|---|---|---|---|"]
+    for rt in r["runtimes"]:
+        ds = rt.get("depths") or []
+        if rt.get("error") or not ds:
+            lines.append(f"| {rt['name']} | | | | | error: {rt.get('error')} |")
+            continue
+        a, b = ds[0], ds[-1]
+        h = rt.get("halting")
+        size = rt.get("size_bytes")
+
+        def pair(key, fmt):
+            return f"{_f(a.get(key), fmt)} (d{a['depth']}) / {_f(b.get(key), fmt)} (d{b['depth']})"
+
+        lines.append(
+            f"| {rt['name']} | {_f(size / 1024 if size else None, '{:.0f}')} "
+            f"| {_f(a['step_ms']['median'])} (d{a['depth']}) / {_f(b['step_ms']['median'])} (d{b['depth']}) "
+            f"| {pair('speedup_vs_eager', '{:.2f}x')} | {pair('exact_acc', '{:.3f}')} "
+            f"| {_f(h['mean_steps'], '{:.2f}') + ', ' + _f(h['ms_per_puzzle']) + ' (' + _f(h['full_depth_ms_per_puzzle']) + ')' if h else '—'} |")
+    if r["device"].get("browser"):
+        from trm_edge.bench.chromium import browser_ratios
+
+        per = {}
+        for row in browser_ratios(r):
+            per.setdefault((row["runtime"], row["native"]), []).append(f"d{row['depth']} {row['ratio_median']:.2f}x")
+        lines += [""] + [f"- {b} / native {n}, ms per step: {', '.join(v)}" for (b, n), v in per.items()]
+    return lines
+
+
+def summary_markdown(paths: list[Path]) -> str:
+    """The generated block of benchmarks/SUMMARY.md: every bench result file with its command."""
+    lines = [SUMMARY_BEGIN, "", "## Bench results (generated)", "",
+             "`trm-edge report bench-summary benchmarks/results --out benchmarks/SUMMARY.md` wrote this "
+             "section from the `trm-edge-bench/1` files below (markdown and plot next to each JSON)."]
+    other = []
+    for p in sorted(paths):
+        try:
+            lines += _summary_section(p, load_result(p))
+        except ArtifactError:
+            other.append(p.name)
+    if other:
+        lines += ["", "Other JSON files there (not bench results; see their own .md): "
+                  + ", ".join(f"`{n}`" for n in other)]
+    return "\n".join(lines + ["", SUMMARY_END]) + "\n"
+
+
+def update_summary(results: Path, out: Path) -> Path:
+    """Write the generated block into `out`: replace it between the markers, else append it (the
+    hand-written rest of the file is kept)."""
+    from trm_edge.safe_io import write_text
+
+    paths = sorted(results.glob("*.json")) if results.is_dir() else [results]
+    if not paths:
+        raise ArtifactError(f"no result JSON in {results}")
+    block = summary_markdown(paths)
+    old = out.read_text() if out.exists() else ""
+    if SUMMARY_BEGIN in old and SUMMARY_END in old:
+        head, rest = old.split(SUMMARY_BEGIN, 1)
+        new = head + block.rstrip("\n") + rest.split(SUMMARY_END, 1)[1]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n\n") else "") + block
+    return write_text(out, new)
