@@ -106,10 +106,10 @@ def busy_reasons(reading: dict, limits: IdleLimits) -> list[str]:
     return out
 
 
-def describe(reading: dict) -> str:
-    """A reading in one line (markdown header, notes)."""
+def describe(reading: dict, load_when: str = "") -> str:
+    """A reading in one line (markdown header, notes); load_when qualifies the load average."""
     load = reading.get("load_avg")
-    parts = [f"load average {'/'.join(f'{x:.2f}' for x in load)} on {reading['cpu_count']} CPUs" if load
+    parts = [f"load average{load_when} {'/'.join(f'{x:.2f}' for x in load)} on {reading['cpu_count']} CPUs" if load
              else f"no load average, {reading['cpu_count']} CPUs"]
     if reading.get("others_cpu_pct") is not None:
         top = ", ".join(f"{p['name']} {p['cpu_pct']:.1f}%" for p in reading.get("top", [])[:3])

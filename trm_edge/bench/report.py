@@ -119,8 +119,8 @@ def _quiet_lines(q: dict | None) -> list[str]:
     run = q.get("during_run")
     if run:
         verdict = {True: "quiet", False: "**NOT quiet**", None: "not known"}[q.get("idle_during_run")]
-        lines.append(f"- during the run ({run['window_s']:.0f} s): {verdict}; {describe(run)} "
-                     "(whole-machine figures include the bench itself)")
+        lines.append(f"- during the run ({run['window_s']:.0f} s): {verdict}; {describe(run, ' at the end')} "
+                     "(the load and whole-machine figures include the bench itself)")
     return lines
 
 

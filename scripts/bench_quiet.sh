@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Issue 25, part 1: the host and browser bench sweep, measured only on an idle machine, then
+# benchmarks/SUMMARY.md regenerated from the result files.
+#
+#   scripts/bench_quiet.sh            (run from the repo root, with the project's trm-edge on PATH)
+#   DRY=1 scripts/bench_quiet.sh      (print the commands only)
+#
+# Host: both bundled models x batch 1 and 8 x 1 and 2 threads; each run is eager PyTorch fp32 (the
+# reference) + every target runnable here (onnx, executorch, tflite; Core ML needs macOS) in fp32
+# and int8, looped, depths 1,2,4,8 (both models have n_sup 8), with halting. Browser: both models
+# with --device chromium (the native runs, then onnxruntime-web and LiteRT.js in headless Chromium),
+# batch 1, 2 threads. Optional (SUDOKU_MLP=1): the paper-size sudoku-mlp preset, random weights,
+# timing and roofline only (the old host-sudoku-mlp-2026-11-24.* run).
+#
+# Every run passes --require-idle: before measuring it waits up to IDLE_WAIT seconds for the 1-min
+# load average to fall to <= 0.3 per CPU and for all other processes to use <= 10 % of one core,
+# else it stops with one error line (exit 2) and so does this script (set -e): nothing is measured
+# on a busy machine. The first run of each model x batch exports its artifacts into the cache
+# first; that load, and each previous run's, must decay before the next one starts (about 1-2 min
+# per run on 2 cores). Each result's `quiet` block records what was seen, before and during the run.
+#
+# Output: benchmarks/results/host-<model>-b<batch>-t<threads>-<date>.{json,md,png},
+# chromium-<model>-<date>.*, and the generated block of benchmarks/SUMMARY.md. The exact command
+# of each file is inside it ("command") and in the summary.
+set -euo pipefail
+
+MODELS=${MODELS:-"sudoku6 sudoku9"}
+BATCHES=${BATCHES:-"1 8"}
+THREADS=${THREADS:-"1 2"}
+PRECISIONS=${PRECISIONS:-fp32,int8}
+DEPTHS=${DEPTHS:-1,2,4,8}
+RUNS=${RUNS:-20}
+WARMUP=${WARMUP:-3}
+N_PUZZLES=${N_PUZZLES:-100}
+IDLE_WAIT=${IDLE_WAIT:-900}
+CHROMIUM=${CHROMIUM:-1}
+SUDOKU_MLP=${SUDOKU_MLP:-0}
+OUT=${OUT:-benchmarks/results}
+DATE=${DATE:-$(date -u +%Y-%m-%d)}
+DRY=${DRY:-0}
+
+run() {   # run ONE bench command, timed; DRY=1 prints it instead
+    echo "+ $*" >&2
+    [ "$DRY" = 1 ] && return 0
+    local t0=$SECONDS
+    "$@"
+    echo "  wall $((SECONDS - t0)) s" >&2
+}
+
+common=(--depths "$DEPTHS" --runs "$RUNS" --warmup "$WARMUP" --n-puzzles "$N_PUZZLES" --require-idle "$IDLE_WAIT")
+start=$SECONDS
+for model in $MODELS; do
+    for batch in $BATCHES; do
+        for threads in $THREADS; do
+            run trm-edge bench --checkpoint "$model" --device host --batch "$batch" --threads "$threads" \
+                --precisions "$PRECISIONS" "${common[@]}" \
+                --json "$OUT/host-$model-b$batch-t$threads-$DATE.json" >/dev/null
+        done
+    done
+    if [ "$CHROMIUM" = 1 ]; then
+        run trm-edge bench --checkpoint "$model" --device chromium --batch 1 --threads 2 \
+            --precisions "$PRECISIONS" "${common[@]}" --json "$OUT/chromium-$model-$DATE.json" >/dev/null
+    fi
+done
+if [ "$SUDOKU_MLP" = 1 ]; then
+    run trm-edge bench --preset sudoku-mlp --all-targets --precisions fp32 --depths 1 --no-halt --runs 10 \
+        --warmup 2 --n-puzzles 10 --threads 2 --require-idle "$IDLE_WAIT" \
+        --json "$OUT/host-sudoku-mlp-$DATE.json" >/dev/null
+fi
+run trm-edge report bench-summary "$OUT" --out benchmarks/SUMMARY.md
+echo "sweep wall: $((SECONDS - start)) s" >&2
