@@ -21,7 +21,12 @@
 #
 # Output: benchmarks/results/host-<model>-b<batch>-t<threads>-<date>.{json,md,png},
 # chromium-<model>-<date>.*, and the generated block of benchmarks/SUMMARY.md. The exact command
-# of each file is inside it ("command") and in the summary.
+# of each file is inside it ("command") and in the summary. A result file that already exists is
+# kept and its run skipped (re-running after a stop resumes the sweep; REDO=1 measures it again).
+#
+# Settings (environment): MODELS, BATCHES, THREADS, PRECISIONS, DEPTHS, RUNS, WARMUP, N_PUZZLES,
+# IDLE_WAIT (s), IDLE_LOAD (per CPU), IDLE_CPU (% of one core), CHROMIUM (0/1), SUDOKU_MLP (0/1),
+# OUT, SUMMARY, DATE (UTC day in the file names), REDO, DRY; defaults below.
 set -euo pipefail
 
 MODELS=${MODELS:-"sudoku6 sudoku9"}
@@ -33,13 +38,17 @@ RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
 N_PUZZLES=${N_PUZZLES:-100}
 IDLE_WAIT=${IDLE_WAIT:-900}
+IDLE_LOAD=${IDLE_LOAD:-0.3}
+IDLE_CPU=${IDLE_CPU:-10}
 CHROMIUM=${CHROMIUM:-1}
 SUDOKU_MLP=${SUDOKU_MLP:-0}
 OUT=${OUT:-benchmarks/results}
+SUMMARY=${SUMMARY:-benchmarks/SUMMARY.md}
 DATE=${DATE:-$(date -u +%Y-%m-%d)}
 DRY=${DRY:-0}
+REDO=${REDO:-0}
 
-run() {   # run ONE bench command, timed; DRY=1 prints it instead
+run() {   # run ONE command, timed; DRY=1 prints it instead
     echo "+ $*" >&2
     [ "$DRY" = 1 ] && return 0
     local t0=$SECONDS
@@ -47,25 +56,32 @@ run() {   # run ONE bench command, timed; DRY=1 prints it instead
     echo "  wall $((SECONDS - t0)) s" >&2
 }
 
-common=(--depths "$DEPTHS" --runs "$RUNS" --warmup "$WARMUP" --n-puzzles "$N_PUZZLES" --require-idle "$IDLE_WAIT")
+todo() {   # should the run writing result file $1 happen?
+    if [ -e "$1" ] && [ "$REDO" != 1 ]; then echo "skip: $1 exists (REDO=1 to measure it again)" >&2; return 1; fi
+}
+
+idle=(--require-idle "$IDLE_WAIT" --idle-load "$IDLE_LOAD" --idle-cpu "$IDLE_CPU")
+common=(--depths "$DEPTHS" --runs "$RUNS" --warmup "$WARMUP" --n-puzzles "$N_PUZZLES" "${idle[@]}")
 start=$SECONDS
 for model in $MODELS; do
     for batch in $BATCHES; do
         for threads in $THREADS; do
+            json=$OUT/host-$model-b$batch-t$threads-$DATE.json
+            todo "$json" || continue
             run trm-edge bench --checkpoint "$model" --device host --batch "$batch" --threads "$threads" \
-                --precisions "$PRECISIONS" "${common[@]}" \
-                --json "$OUT/host-$model-b$batch-t$threads-$DATE.json" >/dev/null
+                --precisions "$PRECISIONS" "${common[@]}" --json "$json" >/dev/null
         done
     done
-    if [ "$CHROMIUM" = 1 ]; then
+    json=$OUT/chromium-$model-$DATE.json
+    if [ "$CHROMIUM" = 1 ] && todo "$json"; then
         run trm-edge bench --checkpoint "$model" --device chromium --batch 1 --threads 2 \
-            --precisions "$PRECISIONS" "${common[@]}" --json "$OUT/chromium-$model-$DATE.json" >/dev/null
+            --precisions "$PRECISIONS" "${common[@]}" --json "$json" >/dev/null
     fi
 done
-if [ "$SUDOKU_MLP" = 1 ]; then
+json=$OUT/host-sudoku-mlp-$DATE.json
+if [ "$SUDOKU_MLP" = 1 ] && todo "$json"; then
     run trm-edge bench --preset sudoku-mlp --all-targets --precisions fp32 --depths 1 --no-halt --runs 10 \
-        --warmup 2 --n-puzzles 10 --threads 2 --require-idle "$IDLE_WAIT" \
-        --json "$OUT/host-sudoku-mlp-$DATE.json" >/dev/null
+        --warmup 2 --n-puzzles 10 --threads 2 "${idle[@]}" --json "$json" >/dev/null
 fi
-run trm-edge report bench-summary "$OUT" --out benchmarks/SUMMARY.md
+run trm-edge report bench-summary "$OUT" --out "$SUMMARY"
 echo "sweep wall: $((SECONDS - start)) s" >&2

@@ -207,7 +207,7 @@ def test_summary_block_is_replaced_and_hand_text_kept(tmp_path):
     first = out.read_text()
     assert first.startswith("# Hand-written\n\nkept\n") and first.count(report.SUMMARY_BEGIN) == 1
     assert "(`phone-2026-12-01.json`)" in first and f"- command: `{data['command']}`" in first
-    assert "idle at start, **NOT quiet during the run**" in first and "`quant-x.json`" in first
+    assert "idle at start, **NOT quiet during the run** (limits: load 0.3 per CPU, others 10% of one core)" in first and "`quant-x.json`" in first
     assert "| executorch-fp32-looped |" in first
     out.write_text(first + "\nafter\n")
     (res / "old-2026-11-01.json").write_text(FIX.read_text())   # no quiet block: says so

@@ -399,8 +399,8 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     command = "trm-edge bench " + " ".join(
         [shlex.quote(a) for a in artifacts]
         + [f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in ctx.params.items()
-           if k not in ("artifacts", "halt", "json_out", "plot_out", "md_out") and v not in (None, False)
-           and not isinstance(v, bool)]
+           if k not in ("artifacts", "halt", "json_out", "plot_out", "md_out") and v is not None
+           and not isinstance(v, bool)]   # 0 is a value (--warmup 0, --require-idle 0), not an absent flag
         + [f"--{k.replace('_', '-')}" for k, v in ctx.params.items() if v is True and k != "halt"]
         + ["--halt" if halt else "--no-halt"])
     settings = BenchSettings(depths=depth_list, batch=batch, threads=threads, runs=runs, warmup=warmup,

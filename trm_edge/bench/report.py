@@ -274,7 +274,8 @@ def _summary_section(path: Path, r: dict) -> list[str]:
         verdict = "**quiet not checked** (measured before the idle check existed)"
     else:
         verdict = ("idle at start" if q["idle_at_start"] else "**NOT idle at start**") + ", " + \
-                  {True: "quiet during the run", False: "**NOT quiet during the run**", None: "run not watched"}[q.get("idle_during_run")]
+                  {True: "quiet during the run", False: "**NOT quiet during the run**", None: "run not watched"}[q.get("idle_during_run")] + \
+                  f" (limits: load {q['limits']['load_per_cpu']:g} per CPU, others {q['limits']['others_cpu_pct']:g}% of one core)"
     lines = ["", f"### {r['model'].get('task')} on {r['device'].get('name')}: batch {st.get('batch')}, "
                  f"threads {st.get('threads') or 'default'} (`{path.name}`)", "",
              f"- command: `{r['command']}`",
