@@ -13,11 +13,13 @@
 # timing and roofline only (the old host-sudoku-mlp-2026-11-24.* run).
 #
 # Every run passes --require-idle: before measuring it waits up to IDLE_WAIT seconds for the 1-min
-# load average to fall to <= 0.3 per CPU and for all other processes to use <= 10 % of one core,
-# else it stops with one error line (exit 2) and so does this script (set -e): nothing is measured
-# on a busy machine. The first run of each model x batch exports its artifacts into the cache
-# first; that load, and each previous run's, must decay before the next one starts (about 1-2 min
-# per run on 2 cores). Each result's `quiet` block records what was seen, before and during the run.
+# load average per CPU and the other processes' CPU to fall within bench's limits (--idle-load,
+# --idle-cpu: see `trm-edge bench --help`; IDLE_LOAD / IDLE_CPU override them), else it stops with
+# one error line (exit 2) and so does this script (set -e): nothing is measured on a busy machine.
+# The first run of each model x batch exports its artifacts into the cache first; that load, and
+# each previous run's, must decay before the next one starts (the 1-min load average has a 1-min
+# time constant: from 2.0 to 0.6 takes 60 s x ln(2/0.6) = 72 s). Each result's `quiet` block
+# records what was seen, before and during the run.
 #
 # Output: benchmarks/results/host-<model>-b<batch>-t<threads>-<date>.{json,md,png},
 # chromium-<model>-<date>.*, and the generated block of benchmarks/SUMMARY.md. The exact command
@@ -38,8 +40,6 @@ RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
 N_PUZZLES=${N_PUZZLES:-100}
 IDLE_WAIT=${IDLE_WAIT:-900}
-IDLE_LOAD=${IDLE_LOAD:-0.3}
-IDLE_CPU=${IDLE_CPU:-10}
 CHROMIUM=${CHROMIUM:-1}
 SUDOKU_MLP=${SUDOKU_MLP:-0}
 OUT=${OUT:-benchmarks/results}
@@ -60,7 +60,9 @@ todo() {   # should the run writing result file $1 happen?
     if [ -e "$1" ] && [ "$REDO" != 1 ]; then echo "skip: $1 exists (REDO=1 to measure it again)" >&2; return 1; fi
 }
 
-idle=(--require-idle "$IDLE_WAIT" --idle-load "$IDLE_LOAD" --idle-cpu "$IDLE_CPU")
+idle=(--require-idle "$IDLE_WAIT")   # the limits themselves live once, in trm_edge/bench/quiet.py
+if [ -n "${IDLE_LOAD:-}" ]; then idle+=(--idle-load "$IDLE_LOAD"); fi
+if [ -n "${IDLE_CPU:-}" ]; then idle+=(--idle-cpu "$IDLE_CPU"); fi
 common=(--depths "$DEPTHS" --runs "$RUNS" --warmup "$WARMUP" --n-puzzles "$N_PUZZLES" "${idle[@]}")
 start=$SECONDS
 for model in $MODELS; do
