@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from .bench.quiet import IdleLimits
 from .errors import MissingExtraError, TRMEdgeError, extra_for
 from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_PUZZLES, MAX_STEPS
 from .tasks.base import PuzzleError
@@ -40,6 +41,7 @@ MAX_STEPS_OPT = click.IntRange(1, MAX_N_SUP)
 THRESHOLD = Finite(-1e6, 1e6)
 THREADS = click.IntRange(1, 1024)
 BATCH = click.IntRange(1, 65536)
+IDLE = IdleLimits()   # bench's idle-machine defaults (defined once, in trm_edge.bench.quiet)
 
 
 class LoHi(click.ParamType):
@@ -324,8 +326,17 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--json", "json_out", default=None, help="Result JSON (default: benchmarks/results/<device>-<date>.json).")
 @click.option("--plot", "plot_out", default=None, help="PNG plots (default: next to the JSON).")
 @click.option("--markdown", "md_out", default=None, help="Markdown table (default: next to the JSON).")
+@click.option("--require-idle", default=None, type=click.IntRange(0, 86400), metavar="SECONDS",
+              help="Before measuring, wait up to SECONDS for an idle machine, else stop (exit 2); 0: check once. "
+                   "Default: only record the load (the `quiet` block of the result).")
+@click.option("--idle-load", default=IDLE.load_per_cpu, show_default=True, type=Finite(0, 1024),
+              help="Idle: 1-min load average per logical CPU at most this.")
+@click.option("--idle-cpu", default=IDLE.others_cpu_pct, show_default=True, type=Finite(0, 1e6),
+              help="Idle: all other processes together at most this % of one core.")
+@click.option("--idle-window", default=IDLE.window_s, show_default=True, type=Finite(0.1, 600),
+              help="Seconds over which other processes' CPU is measured.")
 def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt_threshold, batch, threads, runs, warmup, n_puzzles,
-          precisions, no_eager, in_process, runner, json_out, plot_out, md_out):
+          precisions, no_eager, in_process, runner, json_out, plot_out, md_out, require_idle, idle_load, idle_cpu, idle_window):
     """Latency, memory and accuracy per recursion depth, for eager PyTorch and each artifact."""
     import shlex
     import time
@@ -352,7 +363,8 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
     req = BenchRequest(artifacts=list(artifacts), all_targets=all_targets, checkpoint=checkpoint, preset=preset,
                        device=device,
                        precisions=tuple(p for p in precisions.split(",") if p), eager=not no_eager,
-                       isolate=not in_process, runner=runner, command=command)
+                       isolate=not in_process, runner=runner, command=command, require_idle=require_idle,
+                       idle=IdleLimits(load_per_cpu=idle_load, others_cpu_pct=idle_cpu, window_s=idle_window))
     stem = Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}"
     json_path = Path(json_out) if json_out else stem.with_suffix(".json")
     for p in (json_path, md_out or json_path.with_suffix(".md"), plot_out or json_path.with_suffix(".png")):
@@ -576,6 +588,19 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
     from .bench.quant import to_markdown
     click.echo(to_markdown(rep))
+
+
+@report.command("bench-summary")
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Markdown file; only the block between its bench-summary markers is rewritten (appended if none).")
+def report_bench_summary(results, out):
+    """One section per bench result JSON (a file, or every *.json of a folder): command, quiet check, table."""
+    from pathlib import Path
+
+    from .bench.report import update_summary
+
+    click.echo(f"wrote {update_summary(Path(results), Path(out))}")
 
 
 @report.command("curve")

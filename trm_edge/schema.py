@@ -11,6 +11,7 @@ the file, the field and what is allowed, and every number has a range:
     vectors *.json     vectors(d, where)        golden vectors (trm_edge.validate.vectors)
     recipe *.toml      recipe(d, known, where)  export recipes (trm_edge.export.Recipe)
     train_log.jsonl    log_line(d, where)       trm_edge.train.curve
+    bench result quiet bench_quiet(d, where)    the `quiet` block of a trm-edge-bench/1 result (trm_edge.bench.report)
 
 A spec is a small object with `check(value, where, field) -> value`; new optional fields are one
 line in a spec dict (TRMConfig fields without an entry are checked against their default's type).
@@ -111,6 +112,21 @@ class Opt:
 
     def check(self, v, where, field):
         return None if v is None else self.spec.check(v, where, field)
+
+
+class ListOf:
+    """A list of at most max_len items, each checked by `item` (a spec, or a callable(v, where, field))."""
+
+    def __init__(self, item, max_len: int = 1024, length: int | None = None):
+        self.item, self.max_len, self.length = item, max_len, length
+
+    def check(self, v, where, field):
+        if not isinstance(v, list) or len(v) > self.max_len or (self.length is not None and len(v) != self.length):
+            n = self.length if self.length is not None else f"at most {self.max_len}"
+            fail(where, field, f"must be a list of {n} items, got {_show(v)}")
+        for i, x in enumerate(v):
+            (self.item.check if hasattr(self.item, "check") else self.item)(x, where, f"{field}[{i}]")
+        return v
 
 
 def obj(d, where: str, what: str = "the file") -> dict:
@@ -317,3 +333,34 @@ def recipe(d, where: str, targets, modes, precisions) -> dict:
 def log_line(d, where: str) -> dict:
     return check_fields(d, {"step": Int(0, MAX_STEPS), "loss": Num(), "acc": Num(0, 1)}, where,
                         required=("step", "loss", "acc"), unknown=True)
+
+
+# ---- bench result: the quiet-machine block (trm_edge.bench.quiet) --------------------------------
+PCT = Num(0, 1e7)   # % of one core: a many-core machine goes far above 100
+_PROC = {"pid": Int(0, 2**32), "name": Str(), "cpu_pct": PCT}
+_SYS_CPU = {"busy_pct": Num(0, 100), "iowait_pct": Num(0, 100), "steal_pct": Num(0, 100)}
+_LIMITS = {"load_per_cpu": Num(0, 1e6), "others_cpu_pct": PCT, "window_s": Num(0, 1e7)}
+
+
+def _reading(v, where, field):
+    w = f"{where} {field}"
+    check_fields(v, {"time": Str(), "load_avg": Opt(ListOf(Num(0, 1e6), length=3)), "cpu_count": Int(1, 2**20),
+                     "load_per_cpu": Opt(Num(0, 1e6)), "window_s": Num(0, 1e7), "others_cpu_pct": Opt(PCT),
+                     "top": ListOf(lambda p, wh, f: check_fields(p, _PROC, f"{wh} {f}", required=tuple(_PROC)), 64),
+                     "system_cpu": Opt(Type(dict)), "governor": Opt(Str()), "source": Str()},
+                 w, required=("load_avg", "cpu_count", "window_s", "others_cpu_pct", "top"), unknown=True)
+    if v.get("system_cpu") is not None:
+        check_fields(v["system_cpu"], _SYS_CPU, f"{w} system_cpu", unknown=True)
+
+
+def bench_quiet(d, where: str) -> dict:
+    """`quiet` of a trm-edge-bench/1 result: the idle check before measuring and over the run."""
+    check_fields(d, {"required_wait_s": Opt(Num(0, 86400)), "limits": Type(dict), "start": Type(dict),
+                     "idle_at_start": Bool(), "busy_reasons": ListOf(Str(max_len=2000), 16),
+                     "waited_s": Num(0, 1e7), "during_run": Opt(Type(dict)), "idle_during_run": Opt(Bool())},
+                 where, required=("limits", "start", "idle_at_start", "busy_reasons"), unknown=True)
+    check_fields(d["limits"], _LIMITS, f"{where} limits", required=tuple(_LIMITS), unknown=True)
+    _reading(d["start"], where, "start")
+    if d.get("during_run") is not None:
+        _reading(d["during_run"], where, "during_run")
+    return d

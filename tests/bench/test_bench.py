@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -110,12 +111,17 @@ def _check_entry(rt, depths, halt=True):
 def test_cli_bench_host_end_to_end(tiny_ckpt, onnx_artifact, tmp_path, capsys):
     args = ([str(onnx_artifact)] if onnx_artifact else []) + [
         "bench", "--checkpoint", str(tiny_ckpt), "--device", "host", "--depths", "1,2,4,16", "--runs", "2",
-        "--warmup", "1", "--n-puzzles", "3", "--in-process", "--threads", "1",
+        "--warmup", "1", "--n-puzzles", "3", "--in-process", "--threads", "1", "--idle-window", "0.2",
+        "--require-idle", "0", "--idle-load", "1000", "--idle-cpu", "1e6",   # checked once, limits any machine meets
         "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"), "--markdown", str(tmp_path / "r.md")]
     if onnx_artifact:  # artifacts come after the verb
         args = args[1:2] + args[:1] + args[2:]
     main(args)
     res = report.load_result(tmp_path / "r.json")
+    q = res["quiet"]   # recorded on every host run
+    assert q["required_wait_s"] == 0 and q["start"]["cpu_count"] == os.cpu_count() and q["limits"]["window_s"] == 0.2
+    assert q["idle_at_start"] and "--require-idle 0" in res["command"]   # 0 is a value: it is in the command
+    assert q["during_run"]["window_s"] > q["start"]["window_s"] and res["device"]["load_avg"] == q["start"]["load_avg"]
     assert res["settings"]["depths"] == [1, 2, 4] and res["settings"]["requested_depths"] == [1, 2, 4, 16]
     assert any("clipped" in n for n in res["notes"])
     assert res["roofline"]["flops_per_step"] == flops_per_step(TRMConfig.preset("sudoku4-tiny"))
@@ -135,7 +141,33 @@ def test_cli_bench_host_end_to_end(tiny_ckpt, onnx_artifact, tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     md = (tmp_path / "r.md").read_text()
     assert "| eager-fp32 | 4 |" in md and "Goals" in md and "FIXTURE" not in md
+    assert "- quiet at start (required, waited " in md and "- during the run (" in md
     assert "eager-fp32" in capsys.readouterr().out
+
+
+def test_cli_bench_require_idle_refuses_a_busy_machine(tiny_ckpt, onnx_artifact, tmp_path, capsys, monkeypatch):
+    """--require-idle 0 on a busy reading: one error line, exit 2, nothing written (reading injected;
+    the real reader is tested in test_bench_quiet.py)."""
+    from trm_edge.bench import quiet
+
+    busy = quiet.summarize([3.0, 2.0, 1.0], 2, 0.1, [{"pid": 7, "name": "stress", "cpu_pct": 180.0}], None, None, "test")
+    monkeypatch.setattr(quiet, "read_machine", lambda window_s: busy)
+    art = [str(onnx_artifact)] if onnx_artifact else []
+    with pytest.raises(SystemExit) as e:
+        main(["bench", *art, "--checkpoint", str(tiny_ckpt), "--depths", "1", "--runs", "1", "--n-puzzles", "2",
+              "--in-process", "--require-idle", "0", "--json", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and err[-1].startswith("error: machine not idle after 0 s (--require-idle 0): 1-min load")
+    assert "stress pid 7 180%" in err[-1] and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("opt, value", [("--idle-load", "-1"), ("--idle-cpu", "nan"), ("--idle-window", "0"),
+                                        ("--require-idle", "86401")])
+def test_cli_bench_idle_options_have_ranges(opt, value, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", opt, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:") and opt in err[0]
 
 
 def test_accuracy_matches_the_model_own_solve(tiny_ckpt):

@@ -33,6 +33,10 @@ def validate(result: dict, source: str = "result") -> dict:
             bad(f"missing {k!r}")
     if not isinstance(result["runtimes"], list) or not result["runtimes"]:
         bad("'runtimes' is empty")
+    if result.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
+        from trm_edge.schema import bench_quiet
+
+        bench_quiet(result["quiet"], f"{source}: quiet")
     for rt in result["runtimes"]:
         for k in _RUNTIME:
             if k not in rt:
@@ -101,6 +105,26 @@ def goals(result: dict) -> dict:
 
 
 # ---- markdown -------------------------------------------------------------------------------
+def _quiet_lines(q: dict | None) -> list[str]:
+    """Header lines: was the machine idle when measuring started, and during the run?"""
+    if not q:
+        return ["- quiet: not checked (a result from before the idle check, or measured on another device)"]
+    from trm_edge.bench.quiet import describe
+
+    lim = q["limits"]
+    mode = (f"required, waited {q.get('waited_s', 0):.0f} of {q['required_wait_s']:g} s"
+            if q.get("required_wait_s") is not None else "recorded only")
+    verdict = "idle" if q["idle_at_start"] else "**NOT idle** (" + "; ".join(q["busy_reasons"]) + ")"
+    lines = [f"- quiet at start ({mode}; limits {lim['load_per_cpu']:g} load per CPU, "
+             f"{lim['others_cpu_pct']:g}% of one core for other processes): {verdict}; {describe(q['start'])}"]
+    run = q.get("during_run")
+    if run:
+        verdict = {True: "quiet", False: "**NOT quiet**", None: "not known"}[q.get("idle_during_run")]
+        lines.append(f"- during the run ({run['window_s']:.0f} s): {verdict}; {describe(run, ' at the end')} "
+                     "(the load and whole-machine figures include the bench itself)")
+    return lines
+
+
 def _f(v, fmt="{:.3g}"):
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
@@ -117,6 +141,7 @@ def to_markdown(result: dict) -> str:
               f"- model: `{model.get('checkpoint')}`, n_sup {model.get('n_sup')}, params {model.get('params')}",
               f"- batch {st.get('batch')}, threads {st.get('threads') or 'runtime default'}, "
               f"R={st.get('runs')} timed runs after W={st.get('warmup')} warm-ups, {st.get('n_puzzles')} puzzles"]
+    lines += _quiet_lines(result.get("quiet"))
     roof = result.get("roofline")
     if roof:
         lines.append(f"- roofline: {_f(roof.get('flops_per_step'), '{:.4g}')} FLOPs per supervision step; "
@@ -237,3 +262,87 @@ def plot(result: dict, path: str | Path) -> Path:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return write_bytes(path, buf.getvalue())
+
+
+# ---- benchmarks/SUMMARY.md: one section per result file, between two markers ------------------
+SUMMARY_BEGIN = "<!-- trm-edge report bench-summary: generated from the result files; edits between these markers are overwritten -->"
+SUMMARY_END = "<!-- end of trm-edge report bench-summary -->"
+
+
+def _summary_section(path: Path, r: dict) -> list[str]:
+    st, q = r["settings"], r.get("quiet")
+    if not q:
+        verdict = "**quiet not checked** (measured before the idle check existed)"
+    else:
+        verdict = ("idle at start" if q["idle_at_start"] else "**NOT idle at start**") + ", " + \
+                  {True: "quiet during the run", False: "**NOT quiet during the run**", None: "run not watched"}[q.get("idle_during_run")] + \
+                  f" (limits: load {q['limits']['load_per_cpu']:g} per CPU, others {q['limits']['others_cpu_pct']:g}% of one core)"
+    lines = ["", f"### {r['model'].get('task')} on {r['device'].get('name')}: batch {st.get('batch')}, "
+                 f"threads {st.get('threads') or 'default'} (`{path.name}`)", "",
+             f"- command: `{r['command']}`",
+             f"- model `{r['model'].get('checkpoint')}`; created {r['created']}; {verdict}; load average at start "
+             f"{_f(r['device'].get('load_avg') and r['device']['load_avg'][0], '{:.2f}')} on {r['device'].get('cores')} cores; "
+             f"R={st.get('runs')}, W={st.get('warmup')}, {st.get('n_puzzles')} puzzles"]
+    lines += [f"- note: {n}" for n in r.get("notes") or []]
+    lines += ["", "| runtime | KiB | ms per step, first / last depth | x eager | exact | halting: steps, ms per puzzle (full depth) |",
+             "|---|---|---|---|---|---|"]
+    for rt in r["runtimes"]:
+        ds = rt.get("depths") or []
+        if rt.get("error") or not ds:
+            lines.append(f"| {rt['name']} | | | | | error: {rt.get('error')} |")
+            continue
+        a, b = ds[0], ds[-1]
+        h = rt.get("halting")
+        size = rt.get("size_bytes")
+
+        def pair(key, fmt):
+            return f"{_f(a.get(key), fmt)} (d{a['depth']}) / {_f(b.get(key), fmt)} (d{b['depth']})"
+
+        lines.append(
+            f"| {rt['name']} | {_f(size / 1024 if size else None, '{:.0f}')} "
+            f"| {_f(a['step_ms']['median'])} (d{a['depth']}) / {_f(b['step_ms']['median'])} (d{b['depth']}) "
+            f"| {pair('speedup_vs_eager', '{:.2f}x')} | {pair('exact_acc', '{:.3f}')} "
+            f"| {_f(h['mean_steps'], '{:.2f}') + ', ' + _f(h['ms_per_puzzle']) + ' (' + _f(h['full_depth_ms_per_puzzle']) + ')' if h else '—'} |")
+    if r["device"].get("browser"):
+        from trm_edge.bench.chromium import browser_ratios
+
+        per = {}
+        for row in browser_ratios(r):
+            per.setdefault((row["runtime"], row["native"]), []).append(f"d{row['depth']} {row['ratio_median']:.2f}x")
+        lines += [""] + [f"- {b} / native {n}, ms per step: {', '.join(v)}" for (b, n), v in per.items()]
+    return lines
+
+
+def summary_markdown(paths: list[Path]) -> str:
+    """The generated block of benchmarks/SUMMARY.md: every bench result file with its command."""
+    lines = [SUMMARY_BEGIN, "", "## Bench results (generated)", "",
+             "`trm-edge report bench-summary benchmarks/results --out benchmarks/SUMMARY.md` wrote this "
+             "section from the `trm-edge-bench/1` files below (markdown and plot next to each JSON)."]
+    other = []
+    for p in sorted(paths):
+        try:
+            lines += _summary_section(p, load_result(p))
+        except ArtifactError:
+            other.append(p.name)
+    if other:
+        lines += ["", "Other JSON files there (not bench results; see their own .md): "
+                  + ", ".join(f"`{n}`" for n in other)]
+    return "\n".join(lines + ["", SUMMARY_END]) + "\n"
+
+
+def update_summary(results: Path, out: Path) -> Path:
+    """Write the generated block into `out`: replace it between the markers, else append it (the
+    hand-written rest of the file is kept)."""
+    from trm_edge.safe_io import write_text
+
+    paths = sorted(results.glob("*.json")) if results.is_dir() else [results]
+    if not paths:
+        raise ArtifactError(f"no result JSON in {results}")
+    block = summary_markdown(paths)
+    old = out.read_text() if out.exists() else ""
+    if SUMMARY_BEGIN in old and SUMMARY_END in old:
+        head, rest = old.split(SUMMARY_BEGIN, 1)
+        new = head + block.rstrip("\n") + rest.split(SUMMARY_END, 1)[1]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n\n") else "") + block
+    return write_text(out, new)

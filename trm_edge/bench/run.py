@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from trm_edge.bench.host import BenchSettings, RuntimeSpec
+from trm_edge.bench.quiet import IdleLimits
 from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
 
 
@@ -32,6 +33,8 @@ class BenchRequest:
     progress: bool = True
     runner: str | None = None       # android: a benchmark_model / executor_runner binary instead of the app
     command: str = ""               # the exact command line, recorded in the result
+    require_idle: float | None = None  # wait up to this many s for an idle machine, else stop (None: record only)
+    idle: IdleLimits = field(default_factory=IdleLimits)
 
 
 def clip_depths(requested: list[int], n_sup: int) -> tuple[list[int], list[str]]:
@@ -124,6 +127,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
     if not reachable:
         raise DeviceError(f"device {profile.name}: {why}")
+    if req.require_idle is not None and profile.reach not in ("local", "browser"):
+        raise DeviceError(f"--require-idle checks this machine's load; device {profile.name} measures on its own CPU")
     notes: list[str] = []
     if req.preset:
         ckpt = random_checkpoint(req.preset)
@@ -172,12 +177,18 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
                   "params": params, "config": config},
         "settings": {**asdict(settings), "requested_depths": None,
                      "halt_threshold": cfg.halt_threshold if settings.halt_threshold is None else settings.halt_threshold},
-        "notes": notes, "roofline": None, "runtimes": [],
+        "notes": notes, "roofline": None, "quiet": None, "runtimes": [],
     }
     if profile.reach in ("local", "browser"):
+        from trm_edge.bench import quiet
         from trm_edge.bench.host import bench_host, host_device_info
 
         result["device"] = host_device_info(profile.name)
+        # after the exports (their load is over or waited out), right before the first timed call
+        result["quiet"] = quiet.gate(req.idle, req.require_idle,
+                                     log=(lambda m: print(m, file=sys.stderr, flush=True)) if req.progress else None)
+        result["device"]["load_avg"] = result["quiet"]["start"]["load_avg"]
+        watch = quiet.Watch()
         browser_specs = list(specs)
         if eager:
             specs.insert(0, RuntimeSpec("eager-fp32", "eager", "fp32", "looped", str(ckpt_dir)))
@@ -190,6 +201,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
             entries, result["device"]["browser"] = bench_browser(browser_specs, settings, inputs, labels, req.progress)
             result["runtimes"] += entries
             result["device"]["load_avg_end"] = host_device_info(profile.name)["load_avg"]
+        quiet.finish(result["quiet"], watch)
+        notes += quiet.notes(result["quiet"])
     elif profile.reach == "adb":
         result.update(_android(profile, specs, settings, inputs, labels, cfg.task, req.runner))
     else:
