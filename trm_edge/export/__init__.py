@@ -22,7 +22,7 @@ from ..errors import TRMEdgeError
 from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
 
-from ..artifact import MODES, PRECISIONS, TARGETS  # noqa: E402  (one list each; non-fp32: export.quantize)
+from ..artifact import GRAPHS, MODES, PRECISIONS, TARGETS  # noqa: E402  (one list each; non-fp32: export.quantize)
 RECIPE_DIR = package_data.path("recipes")   # trm_edge/recipes/*.toml (package data)
 
 
@@ -34,6 +34,7 @@ class Recipe:
     depth: int | None = None       # unrolled: supervision steps K (None -> the model's n_sup)
     batch: int = 1                 # static batch of every entry point (sessions chunk to it)
     in_graph_loop: bool = True     # onnx looped: also write loop.onnx (whole recursion in an ONNX Loop)
+    graph: str = "plain"           # onnx: "web" = shaped for onnxruntime-web (trm_edge.export.web; no loop.onnx)
     opset: int = 18                # ONNX opset
     options: dict = field(default_factory=dict, hash=False)  # target/quantizer-specific settings
     name: str | None = None        # recipe file name, if it came from one
@@ -45,6 +46,8 @@ class Recipe:
             r = replace(r, depth=cfg.n_sup)
         if r.mode == "looped" and r.depth is not None:
             r = replace(r, depth=None)
+        if r.graph == "web" and r.in_graph_loop:   # the page drives init + step; loop.onnx is not for it
+            r = replace(r, in_graph_loop=False)
         r.check()
         return r
 
@@ -55,6 +58,11 @@ class Recipe:
             raise UnsupportedError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.precision not in PRECISIONS:
             raise UnsupportedError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if self.graph not in GRAPHS:
+            raise UnsupportedError(f"unknown graph {self.graph!r}; choose from {', '.join(GRAPHS)}")
+        if self.graph != "plain" and self.target != "onnx":
+            raise UnsupportedError(f"graph {self.graph!r} is a shape of the ONNX graph (onnxruntime-web), "
+                                   f"not of {self.target}")
         if not 1 <= self.batch <= MAX_BATCH:
             raise UnsupportedError(f"batch must be in [1, {MAX_BATCH}], got {self.batch}")
         if self.depth is not None and not 1 <= self.depth <= MAX_DEPTH:
@@ -80,7 +88,7 @@ class Recipe:
             data = tomllib.loads(p.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
             raise TRMEdgeError(f"recipe {p} is not valid TOML: {e}") from None
-        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS)
+        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS, GRAPHS)
         data.setdefault("name", p.stem)
         return cls(**data)
 
@@ -136,5 +144,5 @@ def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> A
         return mod.export(model, recipe, Path(out_dir))
 
 
-__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export",
+__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "GRAPHS", "UnsupportedError", "export",
            "recipe_names", "target_module", "artifact_name", "load_source"]
