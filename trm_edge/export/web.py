@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import logging
 from pathlib import Path
 
 from ..errors import require
@@ -59,6 +60,8 @@ def web_shape(path: Path) -> None:
     model = ir.load(str(path))
     big = 1 << 31   # fold every weight: the defaults skip tensors over 8192 elements
     optimizer.optimize_ir(model, input_size_limit=big, output_size_limit=big)
+    # init's y and z fold to constants that are graph outputs: onnx_ir warns that it keeps those as they are
+    logging.getLogger("onnx_ir.passes.common.initializer_deduplication").setLevel(logging.ERROR)
     DeduplicateInitializersPass(size_limit=big)(model)
     RemoveUnusedNodesPass()(model)
     folded = path.with_name(path.stem + ".folded.onnx")
