@@ -57,11 +57,11 @@ def web_shape(path: Path) -> None:
     ort = require("onnxruntime", "onnxruntime")
     from onnx_ir.passes.common import DeduplicateInitializersPass, RemoveUnusedNodesPass
 
+    # init's y and z fold to constants that are graph outputs: onnx_ir warns that it keeps those as they are
+    logging.getLogger("onnx_ir.passes.common.initializer_deduplication").setLevel(logging.ERROR)
     model = ir.load(str(path))
     big = 1 << 31   # fold every weight: the defaults skip tensors over 8192 elements
     optimizer.optimize_ir(model, input_size_limit=big, output_size_limit=big)
-    # init's y and z fold to constants that are graph outputs: onnx_ir warns that it keeps those as they are
-    logging.getLogger("onnx_ir.passes.common.initializer_deduplication").setLevel(logging.ERROR)
     DeduplicateInitializersPass(size_limit=big)(model)
     RemoveUnusedNodesPass()(model)
     folded = path.with_name(path.stem + ".folded.onnx")
