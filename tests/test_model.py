@@ -116,6 +116,8 @@ def test_sequence_mlp_residual_is_normalised_over_the_sequence_axis():
     old = build_model(replace(cfg, arch_version=1)).net.blocks[0].mixer
     old.load_state_dict(mixer.state_dict())
     torch.testing.assert_close(old(h), _rms(h + mixer.mlp(t).transpose(1, 2)), rtol=0, atol=1e-6)
+    for m in (mixer, old):   # the transpose-free form the web export traces (trm_edge/export/web.py)
+        torch.testing.assert_close(m.forward_untransposed(h), m(h), rtol=0, atol=1e-6)
 
 
 def test_config_without_arch_version_keeps_its_old_meaning(tmp_path):

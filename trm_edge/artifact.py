@@ -10,11 +10,13 @@ Manifest, format "trm-edge-artifact/1" (fields are only ever added under this id
 removes or re-means a field bumps the number, and readers refuse formats they do not know):
 
     format          "trm-edge-artifact/1"
-    name            "<target>-<precision>-<mode>[-d<depth>]"
+    name            "<target>-<precision>-<mode>[-d<depth>][-web]"
     target          onnx | executorch | coreml | tflite
     mode            looped (entry points init + step [+ loop]) | unrolled (entry point forward)
     precision       fp32 | fp16 | int8 | int8-dynamic
     depth           unrolled: supervision steps K in the graph; looped: null
+    graph           optional, onnx only: "web" = the graph shaped for onnxruntime-web (trm_edge.export.web);
+                    absent or "plain" = the graph as torch.onnx exported it
     batch           static batch of every entry point (sessions feed any N in chunks of it)
     task            {"name", "vocab_size", "seq_len", "tokens": {...}, "board": [...]}  (the apps read it)
     model           {"seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup",
@@ -47,6 +49,7 @@ MANIFEST = "manifest.json"
 TARGETS = ("onnx", "executorch", "coreml", "tflite")
 MODES = ("looped", "unrolled")
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
+GRAPHS = ("plain", "web")   # graph shapes (onnx): as exported / for onnxruntime-web (trm_edge.export.web)
 DTYPES = ("float32", "float16", "int32", "int64", "int8", "uint8", "bool")
 ENTRY_POINTS = {"looped": ("init", "step"), "unrolled": ("forward",)}   # required per mode
 MODEL_KEYS = ("seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup", "halt_threshold")
@@ -130,7 +133,7 @@ def _validate(manifest, where: str) -> dict:
     check_fields(manifest, {"name": Str(check=_plain), "target": Str(TARGETS), "mode": Str(MODES),
                             "precision": Str(PRECISIONS), "batch": Int(1, MAX_BATCH), "task": Type(dict),
                             "model": Type(dict), "entry_points": Type(dict), "files": Type(dict),
-                            "state": Type(dict)},
+                            "state": Type(dict), "graph": Str(GRAPHS)},
                  where, required=("name", "target", "mode", "precision", "batch", "task", "model", "entry_points",
                                   "files"), unknown=True)
     mode = manifest["mode"]

@@ -457,6 +457,10 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--depth", default=None, type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
 @click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
 @click.option("--batch", default=None, type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
+@click.option("--graph", default=None, type=click.Choice(["plain", "web"]),
+              help="ONNX graph shape: plain (as torch.onnx exports it) or web (folded and optimized for "
+                   "onnxruntime-web, fp32, no loop.onnx; docs/web.md). Default: the recipe's, else plain; "
+                   "web for the onnx artifact of --for-app web.")
 @click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
 @click.option("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
@@ -471,7 +475,8 @@ def vectors(checkpoint, n_puzzles, seed, out):
               help="--for-app: the app's project folder (default, in the trm-edge checkout only: its demo app).")
 @click.option("--force", is_flag=True, help="Write into an existing folder that is not an artifact (its other files are kept).")
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
-def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, for_app, puzzles, app_dir, force, artifacts):
+def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe, out, for_app, puzzles, app_dir, force,
+               artifacts):
     """Export the recursive core (looped init+step, or unrolled at depth K) with a manifest.
 
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
@@ -488,7 +493,8 @@ def export_cmd(target, mode, depth, precision, batch, checkpoint, recipe, out, f
         raise click.UsageError("Missing option '--out'.")
     app_dir = project_of(for_app, app_dir) if for_app else None   # fails before exporting when there is none
     if not artifacts:
-        recipes = plan(recipe, target, mode, targets_for(for_app) if for_app else None,
+        recipes = plan(recipe, target, mode, targets_for(for_app) if for_app else None, graph=graph,
+                       default_graph="web" if for_app == "web" else None,   # the page runs the web-shaped graph
                        depth=depth, precision=precision, batch=batch)
         arts = export_all(load_source(checkpoint, puzzles=puzzles), recipes, out, force=force, log=click.echo)
         if not for_app:

@@ -128,11 +128,11 @@ PRESETS: dict[str, TRMConfig] = {
 
 
 # ---- layers --------------------------------------------------------------------------------
-def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Weightless RMSNorm in fp32, by hand: F.rms_norm breaks Core ML conversion on torch 2.13."""
+def rms_norm(x: torch.Tensor, eps: float, dim: int = -1) -> torch.Tensor:
+    """Weightless RMSNorm over `dim` in fp32, by hand: F.rms_norm breaks Core ML conversion on torch 2.13."""
     dtype = x.dtype
     x = x.float()
-    return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)).to(dtype)
+    return (x * torch.rsqrt(x.pow(2).mean(dim, keepdim=True) + eps)).to(dtype)
 
 
 # std of a standard normal truncated to [-2, 2]; torch's trunc_normal_(std=s) has std 0.88 s
@@ -226,6 +226,17 @@ class SequenceMLP(nn.Module):
         if self.norm_over_seq:
             return rms_norm(t + self.mlp(t), self.eps).transpose(1, 2)  # norm over L
         return rms_norm(h + self.mlp(t).transpose(1, 2), self.eps)      # norm over D (v1)
+
+    def forward_untransposed(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, L, D)
+        """`forward` without its two transposes, for graphs run by per-op-overhead runtimes (ONNX
+        `--graph web`, trm_edge.export.web): the SwiGLU over L as left matmuls W @ h in the (B, L, D)
+        layout and the v2 norm over dim 1 (= L). The same math; only float rounding differs (the
+        matmuls accumulate in another order), so eager runs `forward` and exports check parity."""
+        W = self.mlp.gate_up.weight                                       # (2H, L)
+        H = W.shape[0] // 2
+        gu = torch.matmul(W, h)                                           # (B, 2H, D)
+        u = torch.matmul(self.mlp.down.weight, F.silu(gu[:, :H]) * gu[:, H:])  # (B, L, D)
+        return rms_norm(h + u, self.eps, dim=1 if self.norm_over_seq else -1)
 
 
 class Block(nn.Module):

@@ -322,8 +322,9 @@ def vectors(d, where: str, fmt: str) -> dict:
 
 
 # ---- export recipe TOML --------------------------------------------------------------------------
-def recipe(d, where: str, targets, modes, precisions) -> dict:
+def recipe(d, where: str, targets, modes, precisions, graphs) -> dict:
     return check_fields(d, {"target": Str(targets), "mode": Str(modes), "precision": Str(precisions),
+                            "graph": Str(graphs),
                             "depth": Opt(Int(1, MAX_DEPTH)), "batch": Int(1, MAX_BATCH),
                             "in_graph_loop": Bool(), "opset": Int(17, 23), "options": Type(dict), "name": Str()},
                         where)

@@ -122,6 +122,11 @@ def test_litert_js_reproduces_golden_vectors(exported, tmp_path):
     with serving(mounts={"art": art.path}) as url, Browser(url, 300) as b:
         got = b.call("await window.trm.useArtifact('/art/', {backend: 'wasm'}); return await window.trm.runVectors(args[0])", v)
     assert got["info"]["runtime"].startswith("LiteRT.js")
+    _vector_check(v, got)
+
+
+def _vector_check(v, got):
+    """The golden vectors' tolerance check over the browser's logits / q_halt, and its halting steps."""
     by_name = {c["name"]: c for c in got["cases"]}
     L, Vv = v["seq_len"], v["vocab_size"]
 
@@ -131,6 +136,47 @@ def test_litert_js_reproduces_golden_vectors(exported, tmp_path):
 
     assert V.check(v, lambda tokens: 0, step) == []
     assert [by_name[c["name"]]["halted_at"] for c in v["cases"]] == [c["halted_at"] for c in v["cases"]]
+
+
+@pytest.fixture(scope="module")
+def web_graph(exported, tmp_path_factory):
+    """The same checkpoint exported with --graph web (trm_edge/export/web.py)."""
+    from trm_edge import export
+    from trm_edge.checkpoint import BUNDLED_DIR, load_model
+
+    model, _ = load_model(BUNDLED_DIR / exported["vectors"]["checkpoint"])
+    art = export.export(model, export.Recipe(target="onnx", graph="web"), tmp_path_factory.mktemp("web-graph"))
+    assert art.manifest["graph"] == "web"
+    return Path(art.path)
+
+
+@pytest.mark.slow  # a second ONNX export (~10 s) and a browser
+def test_onnxruntime_web_runs_the_web_graph(exported, web_graph):
+    """The web-shaped graph (onnxruntime contrib ops, folded weights) reproduces the golden vectors
+    in onnxruntime-web's wasm backend."""
+    from trm_edge.bench.chromium import Browser
+    from trm_edge.web import serving
+
+    v = exported["vectors"]
+    with serving(mounts={"art": web_graph}) as url, Browser(url, 300) as b:
+        got = b.call("await window.trm.useArtifact('/art/', {backend: 'wasm'}); return await window.trm.runVectors(args[0])", v)
+    assert got["info"]["runtime"].startswith("onnxruntime-web") and got["info"]["backend"] == "wasm"
+    _vector_check(v, got)
+
+
+@pytest.mark.slow  # SwiftShader runs WebGPU on the CPU: ~1 s per supervision step, ~2 min in all
+def test_webgpu_on_a_software_adapter_reproduces_golden_vectors(exported, web_graph):
+    """Headless Chromium with the chromium-webgpu profile's flags gets a SwiftShader WebGPU adapter;
+    onnxruntime-web's webgpu EP then gives the golden vectors' answers within their tolerance."""
+    from trm_edge.bench.chromium import Browser
+    from trm_edge.web import serving
+
+    v = exported["vectors"]
+    with serving(mounts={"art": web_graph}) as url, Browser(url, 900, webgpu="swiftshader") as b:
+        assert b.call("return !!(await navigator.gpu?.requestAdapter())") is True
+        got = b.call("await window.trm.useArtifact('/art/', {backend: 'webgpu'}); return await window.trm.runVectors(args[0])", v)
+    assert got["info"]["backend"] == "webgpu"
+    _vector_check(v, got)
 
 
 def test_tampered_artifact_is_refused(page):

@@ -207,6 +207,31 @@ def test_tampered_or_partial_artifact_is_refused(tiny, artifacts, tmp_path):
         load(partial)
 
 
+def test_onnx_web_graph_has_no_sequence_ops_and_matches_eager(tiny, artifacts, tmp_path):
+    """--graph web: no SplitToSequence / SequenceAt (chunk) and no Transpose left in the step, fewer
+    nodes than the plain export, and the same parity with eager as every artifact."""
+    from trm_edge.export.web import op_counts
+
+    model, _ = tiny
+    art = export(model, Recipe(target="onnx", graph="web", batch=8), tmp_path)
+    assert art.name == "onnx-fp32-looped-web" and art.manifest["graph"] == "web"
+    assert sorted(art.manifest["entry_points"]) == ["init", "step"]          # no loop.onnx for the page
+    plain, web = (op_counts(a.path / "step.onnx") for a in (artifacts("onnx", "looped"), art))
+    assert {"SplitToSequence", "SequenceAt", "Transpose"} <= set(plain)
+    assert not {"SplitToSequence", "SequenceAt", "Transpose"} & set(web), web
+    assert sum(web.values()) < 0.7 * sum(plain.values()), (plain, web)
+    sess, ref = load(art.path), EagerSession(model)
+    tokens, labels = puzzles(model.cfg.task, 64)
+    rows = compare(sess, ref, tokens, labels)
+    want_logits, want_preds = _per_step(ref, tokens, sess.max_steps)
+    _, got_preds = _per_step(sess, tokens, sess.max_steps)
+    _check_parity(rows, sess.max_steps, want_logits, got_preds, want_preds, looped=True)
+    for bad, msg in ((dict(target="tflite"), "shape of the ONNX graph"), (dict(precision="int8"), "fp32 only"),
+                     (dict(graph="wasm"), "unknown graph")):
+        with pytest.raises(UnsupportedError, match=msg):
+            Recipe(**{"target": "onnx", "graph": "web", **bad}).resolved(model.cfg)
+
+
 def test_unknown_target_mode_precision(tiny):
     model, _ = tiny
     for bad, msg in ((dict(target="nope"), "unknown target"), (dict(mode="spiral"), "unknown mode"),

@@ -18,9 +18,14 @@ from pathlib import Path
 from trm_edge.errors import DeviceError, TRMEdgeError, require
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
-# headless, no GPU, nothing fetched from the network by the browser itself
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+# headless, nothing fetched from the network by the browser itself; no GPU unless a WebGPU adapter is asked for
+FLAGS = ("--headless", "--no-sandbox", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage")
+# device profile field `webgpu` -> the GPU flags: "" none; "swiftshader" = a software WebGPU adapter
+# (Chromium's SwiftShader Vulkan on the CPU: correct, but ~1 s per supervision step; docs/web.md)
+WEBGPU_FLAGS = {"": ("--disable-gpu",),
+                "swiftshader": ("--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
+                                "--use-webgpu-adapter=swiftshader")}
 INSTALL_HINT = "install the Debian packages chromium and chromium-driver (apt-get install chromium chromium-driver)"
 
 
@@ -49,7 +54,7 @@ def reachability() -> tuple[bool, str]:
 class Browser:
     """Headless Chromium showing the page at `url`; `call` runs page JavaScript and awaits it."""
 
-    def __init__(self, url: str, timeout: float = 600):
+    def __init__(self, url: str, timeout: float = 600, webgpu: str = ""):
         require("selenium", "web")
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -58,7 +63,8 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="trm-chromium-")  # a fresh --user-data-dir per run
         opts = webdriver.ChromeOptions()
         opts.binary_location = browser
-        for f in FLAGS + (f"--user-data-dir={self.profile}", "--window-size=1400,1000"):
+        self.flags = FLAGS + WEBGPU_FLAGS[webgpu]
+        for f in self.flags + (f"--user-data-dir={self.profile}", "--window-size=1400,1000"):
             opts.add_argument(f)
         try:
             self.driver = webdriver.Chrome(options=opts, service=Service(executable_path=driver))
@@ -103,20 +109,21 @@ class Browser:
         self.close()
 
 
-def bench_browser(specs, settings, inputs, labels, progress: bool = True) -> tuple[list[dict], dict]:
-    """Every artifact's browser entry (errors recorded per runtime) and the browser's description."""
+def bench_browser(specs, settings, inputs, labels, progress: bool = True, webgpu: str = "") -> tuple[list[dict], dict]:
+    """Every artifact's browser entry (errors recorded per runtime) and the browser's description.
+    webgpu: the profile's WebGPU adapter (WEBGPU_FLAGS); with one, onnxruntime-web runs its webgpu EP."""
     from trm_edge.apps.web import serving
 
     mounts = {f"artifacts/{i}": s.path for i, s in enumerate(specs)}
     puzzles = {"inputs": inputs.tolist(), "labels": labels.tolist()}
     entries = []
-    with serving(mounts=mounts) as url, Browser(url) as b:
+    with serving(mounts=mounts) as url, Browser(url, webgpu=webgpu) as b:
         info = b.call("let adapter = null; try { adapter = await navigator.gpu?.requestAdapter() } catch {} "
                       "return {ua: navigator.userAgent, cores: navigator.hardwareConcurrency, "
                       "isolated: globalThis.crossOriginIsolated === true, webgpu: !!adapter}")
         browser = {"name": "chromium", "version": b.version, "user_agent": info["ua"],
                    "hardware_concurrency": info["cores"], "cross_origin_isolated": info["isolated"],
-                   "webgpu": info["webgpu"], "flags": list(FLAGS)}
+                   "webgpu": info["webgpu"], "flags": list(b.flags)}
         for i, spec in enumerate(specs):
             if progress:
                 print(f"chromium: {spec.name} ...", file=sys.stderr, flush=True)

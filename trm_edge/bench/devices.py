@@ -30,6 +30,7 @@ class DeviceProfile:
     targets: list[str] = field(default_factory=list)
     delegates: dict[str, str] = field(default_factory=dict)
     emulate_cpu: str = ""         # ARM profiles: qemu -cpu model for `validate --arch aarch64 --cpu NAME`
+    webgpu: str = ""              # browser profiles: "" no GPU, "swiftshader" a software WebGPU adapter
 
     @property
     def n_cores(self) -> int | None:
@@ -65,6 +66,8 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
             raise DeviceError(f"device profile {name!r} in {p}: {e}") from None
         if out[name].reach not in ("local", "adb", "devicectl", "browser"):
             raise DeviceError(f"device profile {name!r}: reach must be local, adb, devicectl or browser")
+        if out[name].webgpu not in ("", "swiftshader"):
+            raise DeviceError(f"device profile {name!r}: webgpu must be \"\" or \"swiftshader\", got {out[name].webgpu!r}")
     return out
 
 

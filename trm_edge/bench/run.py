@@ -198,7 +198,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         if profile.reach == "browser":  # the same artifacts in headless Chromium, after the native runs
             from trm_edge.bench.chromium import bench_browser
 
-            entries, result["device"]["browser"] = bench_browser(browser_specs, settings, inputs, labels, req.progress)
+            entries, result["device"]["browser"] = bench_browser(browser_specs, settings, inputs, labels, req.progress,
+                                                                 webgpu=profile.webgpu)
             result["runtimes"] += entries
             result["device"]["load_avg_end"] = host_device_info(profile.name)["load_avg"]
         quiet.finish(result["quiet"], watch)

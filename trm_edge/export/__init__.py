@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import package_data
-from ..artifact import MODES, PRECISIONS, TARGETS   # one list each; non-fp32 precisions: export.quantize
+from ..artifact import GRAPHS, MODES, PRECISIONS, TARGETS   # one list each; non-fp32 precisions: export.quantize
 from ..errors import TRMEdgeError
 from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
@@ -35,6 +35,7 @@ class Recipe:
     depth: int | None = None       # unrolled: supervision steps K (None -> the model's n_sup)
     batch: int = 1                 # static batch of every entry point (sessions chunk to it)
     in_graph_loop: bool = True     # onnx looped: also write loop.onnx (whole recursion in an ONNX Loop)
+    graph: str = "plain"           # onnx: "web" = shaped for onnxruntime-web (trm_edge.export.web; no loop.onnx)
     opset: int = 18                # ONNX opset
     options: dict = field(default_factory=dict, hash=False)  # target/quantizer-specific settings
     name: str | None = None        # recipe file name, if it came from one
@@ -46,6 +47,8 @@ class Recipe:
             r = replace(r, depth=cfg.n_sup)
         if r.mode == "looped" and r.depth is not None:
             r = replace(r, depth=None)
+        if r.graph == "web" and r.in_graph_loop:   # the page drives init + step; loop.onnx is not for it
+            r = replace(r, in_graph_loop=False)
         r.check()
         return r
 
@@ -56,6 +59,11 @@ class Recipe:
             raise UnsupportedError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.precision not in PRECISIONS:
             raise UnsupportedError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if self.graph not in GRAPHS:
+            raise UnsupportedError(f"unknown graph {self.graph!r}; choose from {', '.join(GRAPHS)}")
+        if self.graph != "plain" and self.target != "onnx":
+            raise UnsupportedError(f"graph {self.graph!r} is a shape of the ONNX graph (onnxruntime-web), "
+                                   f"not of {self.target}")
         if not 1 <= self.batch <= MAX_BATCH:
             raise UnsupportedError(f"batch must be in [1, {MAX_BATCH}], got {self.batch}")
         if self.depth is not None and not 1 <= self.depth <= MAX_DEPTH:
@@ -81,7 +89,7 @@ class Recipe:
             data = tomllib.loads(p.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
             raise TRMEdgeError(f"recipe {p} is not valid TOML: {e}") from None
-        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS)
+        recipe_schema(data, f"recipe {p}", TARGETS, MODES, PRECISIONS, GRAPHS)
         data.setdefault("name", p.stem)
         return cls(**data)
 
@@ -116,10 +124,12 @@ def load_source(checkpoint=None, puzzles: str | None = None):
 
 
 def plan(recipe: str | None = None, target: str | None = None, mode: str | None = None,
-         default_targets: tuple[str, ...] | None = None, **over) -> list[Recipe]:
+         default_targets: tuple[str, ...] | None = None, graph: str | None = None,
+         default_graph: str | None = None, **over) -> list[Recipe]:
     """The recipes of one `trm-edge export`: a recipe (name or TOML; else the defaults) with `target`
     and `mode` on top (each may be "all"), `default_targets` when neither names a target (--for-app),
-    and `over` (depth, precision, batch: None keeps the recipe's)."""
+    `over` (depth, precision, batch: None keeps the recipe's), and the ONNX graph shape: `graph`, else
+    `default_graph` (--for-app web: "web") for an fp32 export that names no recipe."""
     base = Recipe.load(recipe) if recipe else Recipe()
     targets = list(TARGETS) if target == "all" else [target or base.target]
     if default_targets and not target and not recipe:
@@ -128,7 +138,14 @@ def plan(recipe: str | None = None, target: str | None = None, mode: str | None 
     over = {k: v for k, v in over.items() if v is not None}
     if over.get("depth") is not None and "unrolled" not in modes:
         raise TRMEdgeError("--depth goes with --mode unrolled (a looped artifact runs any number of steps)")
-    return [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
+    recipes = [replace(base, target=t, mode=m, **over) for t in targets for m in modes]
+    if graph is None and default_graph and not recipe and over.get("precision", "fp32") == "fp32":
+        graph = default_graph
+    if graph is not None:   # an ONNX graph shape: the other targets keep theirs
+        if graph != "plain" and "onnx" not in targets:
+            raise TRMEdgeError(f"--graph {graph} shapes the ONNX graph; the targets are {', '.join(targets)}")
+        recipes = [replace(r, graph=graph) if r.target == "onnx" else r for r in recipes]
+    return recipes
 
 
 def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = False, log=None) -> list[Artifact]:
@@ -167,5 +184,6 @@ def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> A
         return mod.export(model, recipe, Path(out_dir))
 
 
-__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "UnsupportedError", "export", "export_all", "plan",
+__all__ = ["Artifact", "Recipe", "TARGETS", "MODES", "PRECISIONS", "GRAPHS", "UnsupportedError", "export", "export_all",
+           "plan",
            "recipe_names", "target_module", "artifact_name", "load_source"]

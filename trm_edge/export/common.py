@@ -144,9 +144,10 @@ def example_inputs(spec: dict) -> tuple[torch.Tensor, ...]:
 
 
 def artifact_name(recipe) -> str:
-    """<target>-<precision>-<mode>[-d<depth>] (the bench names runtimes the same way)."""
+    """<target>-<precision>-<mode>[-d<depth>][-web] (the bench names runtimes the same way)."""
     name = f"{recipe.target}-{recipe.precision}-{recipe.mode}"
-    return name + (f"-d{recipe.depth}" if recipe.mode == "unrolled" and recipe.depth else "")
+    name += f"-d{recipe.depth}" if recipe.mode == "unrolled" and recipe.depth else ""
+    return name + ("-web" if getattr(recipe, "graph", "plain") == "web" else "")
 
 
 # ---- quantization hook -------------------------------------------------------------------------

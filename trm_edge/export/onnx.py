@@ -4,6 +4,8 @@ looped   -> init.onnx + step.onnx (host loop), and loop.onnx: the whole recursio
             halting inside one graph (torch's while_loop -> ONNX Loop); onnxruntime runs all three.
 unrolled -> forward.onnx at a fixed depth K.
 Weights are stored inside each .onnx (no external-data files; the models are small).
+graph = "web" (`--graph web`): every graph shaped for onnxruntime-web (trm_edge.export.web), fp32,
+            no loop.onnx; the manifest says "graph": "web".
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from torch import nn
 from ..errors import missing, require
 from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
 from .quantize import quantize, supported
+from .web import web_model, web_shape
 
 
 def available() -> str | None:
@@ -23,7 +26,10 @@ def available() -> str | None:
 
 
 def supports(recipe) -> str | None:
-    """Every mode and batch; precisions other than fp32 as trm_edge.export.quantize supports them."""
+    """Every mode and batch; precisions other than fp32 as trm_edge.export.quantize supports them;
+    the web graph in fp32 (the quantizers expect the plain graph)."""
+    if recipe.graph == "web" and recipe.precision != "fp32":
+        return f"graph 'web' is fp32 only (the {recipe.precision} quantizer works on the plain graph)"
     return supported("onnx", recipe.precision)
 
 
@@ -83,7 +89,8 @@ def export(model, recipe, out_dir: Path):
     require("onnxscript", "onnx")
     cfg = model.cfg
     t0 = time.perf_counter()
-    spec, jobs = entry_modules(model, recipe)
+    web = recipe.graph == "web"
+    spec, jobs = entry_modules(web_model(model) if web else model, recipe)
     if recipe.mode == "looped" and recipe.in_graph_loop:
         spec.update(io_spec(cfg, "loop", recipe.batch))
         jobs.append(("loop", Loop(model)))
@@ -97,9 +104,12 @@ def export(model, recipe, out_dir: Path):
                 args = args[:-2] + (torch.tensor(cfg.n_sup, dtype=torch.int32), torch.tensor(0.0))
             path = tmp / f"{entry}.onnx"
             _export_one(module, args, path, spec[entry], recipe)
+            if web:
+                web_shape(path)
             path = quantize("onnx", path, entry, ctx)
             entries[entry] = {"file": path.name, **spec[entry]}
         return write_manifest(tmp, model, recipe, entries, source=source_of(model),
-                              seconds=time.perf_counter() - t0, tools=("onnx", "onnxscript", "onnxruntime"))
+                              seconds=time.perf_counter() - t0, tools=("onnx", "onnxscript", "onnxruntime"),
+                              extra={"graph": "web"} if web else None)
 
     return write_artifact(out_dir, recipe, write)
