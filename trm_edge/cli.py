@@ -242,7 +242,7 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
         raise click.UsageError("--givens picks Sudoku test puzzles of the checkpoint's own task; not with --task or --data")
     _, text = run_eval(EvalRequest(checkpoint=checkpoint, artifact=artifact, task=task, data=data, n=n, seed=seed,
                                    max_steps=max_steps, threshold=threshold, batch_size=batch_size,
-                                   device=pick_device(device), subset=subset, givens=givens, json_out=json_out))
+                                   device=device, subset=subset, givens=givens, json_out=json_out))
     click.echo(text)
 
 

@@ -28,10 +28,16 @@ class EvalRequest:
     max_steps: int | None = None     # supervision steps (None: n_sup)
     threshold: float | None = None   # q_halt threshold (None: the model's)
     batch_size: int = 256
-    device: str = "cpu"
+    device: str = "auto"             # eager PyTorch's device: cpu, cuda, mps or auto (only a checkpoint needs one)
     subset: int | None = None        # ARC: the first N evaluation puzzles
     givens: tuple[int, int] | None = None   # Sudoku: test puzzles with lo..hi givens
     json_out: str | None = None
+
+
+def _device(req: EvalRequest) -> str:
+    from ..runtime import pick_device   # imports torch: only for a checkpoint (an artifact runs without it)
+
+    return pick_device(req.device)
 
 
 def run_eval(req: EvalRequest) -> tuple[dict, str]:
@@ -44,7 +50,7 @@ def run_eval(req: EvalRequest) -> tuple[dict, str]:
     if req.task in ARC_TASKS:
         from .arc import format_report, run_arc_eval
 
-        res = run_arc_eval(req.checkpoint, req.task, req.subset, device=req.device,
+        res = run_arc_eval(req.checkpoint, req.task, req.subset, device=_device(req),
                            batch_size=min(req.batch_size, 32), max_steps=req.max_steps, json_out=req.json_out)
         return res, format_report(res)   # (run_arc_eval writes its own JSON)
     common = dict(max_steps=req.max_steps, threshold=req.threshold, batch_size=req.batch_size)
@@ -52,12 +58,12 @@ def run_eval(req: EvalRequest) -> tuple[dict, str]:
         from . import evaluate_data, format_table
 
         res = evaluate_data(req.artifact or req.checkpoint, req.data, n=req.n, seed=req.seed or 0,
-                            device=req.device, **common)
+                            device="cpu" if req.artifact else _device(req), **common)
         text = format_table(res)
     elif req.data:
         from .sudoku_extreme import evaluate, format_report
 
-        res = evaluate(req.checkpoint, req.data, n=req.n, seed=req.seed or 0, device=req.device, **common)
+        res = evaluate(req.checkpoint, req.data, n=req.n, seed=req.seed or 0, device=_device(req), **common)
         text = format_report(res)
     else:
         from . import evaluate_artifact, evaluate_checkpoint, format_drift, format_table
@@ -68,7 +74,7 @@ def run_eval(req: EvalRequest) -> tuple[dict, str]:
                                         givens=req.givens, **common)
                 text = format_drift(res)
             else:
-                res = evaluate_checkpoint(req.checkpoint, n=req.n, seed=req.seed, device=req.device,
+                res = evaluate_checkpoint(req.checkpoint, n=req.n, seed=req.seed, device=_device(req),
                                           givens=req.givens, **common)
                 text = format_table(res)
         except ValueError as e:  # e.g. --givens on a non-Sudoku model, or givens the board cannot have

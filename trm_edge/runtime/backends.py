@@ -8,6 +8,7 @@ this module imports neither torch nor any runtime at import time.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +174,9 @@ class ExecuTorchSession(_Looped, Session):
 
     def __init__(self, manifest, path: Path, threads: int | None = None):
         super().__init__(manifest, path)
-        rt_mod = require("executorch.runtime", "executorch")
+        with warnings.catch_warnings():   # ExecuTorch's notice that its Python runtime API is experimental
+            warnings.filterwarnings("ignore", message="This API is experimental")
+            rt_mod = require("executorch.runtime", "executorch")
         import torch
         self._torch = torch
         if threads:
