@@ -23,8 +23,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from conftest import run_main
 from trm_edge.checkpoint import load_model
-from trm_edge.cli import main as cli_main
 from trm_edge.export import Recipe, export, load_source, target_module
 from trm_edge.checkpoint.authors import import_checkpoint
 from trm_edge.runtime import load
@@ -177,14 +177,6 @@ def _variant(tmp_path, name="maze-att-tiny", edit_state=None, edit_arch=None, pr
     return d
 
 
-def _cli(args, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli_main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
-
-
 P = "_orig_mod.model.inner."
 
 
@@ -201,7 +193,7 @@ P = "_orig_mod.model.inner."
 ])
 def test_bad_checkpoints_are_one_clear_line(edit_state, edit_arch, msg, tmp_path, capsys):
     d = _variant(tmp_path, edit_state=edit_state, edit_arch=edit_arch)
-    code, _, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")], capsys)
+    code, _, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")])
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     import re
     assert re.search(msg, err), err
@@ -212,7 +204,7 @@ def test_no_prefix_bf16_and_run_dir(tmp_path, capsys):
     """Keys without `_orig_mod.`, every tensor bf16, a run dir with two step files (the latest wins)."""
     d = _variant(tmp_path, prefix=False, edit_state=lambda s: {k: v.to(torch.bfloat16) for k, v in s.items()})
     torch.save({}, d / "step_5")   # older, empty: must not be picked
-    code, out, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")], capsys)
+    code, out, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")])
     assert code == 0, err
     assert "dropped the continue logit" in out and "q_halt > 0" in out
     got = load_file(str(tmp_path / "m" / "model.safetensors"))
@@ -222,9 +214,9 @@ def test_no_prefix_bf16_and_run_dir(tmp_path, capsys):
     assert torch.equal(got["net.blocks.0.mixer.qkv.weight"], want)
     assert got["q_head.weight"].shape == (1, 64) and got["puzzle_emb.weight"].shape == (5, 64)
     # RoPE gives no seq_len: without dataset.json the user must say it
-    code, _, err = _cli(["import", str(d / "step_1000"), "--out", str(tmp_path / "n")], capsys)
+    code, _, err = run_main(["import", str(d / "step_1000"), "--out", str(tmp_path / "n")])
     assert code == 2 and "--seq-len" in err
-    code, _, err = _cli(["import", str(d / "step_1000"), "--seq-len", "64", "--out", str(tmp_path / "n")], capsys)
+    code, _, err = run_main(["import", str(d / "step_1000"), "--seq-len", "64", "--out", str(tmp_path / "n")])
     assert code == 0, err
 
 
@@ -244,14 +236,14 @@ def test_learned_positions_from_weights(tmp_path):
 
 def test_imported_checkpoint_works_with_eval_solve_calibrate(imported, tmp_path, capsys):
     d = shutil.copytree(imported["maze-att-tiny"], tmp_path / "maze")
-    code, out, err = _cli(["eval", "--checkpoint", str(d), "--n", "8", "--max-steps", "2"], capsys)
+    code, out, err = run_main(["eval", "--checkpoint", str(d), "--n", "8", "--max-steps", "2"])
     assert code == 0, err
-    code, out, err = _cli(["calibrate", "--checkpoint", str(d), "--n", "16"], capsys)
+    code, out, err = run_main(["calibrate", "--checkpoint", str(d), "--n", "16"])
     assert code == 0, err
     from trm_edge.tasks import get_task
     maze = get_task("maze8")
     inputs, _ = maze.generate(1, seed=3)
-    code, out, err = _cli(["solve", maze.render(inputs[0]), "--checkpoint", str(d), "--max-steps", "2"], capsys)
+    code, out, err = run_main(["solve", maze.render(inputs[0]), "--checkpoint", str(d), "--max-steps", "2"])
     assert code in (0, 1), err   # 1: the random-weight model's answer is not a valid path
     assert "step" in out
 
@@ -277,7 +269,7 @@ def test_hrm_import_says_what_it_mapped(tmp_path, capsys):
     d = tmp_path / "downloaded"   # a folder as published: `checkpoint` + all_config.yaml (+ dataset.json)
     shutil.copytree(fixture_dir("hrm-sudoku-tiny"), d)
     (d / "step_1000").rename(d / "checkpoint")
-    code, out, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")], capsys)
+    code, out, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "m")])
     assert code == 0, err
     assert "folded into one halting logit q_halt - q_continue" in out and "H_level (2 layers)" in out
     got = load_file(str(tmp_path / "m" / "model.safetensors"))
@@ -297,7 +289,7 @@ def test_bad_hrm_checkpoints_are_one_clear_line(edit_state, edit_arch, msg, tmp_
     import re
 
     d = _variant(tmp_path, name="hrm-maze-learned-tiny", edit_state=edit_state, edit_arch=edit_arch)
-    code, _, err = _cli(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")], capsys)
+    code, _, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")])
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert re.search(msg, err), err
     assert not (tmp_path / "out").exists()

@@ -18,8 +18,8 @@ import pytest
 import torch
 import yaml
 
+from conftest import run_main
 from trm_edge.checkpoint import load_model
-from trm_edge.cli import main as cli_main
 from trm_edge.export import Recipe, export, load_source
 from trm_edge.tasks import get_task
 
@@ -82,27 +82,19 @@ def built_data(root: Path, model, n: int = 8, depth: int = 2, seed: int = 1) -> 
     return root
 
 
-def _cli(args, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli_main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
-
-
 @pytest.mark.parametrize("seq_len,vocab,task", [pytest.param(64, 6, "maze8", marks=pytest.mark.slow),
                                                  (100, 7, "generic-100-7")])
 def test_import_eval_export(seq_len, vocab, task, tmp_path, capsys):
     """puzzle_emb_len: 0 on a known shape (maze8) and on a shape no task knows (generic-100-7)."""
     run = authors_checkpoint(tmp_path / "run", seq_len=seq_len, vocab=vocab, n_ids=5)
-    code, out, err = _cli(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")], capsys)
+    code, out, err = run_main(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")])
     assert code == 0, err
     assert (task.startswith("generic-")) == ("no trm-edge task has seq_len=100, vocab=7" in out), out
     model, _ = load_model(tmp_path / "m")
     assert model.cfg.task == task and model.cfg.puzzle_emb_len == 1 and model.cfg.total_len == seq_len + 1
     data = built_data(tmp_path / "data", model)
-    code, out, err = _cli(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(data), "--max-steps", "3",
-                           "--json", str(tmp_path / "eval.json")], capsys)
+    code, out, err = run_main(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(data), "--max-steps", "3",
+                           "--json", str(tmp_path / "eval.json")])
     assert code == 0, err
     res = json.loads((tmp_path / "eval.json").read_text())
     assert res["n"] == 8 and res["exact"][1] == 1.0 and res["task"] == task, res
@@ -111,8 +103,8 @@ def test_import_eval_export(seq_len, vocab, task, tmp_path, capsys):
     recipe = Recipe(target="onnx", batch=4, in_graph_loop=False)
     art = export(load_source(str(tmp_path / "m")), recipe, tmp_path / "art")
     assert art.manifest["task"]["name"] == task
-    code, out, err = _cli(["eval", "--artifact", str(art.path), "--data", str(data), "--max-steps", "2",
-                           "--json", str(tmp_path / "art.json")], capsys)
+    code, out, err = run_main(["eval", "--artifact", str(art.path), "--data", str(data), "--max-steps", "2",
+                           "--json", str(tmp_path / "art.json")])
     assert code == 0, err
     assert json.loads((tmp_path / "art.json").read_text())["exact"] == [res["exact"][0], 1.0]
 
@@ -153,13 +145,13 @@ def test_generic_task_text_and_refusals():
 
 def test_bad_data_directory_is_one_line(tmp_path, capsys):
     run = authors_checkpoint(tmp_path / "run", seq_len=100, vocab=7, n_ids=5)
-    assert _cli(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")], capsys)[0] == 0
+    assert run_main(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")])[0] == 0
     (tmp_path / "data" / "test").mkdir(parents=True)
-    code, _, err = _cli(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "data")], capsys)
+    code, _, err = run_main(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "data")])
     assert code == 2 and "no test/dataset.json" in err and err.count("\n") == 1, err
     meta = {"seq_len": 81, "vocab_size": 11, "sets": ["all"]}
     (tmp_path / "data" / "test" / "dataset.json").write_text(json.dumps(meta))
-    code, _, err = _cli(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "data")], capsys)
+    code, _, err = run_main(["eval", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "data")])
     assert code == 2 and "is not the model's shape (100, 7)" in err and err.count("\n") == 1, err
 
 
@@ -171,15 +163,15 @@ def test_export_keeps_only_the_selected_puzzle_rows(tmp_path, capsys):
 
     n_ids, D = 3000, 32
     run = authors_checkpoint(tmp_path / "run", seq_len=100, vocab=7, n_ids=n_ids)
-    assert _cli(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")], capsys)[0] == 0
+    assert run_main(["import", str(run), "--dataset", str(run), "--out", str(tmp_path / "m")])[0] == 0
     model, _ = load_model(tmp_path / "m")
     data = built_data(tmp_path / "data", model)              # puzzle ids 0..7, one example each
     (tmp_path / "ids.json").write_text("[3, 1]")
     (tmp_path / "r.toml").write_text('target = "onnx"\nbatch = 4\nin_graph_loop = false\n')  # init + step only
     sizes = {}
     for name, extra in (("all", []), ("sel", ["--puzzles", str(tmp_path / "ids.json")])):
-        code, out, err = _cli(["export", "--checkpoint", str(tmp_path / "m"), "--recipe", str(tmp_path / "r.toml"),
-                               "--out", str(tmp_path / name), *extra], capsys)
+        code, out, err = run_main(["export", "--checkpoint", str(tmp_path / "m"), "--recipe", str(tmp_path / "r.toml"),
+                               "--out", str(tmp_path / name), *extra])
         assert code == 0, err
         art = tmp_path / name / "onnx-fp32-looped"
         man = json.loads((art / "manifest.json").read_text())
@@ -188,12 +180,12 @@ def test_export_keeps_only_the_selected_puzzle_rows(tmp_path, capsys):
     table = (n_ids - 2) * D * 4                                # bytes of the rows left out, per graph
     assert sizes["all"] - sizes["sel"] >= table, sizes         # init.onnx carries it (loop.onnx would too)
     reference_for(man)                                         # drift reference: the same rows, same sha
-    code, out, err = _cli(["eval", "--artifact", str(art), "--data", str(data), "--max-steps", "2",
-                           "--json", str(tmp_path / "e.json")], capsys)
+    code, out, err = run_main(["eval", "--artifact", str(art), "--data", str(data), "--max-steps", "2",
+                           "--json", str(tmp_path / "e.json")])
     assert code == 0, err
     res = json.loads((tmp_path / "e.json").read_text())
     assert res["n"] == 2 and res["skipped_puzzles_not_in_artifact"] == 6 and res["exact"][1] == 1.0, res
     for spec, msg in (("7,3000", "distinct and in 0..2999"), ("x", "neither ids")):
-        code, _, err = _cli(["export", "--checkpoint", str(tmp_path / "m"), "--puzzles", spec,
-                             "--out", str(tmp_path / "bad")], capsys)
+        code, _, err = run_main(["export", "--checkpoint", str(tmp_path / "m"), "--puzzles", spec,
+                             "--out", str(tmp_path / "bad")])
         assert code == 2 and msg in err and err.count("\n") == 1, err
