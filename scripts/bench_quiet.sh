@@ -8,8 +8,9 @@
 # Host: both bundled models x batch 1 and 8 x 1 and 2 threads; each run is eager PyTorch fp32 (the
 # reference) + every target runnable here (onnx, executorch, tflite; Core ML needs macOS) in fp32
 # and int8, looped, depths 1,2,4,8 (both models have n_sup 8), with halting. Browser: both models
-# with --device chromium (the native runs, then onnxruntime-web and LiteRT.js in headless Chromium),
-# batch 1, 2 threads. Optional (SUDOKU_MLP=1): the paper-size sudoku-mlp preset, random weights,
+# with --device chromium (the native runs, then onnxruntime-web on the plain and the web-shaped ONNX graph,
+# and LiteRT.js, in headless Chromium),
+# batch 1, 1 thread (the page runs one wasm thread: the same on both sides). Optional (SUDOKU_MLP=1): the paper-size sudoku-mlp preset, random weights,
 # timing and roofline only (the old host-sudoku-mlp-2026-11-24.* run).
 #
 # Every run passes --require-idle: before measuring it waits up to IDLE_WAIT seconds for the 1-min
@@ -76,7 +77,7 @@ for model in $MODELS; do
     done
     json=$OUT/chromium-$model-$DATE.json
     if [ "$CHROMIUM" = 1 ] && todo "$json"; then
-        run trm-edge bench --checkpoint "$model" --device chromium --batch 1 --threads 2 \
+        run trm-edge bench --checkpoint "$model" --device chromium --batch 1 --threads 1 \
             --precisions "$PRECISIONS" "${common[@]}" --json "$json" >/dev/null
     fi
 done

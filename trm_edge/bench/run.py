@@ -59,8 +59,9 @@ def spec_from_artifact(path: str | Path) -> RuntimeSpec:
 
 
 def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, batch: int,
-                      notes: list[str], progress: bool = True) -> list[RuntimeSpec]:
-    """Looped artifacts of every available target x precision, exported once into the cache."""
+                      notes: list[str], progress: bool = True, web: bool = False) -> list[RuntimeSpec]:
+    """Looped artifacts of every available target x precision, exported once into the cache;
+    web: also the web-shaped fp32 ONNX graph (trm_edge.export.web), beside the plain one."""
     from trm_edge.data import cache_dir
     from trm_edge.export import Recipe, export, target_module
     from trm_edge.checkpoint import weights_sha256
@@ -77,8 +78,9 @@ def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, bat
         if why:
             notes.append(f"{target}: not available here ({why})")
             continue
-        for precision in precisions:
-            recipe = Recipe(target=target, mode="looped", precision=precision, batch=batch)
+        graphs = ("plain", "web") if web and target == "onnx" else ("plain",)
+        for recipe in [Recipe(target=target, mode="looped", precision=p, batch=batch, graph=g)
+                       for p in precisions for g in graphs if g == "plain" or p == "fp32"]:
             name = artifact_name(recipe)
             out = root / name
             try:
@@ -160,7 +162,8 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
                                     or profile.platform == "android"):
             targets.remove("coreml")
             notes.append("coreml: Core ML artifacts run only on macOS / iOS; not benchmarked on this device")
-        specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress)
+        specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress,
+                                   web=profile.reach == "browser")
     for s in specs:
         m = artifact.read_manifest(Path(s.path))
         if (m.get("model") or {}).get("config", config) != config:
