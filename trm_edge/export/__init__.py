@@ -45,6 +45,9 @@ class Recipe:
             r = replace(r, depth=cfg.n_sup)
         if r.mode == "looped" and r.depth is not None:
             r = replace(r, depth=None)
+        if r.precision != "fp32":   # the target's default int8 recipe, written into the manifest
+            from .quantize import effective_options
+            r = replace(r, options=effective_options(r.target, r.precision, r.options))
         r.check()
         return r
 
