@@ -8,6 +8,8 @@ model. This separates what 8-bit weights cost the recursion from what a runtime 
 adds (docs/quantization.md):
 
     python scripts/halting_sensitivity.py sudoku9 --n 1000 --bits 8,9,10
+    python scripts/halting_sensitivity.py sudoku9 --n 1000 --bits 8 --fp16 mixer.mlp.gate_up mixer.mlp.down
+                                          # int8 except the named weight groups at fp16 (mixed precision)
 """
 from __future__ import annotations
 
@@ -31,12 +33,15 @@ def per_channel(w: torch.Tensor, bits: int) -> torch.Tensor:
                                                   0, -qmax, qmax)
 
 
-def rounded(model, fn):
+def rounded(model, fn, fp16=()):
+    """The model with its recursed net's weights rounded by `fn`, those whose module name ends with
+    one of `fp16` rounded to fp16 instead."""
     m = copy.deepcopy(model)
     with torch.no_grad():
         for name, mod in m.named_modules():
             if isinstance(mod, torch.nn.Linear) and name.startswith("net."):   # the recursed net
-                mod.weight.copy_(fn(mod.weight))
+                keep = any(name.endswith(k) for k in fp16)
+                mod.weight.copy_(mod.weight.half().float() if keep else fn(mod.weight))
     return m
 
 
@@ -45,6 +50,9 @@ def main() -> None:
     ap.add_argument("checkpoint", help="checkpoint dir or bundled name")
     ap.add_argument("--n", type=int, default=1000, help="test puzzles")
     ap.add_argument("--bits", default="8,10", help="per-channel weight bit widths to try")
+    ap.add_argument("--fp16", nargs="*", default=(), metavar="SUFFIX",
+                    help="also try: int8 everywhere except the weights whose module name ends with SUFFIX "
+                         "(one run per SUFFIX; comma-join suffixes to keep several at fp16 together)")
     args = ap.parse_args()
     model, d = load_model(resolve(args.checkpoint))
     n_train, seed = training_data(d)
@@ -59,10 +67,12 @@ def main() -> None:
     print(f"{args.checkpoint}, {args.n} test puzzles; eager exact per depth {np.round(exact0, 3).tolist()}")
     variants = [("fp16", lambda w: w.half().float()), ("bf16", lambda w: w.bfloat16().float())]
     variants += [(f"int{b} per-channel", lambda w, b=b: per_channel(w, b)) for b in map(int, args.bits.split(","))]
-    for tag, fn in variants:
-        exact, halt = run(rounded(model, fn))
+    variants = [(tag, fn, ()) for tag, fn in variants]
+    variants += [(f"int8, fp16 {k}", lambda w: per_channel(w, 8), tuple(k.split(","))) for k in args.fp16]
+    for tag, fn, fp16 in variants:
+        exact, halt = run(rounded(model, fn, fp16))
         delta = 100 * (exact - exact0)
-        print(f"{tag:18s} exact change per depth (points) {np.round(delta, 1).tolist()}  "
+        print(f"{tag:30s} exact change per depth (points) {np.round(delta, 1).tolist()}  "
               f"max {np.abs(delta).max():.1f}  same halting step {np.mean(halt == halt0):.3f}")
 
 

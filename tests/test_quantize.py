@@ -5,8 +5,8 @@ solves most 4x4 puzzles, so "int8 stays within X points of eager" is a statement
 actually works. Every Linux-runnable int8 artifact runs through its real runtime on a fixed test set
 beside eager fp32 (trm_edge.evaluate). Core ML cannot predict on Linux: its int8 package is
 checked through its spec (int8 weight ops present, no large float weights left).
-The bundled sudoku6 model on 1000 test puzzles (within 1 point of eager at full depth) is the slow
-test at the bottom; the size goal (<= 0.30 x fp32) is a benchmark figure reported by
+The bundled sudoku6 model on 1000 test puzzles (within 1 point of eager at every depth, the same
+halting step on >= 95 % of puzzles) is the slow test at the bottom; the size goal (<= 0.30 x fp32) is a benchmark figure reported by
 `trm-edge report quant` (docs/quantization.md), not asserted here.
 """
 import sys
@@ -288,8 +288,12 @@ def test_coreml_fp16_package_has_fp16_weights(trained, artifacts):
 
 # ---- the bundled model: the issue's goal on 1000 test puzzles -------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("target", LINUX_TARGETS)
-def test_bundled_model_int8_within_a_point_of_eager(tmp_path, target):
+@pytest.mark.parametrize("target,precision", [("onnx", "int8"), ("tflite", "int8"), ("executorch", "int8-dynamic")])
+def test_bundled_model_int8_keeps_its_answers_at_every_depth(tmp_path, target, precision):
+    """Issue 25's goal on the bundled sudoku6, 1000 test puzzles, each target's best int8 recipe:
+    exact within 1 point of eager fp32 at every depth and the same halting step on >= 95 % of
+    puzzles (measured 2026-12-04: onnx 0.1 pt / 0.988, tflite 0.5 / 0.978, executorch 0.4 / 0.972;
+    the 9x9 model misses the halting bar at 8 bits: docs/quantization.md)."""
     from trm_edge.checkpoint import BUNDLED_DIR
     from trm_edge.evaluate import evaluate_artifact
     from trm_edge.export import load_source
@@ -299,11 +303,12 @@ def test_bundled_model_int8_within_a_point_of_eager(tmp_path, target):
     _need(target)
     model = load_source("sudoku6")
     fp32 = export(model, Recipe(target=target, in_graph_loop=False), tmp_path)
-    q = export(model, Recipe(target=target, precision="int8", in_graph_loop=False), tmp_path)
+    q = export(model, Recipe(target=target, precision=precision, in_graph_loop=False), tmp_path)
     res = evaluate_artifact(q.path, n=1000)
-    assert abs(res["exact"][-1] - res["eager"]["exact"][-1]) <= 0.01
-    # The 0.30 x size goal is a benchmark figure (`trm-edge report quant`), not a test: measured
-    # 2026-11-24 onnx 0.19, executorch 0.33, tflite 0.32 (docs/quantization.md says why). Here: the
-    # weights really are stored int8 (fp32 weights would keep the ratio near 1).
+    gaps = [abs(a - e) for a, e in zip(res["exact"], res["eager"]["exact"])]
+    assert max(gaps) <= 0.01, gaps
+    assert res["halt_agree"] >= 0.95, res["halt_agree"]
+    # The 0.30 x size goal is for the 9x9 model, a benchmark figure (`trm-edge report quant`), not
+    # a test. Here: the weights really are stored int8 (fp32 weights would keep the ratio near 1).
     ratio = q.size_bytes / fp32.size_bytes
     assert ratio < 0.5, f"{target} int8 is {ratio:.3f} x fp32"
