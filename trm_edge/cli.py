@@ -455,7 +455,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @click.option("--target", default=None, help="onnx, executorch, coreml, tflite or all (default: the recipe's, else onnx).")
 @click.option("--mode", default=None, help="looped, unrolled or all (default: the recipe's, else looped).")
 @click.option("--depth", default=None, type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
-@click.option("--precision", default=None, help="fp32, int8 (static, calibrated), int8-dynamic, fp16 (coreml).")
+@click.option("--precision", default=None, help="fp32, int8 (onnx, tflite: int8 weights, float activations; executorch: static, calibrated), int8-dynamic, fp16 (coreml).")
 @click.option("--batch", default=None, type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
 @click.option("--graph", default=None, type=click.Choice(["plain", "web"]),
               help="ONNX graph shape: plain (as torch.onnx exports it) or web (folded and optimized for "

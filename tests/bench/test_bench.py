@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from trm_edge.bench import android, ios, report
-from trm_edge.bench.devices import DeviceProfile, load_profiles, reachability
+from trm_edge.bench.devices import load_profiles, reachability
 from trm_edge.bench.host import BenchSettings, RuntimeSpec, bench_host, measure_runtime, run_isolated
 from trm_edge.bench.roofline import count_step_flops, flops_per_step, measure_peak_gflops
 from trm_edge.bench.run import clip_depths

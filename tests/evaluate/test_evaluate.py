@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from trm_edge.checkpoint import load_model
-from trm_edge.evaluate import tune_halt_threshold, fit_halt_threshold, evaluate_checkpoint, halting_outcome, score
+from trm_edge.evaluate import (evaluate_checkpoint, fit_halt_threshold, halting_outcome, halting_steps, score,
+                               tune_halt_threshold)
 
 
 def test_eval_json_schema_has_one_entry_per_depth(tiny_ckpt):
@@ -35,6 +36,8 @@ def test_halting_outcome_picks_first_firing_step():
     # threshold 2.5: sample 1 never fires before... it fires at none (2.0 < 2.5) -> last step
     acc, steps = halting_outcome(q, solved, 2.5)
     assert acc == 1.0 and steps == pytest.approx((2 + 3 + 3) / 3)
+    # the 0-based halting step of each sample (what eval --artifact compares with eager's)
+    assert halting_steps(q, 0.0).tolist() == [1, 0, 2] and halting_steps(q, 2.5).tolist() == [1, 2, 2]
 
 
 def test_calibrate_threshold_trades_steps_for_accuracy():

@@ -5,14 +5,13 @@ solves most 4x4 puzzles, so "int8 stays within X points of eager" is a statement
 actually works. Every Linux-runnable int8 artifact runs through its real runtime on a fixed test set
 beside eager fp32 (trm_edge.evaluate). Core ML cannot predict on Linux: its int8 package is
 checked through its spec (int8 weight ops present, no large float weights left).
-The bundled sudoku6 model on 1000 test puzzles (within 1 point of eager at full depth) is the slow
-test at the bottom; the size goal (<= 0.30 x fp32) is a benchmark figure reported by
+The bundled sudoku6 model on 1000 test puzzles (within 1 point of eager at every depth, the same
+halting step on >= 95 % of puzzles) is the slow test at the bottom; the size goal (<= 0.30 x fp32) is a benchmark figure reported by
 `trm-edge report quant` (docs/quantization.md), not asserted here.
 """
 import sys
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from trm_edge.errors import TRMEdgeError
@@ -25,6 +24,8 @@ N_TEST = 200          # fixed test set: the first 200 test puzzles of the fixtur
 # 0.77 vs 0.81 on CI's. The bundled model's slow test below holds int8 to 1 point on 1000 puzzles.
 TOL_EXACT = 0.05
 MIN_AGREE = 0.97      # and >= 97 % of cells predicted exactly as eager predicts them
+MIN_HALT_AGREE = 0.8  # and the same halting step as eager on >= 80 % of the 200 puzzles (the bundled
+                      # models' figures on 1000 puzzles are in docs/quantization.md)
 # The tiny fixture model (74k params) carries ~100 KB of graph structure per artifact that int8 does
 # not shrink, so its ratio is ~0.2-0.4 by target; what the fast tests pin is that the weights are
 # stored int8 ONCE: the whole artifact < 0.6 x the fp32 bytes of the parameters (an artifact that
@@ -88,13 +89,17 @@ def _fp32_param_bytes(model) -> int:
 
 
 @pytest.mark.parametrize("target", LINUX_TARGETS)
-def test_int8_static_artifact_stays_near_eager(trained, artifacts, target):
-    """Static int8 (calibrated on training-split recursion states): int8 weights, accuracy of fp32."""
+def test_int8_artifact_stays_near_eager(trained, artifacts, target):
+    """The default int8 recipe of each target (weight-only on ONNX / TFLite, static calibrated on
+    ExecuTorch): int8 weights, accuracy of fp32, the halting step of eager on most puzzles."""
     from trm_edge.evaluate import evaluate_artifact
+    from trm_edge.export.quantize import INT8_DEFAULTS
 
     _need(target)
     q = _export(trained, artifacts, target, "int8", **FAST)
     assert q.manifest["precision"] == "int8"
+    # the manifest records the recipe that was applied, defaults included
+    assert q.manifest["recipe"]["options"].get("weight_only", False) == INT8_DEFAULTS.get(target, {}).get("weight_only", False)
     assert q.size_bytes < MAX_VS_FP32_PARAMS * _fp32_param_bytes(trained[1]), q.size_bytes
 
     res = evaluate_artifact(q.path, n=N_TEST)
@@ -102,9 +107,58 @@ def test_int8_static_artifact_stays_near_eager(trained, artifacts, target):
     assert eager_full >= 0.6, f"the fixture model should solve puzzles (eager exact {eager_full})"
     assert abs(full - eager_full) <= TOL_EXACT, (target, full, eager_full)
     assert res["agree"][-1] >= MIN_AGREE
+    assert res["halt_agree"] >= MIN_HALT_AGREE, (target, res["halt_agree"])
     # quantized for real: the state drifts from eager fp32, but stays bounded at full depth
-    assert 1e-3 < res["drift"]["y"][-1] < 0.3 and 1e-3 < res["drift"]["z"][-1] < 0.3
+    assert 1e-4 < res["drift"]["y"][-1] < 0.3 and 1e-4 < res["drift"]["z"][-1] < 0.3
     assert len(res["drift"]["y"]) == len(res["depths"]) == trained[1].cfg.n_sup
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ("onnx", "tflite"))
+def test_int8_static_artifact_stays_near_eager(trained, artifacts, target):
+    """Static int8 (activations calibrated on training-split recursion states), the pre-weight-only
+    default of ONNX and TFLite: still exported and scored on request (weight_only = false)."""
+    from trm_edge.evaluate import evaluate_artifact
+
+    _need(target)
+    q = _export(trained, artifacts, target, "int8", weight_only=False, **FAST)
+    assert q.manifest["recipe"]["options"]["weight_only"] is False
+    res = evaluate_artifact(q.path, n=N_TEST)
+    assert abs(res["exact"][-1] - res["eager"]["exact"][-1]) <= TOL_EXACT
+    assert res["agree"][-1] >= MIN_AGREE
+
+
+def test_weight_only_options_are_checked():
+    from trm_edge.export.quantize import QuantConfig, effective_options
+
+    assert QuantConfig.from_recipe(Recipe(target="onnx", precision="int8")).weight_only is True
+    assert QuantConfig.from_recipe(Recipe(target="onnx", precision="int8", options={"weight_only": False})).weight_only is False
+    assert effective_options("executorch", "int8", {}) == {} and effective_options("onnx", "int8-dynamic", None) == {}
+    for target, precision, options, match in [
+            ("executorch", "int8", {"weight_only": True}, "int8-dynamic"),   # XNNPACK: no weight-only linear
+            ("onnx", "int8-dynamic", {"weight_only": True}, "applies to precision int8"),
+            ("onnx", "int8", {"weight_only": "yes"}, "true or false"),
+            ("onnx", "int8", {"gptq": True}, "TFLite")]:
+        with pytest.raises(UnsupportedError, match=match):
+            QuantConfig.from_recipe(Recipe(target=target, precision=precision, options=options))
+
+
+def test_report_quant_has_halting_agreement_and_the_goal(trained, tmp_path):
+    """`trm-edge report quant` rows: halting agreement vs eager, largest gap over every depth, goal."""
+    from trm_edge.report_quant import ACC_GOAL_POINTS, HALT_AGREE_GOAL, SIZE_GOAL, QuantReportConfig, quant_report
+
+    _need("onnx")
+    rep = quant_report(str(trained[0]), tmp_path / "rep", QuantReportConfig(
+        targets=("onnx",), precisions=("fp32", "int8"), n=50, options=FAST), log=lambda *_: None)
+    fp32, q = rep["rows"]
+    assert fp32["halt_agree"] == 1.0 and fp32["max_delta_points"] == 0.0   # fp32 ONNX is eager
+    assert len(q["delta_points_per_depth"]) == trained[1].cfg.n_sup
+    assert q["max_delta_points"] == max(abs(v) for v in q["delta_points_per_depth"]) >= abs(q["delta_points"])
+    assert 0.0 <= q["halt_agree"] <= 1.0
+    assert q["goal_met"] == (q["size_ratio"] <= SIZE_GOAL and q["max_delta_points"] <= ACC_GOAL_POINTS
+                             and q["halt_agree"] >= HALT_AGREE_GOAL)
+    md = (tmp_path / "rep" / "quant_report.md").read_text()
+    assert "halt agree" in md and f"{q['halt_agree']:.3f}" in md
 
 
 @pytest.mark.slow
@@ -145,6 +199,7 @@ def test_eval_artifact_has_the_checkpoint_eval_schema_plus_drift(trained, artifa
     assert res["eager"]["exact"] == ref["exact"] and res["eager"]["halt"] == ref["halt"]
     assert res["exact"] == ref["exact"]
     assert max(res["drift"]["y"]) < 1e-4 and max(res["drift"]["z"]) < 1e-4
+    assert res["halt_agree"] == 1.0 and res["halt_answer_agree"] == 1.0   # fp32 halts where eager does
 
 
 def test_export_calibration_comes_from_the_training_split_only(trained, monkeypatch):
@@ -232,8 +287,12 @@ def test_coreml_fp16_package_has_fp16_weights(trained, artifacts):
 
 # ---- the bundled model: the issue's goal on 1000 test puzzles -------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("target", LINUX_TARGETS)
-def test_bundled_model_int8_within_a_point_of_eager(tmp_path, target):
+@pytest.mark.parametrize("target,precision", [("onnx", "int8"), ("tflite", "int8"), ("executorch", "int8-dynamic")])
+def test_bundled_model_int8_keeps_its_answers_at_every_depth(tmp_path, target, precision):
+    """Issue 25's goal on the bundled sudoku6, 1000 test puzzles, each target's best int8 recipe:
+    exact within 1 point of eager fp32 at every depth and the same halting step on >= 95 % of
+    puzzles (measured 2026-12-04: onnx 0.1 pt / 0.988, tflite 0.5 / 0.978, executorch 0.4 / 0.972;
+    the 9x9 model misses the halting bar at 8 bits: docs/quantization.md)."""
     from trm_edge.checkpoint import BUNDLED_DIR
     from trm_edge.evaluate import evaluate_artifact
     from trm_edge.export import load_source
@@ -243,11 +302,12 @@ def test_bundled_model_int8_within_a_point_of_eager(tmp_path, target):
     _need(target)
     model = load_source("sudoku6")
     fp32 = export(model, Recipe(target=target, in_graph_loop=False), tmp_path)
-    q = export(model, Recipe(target=target, precision="int8", in_graph_loop=False), tmp_path)
+    q = export(model, Recipe(target=target, precision=precision, in_graph_loop=False), tmp_path)
     res = evaluate_artifact(q.path, n=1000)
-    assert abs(res["exact"][-1] - res["eager"]["exact"][-1]) <= 0.01
-    # The 0.30 x size goal is a benchmark figure (`trm-edge report quant`), not a test: measured
-    # 2026-11-24 onnx 0.19, executorch 0.33, tflite 0.32 (docs/quantization.md says why). Here: the
-    # weights really are stored int8 (fp32 weights would keep the ratio near 1).
+    gaps = [abs(a - e) for a, e in zip(res["exact"], res["eager"]["exact"])]
+    assert max(gaps) <= 0.01, gaps
+    assert res["halt_agree"] >= 0.95, res["halt_agree"]
+    # The 0.30 x size goal is for the 9x9 model, a benchmark figure (`trm-edge report quant`), not
+    # a test. Here: the weights really are stored int8 (fp32 weights would keep the ratio near 1).
     ratio = q.size_bytes / fp32.size_bytes
     assert ratio < 0.5, f"{target} int8 is {ratio:.3f} x fp32"

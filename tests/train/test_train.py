@@ -2,7 +2,6 @@
 time-budgeted portable runs of the paper recipe at tiny size."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -6,10 +6,13 @@ runtime on `n` test puzzles beside eager fp32 (trm_edge.evaluate) and collects:
 
     size (bytes) and size / fp32 size of the same target
     exact accuracy at depths 1, 2, 4, 8, 16 (those <= n_sup) and at full depth n_sup
-    with halting: exact accuracy and mean steps
+    with halting: exact accuracy and mean steps, and the fraction of puzzles that halt at the same
+    step as eager (halt_agree)
     drift at full depth: relative error of y and z vs eager fp32
-    delta: exact at full depth minus eager fp32's (points)
-    goal: size <= 0.30 x fp32 and |delta| <= 1 point (int8 rows)
+    delta: exact at full depth minus eager fp32's (points); max_delta_points: the largest |delta|
+    over every depth 1..n_sup
+    goal (int8 rows): size <= 0.30 x fp32, |delta| <= 1 point at every depth, and the same halting
+    step as eager on >= 95 % of puzzles
 
 Core ML artifacts are exported and sized on every host, but evaluated only on macOS (coremltools
 cannot predict on Linux): their accuracy cells say so. Writes quant_report.json and
@@ -28,7 +31,7 @@ from pathlib import Path
 from ..artifact import PRECISIONS, TARGETS
 from ..safe_io import check_writable, write_text
 
-SIZE_GOAL, ACC_GOAL_POINTS = 0.30, 1.0
+SIZE_GOAL, ACC_GOAL_POINTS, HALT_AGREE_GOAL = 0.30, 1.0, 0.95
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,12 @@ def _row(res: dict, depths: list[int]) -> dict:
     ex = dict(zip(res["depths"], res["exact"]))
     full = res["depths"][-1]
     d = res["drift"]
+    deltas = [100 * (a - e) for a, e in zip(res["exact"], res["eager"]["exact"])]   # every depth
     return {"exact": {str(k): ex[k] for k in depths if k in ex}, "exact_full": ex[full],
             "halt_exact": res["halt"]["exact"], "halt_mean_steps": res["halt"]["mean_steps"],
+            "halt_agree": res["halt_agree"], "halt_answer_agree": res["halt_answer_agree"],
+            "max_delta_points": round(max(abs(v) for v in deltas), 2),
+            "delta_points_per_depth": [round(v, 2) for v in deltas],
             "drift_y": None if d["y"] is None else d["y"][-1],
             "drift_z": None if d["z"] is None else d["z"][-1],
             "drift_logits": d["logits"][-1], "agree_full": res["agree"][-1],
@@ -127,15 +134,18 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
                          "halt_mean_steps": res["eager"]["halt"]["mean_steps"]}
             row["delta_points"] = round(100 * (row["exact_full"] - eager["exact_full"]), 2)
             if prec.startswith("int8") and row["size_ratio"] is not None:
-                row["goal_met"] = bool(row["size_ratio"] <= SIZE_GOAL and abs(row["delta_points"]) <= ACC_GOAL_POINTS)
+                row["goal_met"] = bool(row["size_ratio"] <= SIZE_GOAL and row["max_delta_points"] <= ACC_GOAL_POINTS
+                                       and row["halt_agree"] >= HALT_AGREE_GOAL)
             rows.append(row)
             log(f"{target} {prec}: {art.size_bytes} bytes, exact@{n_sup} {row['exact_full']:.3f} "
-                f"(eager {eager['exact_full']:.3f}), drift_y {row['drift_y']}")
+                f"(eager {eager['exact_full']:.3f}), max |delta| {row['max_delta_points']} pts, "
+                f"halt agree {row['halt_agree']:.3f}, drift_y {row['drift_y']}")
     from ..artifact import tool_versions
 
     report = {"checkpoint": getattr(model, "source_checkpoint", None), "task": model.cfg.task,
               "n": cfg.n, "n_sup": n_sup, "depths": depths, "config": asdict(cfg), "eager_fp32": eager,
-              "rows": rows, "goal": {"size_ratio_max": SIZE_GOAL, "accuracy_drop_max_points": ACC_GOAL_POINTS},
+              "rows": rows, "goal": {"size_ratio_max": SIZE_GOAL, "accuracy_drop_max_points": ACC_GOAL_POINTS,
+                       "halt_agree_min": HALT_AGREE_GOAL},
               "command": command_of(checkpoint, out_dir, cfg),
               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "host": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
@@ -150,12 +160,13 @@ def to_markdown(report: dict) -> str:
     """The table (one row per target x precision, eager fp32 first) with the command above it."""
     depths = report["depths"]
     head = (["target", "precision", "size (KiB)", "x fp32"] + [f"exact@{k}" for k in depths]
-            + ["halting exact / steps", "drift y@full", "drift z@full", "Δ pts vs eager", "goal"])
+            + ["halting exact / steps", "halt agree", "drift y@full", "drift z@full", "Δ pts vs eager",
+               "max abs Δ pts", "goal"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     e = report.get("eager_fp32")
     if e:
         lines.append("| eager PyTorch | fp32 | | | " + " | ".join(f"{e['exact'].get(str(k), float('nan')):.3f}" for k in depths)
-                     + f" | {e['halt_exact']:.3f} / {e['halt_mean_steps']:.2f} | 0 | 0 | 0 | |")
+                     + f" | {e['halt_exact']:.3f} / {e['halt_mean_steps']:.2f} | 1 | 0 | 0 | 0 | 0 | |")
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for r in report["rows"]:
         if "error" in r:
@@ -164,10 +175,11 @@ def to_markdown(report: dict) -> str:
         cells = [r["target"], r["precision"], f"{r['size_bytes'] / 1024:.1f}", fmt(r.get("size_ratio"), ".3f")]
         if "exact" in r:
             cells += [f"{r['exact'].get(str(k), float('nan')):.3f}" for k in depths]
-            cells += [f"{r['halt_exact']:.3f} / {r['halt_mean_steps']:.2f}", fmt(r["drift_y"], ".2e"),
-                      fmt(r["drift_z"], ".2e"), f"{r['delta_points']:+.1f}"]
+            cells += [f"{r['halt_exact']:.3f} / {r['halt_mean_steps']:.2f}", f"{r['halt_agree']:.3f}",
+                      fmt(r["drift_y"], ".2e"), fmt(r["drift_z"], ".2e"), f"{r['delta_points']:+.1f}",
+                      f"{r['max_delta_points']:.1f}"]
         else:
-            cells += ["macOS only"] * len(depths) + ["macOS only", "-", "-", "-"]
+            cells += ["macOS only"] * len(depths) + ["macOS only", "macOS only", "-", "-", "-", "-"]
         goal = {True: "yes", False: "no"}.get(r.get("goal_met"), "")
         if "size_goal_met" in r:
             goal = "size " + {True: "yes", False: "no"}[r["size_goal_met"]] + ", accuracy: macOS"

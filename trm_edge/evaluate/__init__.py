@@ -16,6 +16,9 @@ An artifact's result adds, when PyTorch is installed, its drift from the eager f
            ||a - ref|| / ||ref|| per puzzle (Frobenius norm over (L, D) or (S, V)), mean over puzzles
            (y / z are null for unrolled artifacts, whose state never leaves the graph)
     agree: [...]   fraction of cells whose prediction equals eager's, per step
+    halt_agree     fraction of puzzles that halt at the same step as eager (same threshold): int8
+                   that moves q_halt across the threshold changes when the model stops, i.e. latency
+    halt_answer_agree  fraction of puzzles whose halted answer equals eager's halted answer
     eager: {exact, cell, halt}  the eager fp32 model on the same puzzles, for comparison
 
 Both run the state forward on their own (the artifact is fed its own y, z), so the drift is the
@@ -53,12 +56,17 @@ def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 25
     return np.concatenate(preds, axis=1), np.concatenate(qs, axis=1)
 
 
+def halting_steps(q_halt: np.ndarray, threshold: float) -> np.ndarray:
+    """q_halt (S, N) -> (N,) the 0-based step each sample halts at: the first with q_halt > threshold,
+    else the last."""
+    fire = q_halt > threshold
+    return np.where(fire.any(0), fire.argmax(0), q_halt.shape[0] - 1)
+
+
 def halting_outcome(q_halt: np.ndarray, solved: np.ndarray, threshold: float) -> tuple[float, float]:
     """q_halt, solved (S, N) -> (exact accuracy, mean steps) when halting at q_halt > threshold."""
-    S, N = q_halt.shape
-    fire = q_halt > threshold
-    halted_at = np.where(fire.any(0), fire.argmax(0), S - 1)  # 0-based step index
-    return float(solved[halted_at, np.arange(N)].mean()), float((halted_at + 1).mean())
+    halted_at = halting_steps(q_halt, threshold)
+    return float(solved[halted_at, np.arange(q_halt.shape[1])].mean()), float((halted_at + 1).mean())
 
 
 def score(preds: np.ndarray, q_halt: np.ndarray, labels: np.ndarray, threshold: float, task: str) -> dict:
@@ -322,11 +330,16 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
     r = run_with_drift(sess, reference_for(man, checkpoint), inputs, steps, batch_size)
     out = score(r["preds"], r["q_halt"], labels, thr, task)
     eager = score(r["eager_preds"], r["eager_q_halt"], labels, thr, task)
+    h, eh = halting_steps(r["q_halt"], thr), halting_steps(r["eager_q_halt"], thr)   # (N,) each
+    idx = np.arange(len(h))
+    halted, eager_halted = r["preds"][h, idx], r["eager_preds"][eh, idx]           # (N, L) each
     rnd = lambda a: None if a is None else [round(float(v), 6) for v in a.mean(1)]  # noqa: E731
     out.update(
         out_common,
         drift={"y": rnd(r["drift_y"]), "z": rnd(r["drift_z"]), "logits": rnd(r["drift_logits"])},
         agree=[round(float(v), 6) for v in (r["preds"] == r["eager_preds"]).mean((1, 2))],
+        halt_agree=round(float((h == eh).mean()), 4),
+        halt_answer_agree=round(float((halted == eager_halted).all(-1).mean()), 4),
         eager={k: eager[k] for k in ("exact", "cell", "halt")},
     )
     return out
@@ -349,5 +362,7 @@ def format_drift(result: dict) -> str:
                      f"{dr['logits'][i]:.2e}")
     h, eh = result["halt"], result["eager"]["halt"]
     lines.append(f"halting (q_halt > {h['threshold']:.3g}): exact {h['exact']:.3f} (eager {eh['exact']:.3f}), "
-                 f"mean steps {h['mean_steps']:.2f} (eager {eh['mean_steps']:.2f})")
+                 f"mean steps {h['mean_steps']:.2f} (eager {eh['mean_steps']:.2f}); "
+                 f"same halting step as eager on {result['halt_agree']:.1%} of puzzles, "
+                 f"same halted answer on {result['halt_answer_agree']:.1%}")
     return "\n".join(lines)

@@ -49,6 +49,9 @@ class Recipe:
             r = replace(r, depth=None)
         if r.graph == "web" and r.in_graph_loop:   # the page drives init + step; loop.onnx is not for it
             r = replace(r, in_graph_loop=False)
+        if r.precision != "fp32":   # the target's default int8 recipe, written into the manifest
+            from .quantize import effective_options
+            r = replace(r, options=effective_options(r.target, r.precision, r.options))
         r.check()
         return r
 

@@ -11,9 +11,17 @@
     coreml(mlmodel, entry, ctx) -> mlmodel       linear_quantize_weights int8 (runs on Linux) | fp16 |
                                                  W8A8 activations (needs Core ML predictions: macOS)
 
-Precisions: `int8` = static (int8 weights and activations, calibrated on real recursion states from
-trm_edge.export.calibrate, training puzzles only); `int8-dynamic` = int8 weights, activations
-quantized at run time (no calibration); `fp16` = Core ML only.
+Precisions: `int8` = int8 weights, per target the recipe in INT8_DEFAULTS (below): weight-only
+(float activations and compute) on ONNX and TFLite, static (int8 activations calibrated on real
+recursion states from trm_edge.export.calibrate, training puzzles only) on ExecuTorch, weight-only
+on Core ML; `int8-dynamic` = int8 weights, activations quantized at run time (no calibration);
+`fp16` = Core ML only.
+
+Why weight-only is the default where the tool offers it: the state y, z is re-fed n_sup x T(n+1)
+times, and any rounding of activations moves *when* the model halts. Measured on the bundled
+sudoku9 model (docs/quantization.md): same halting step as eager on ~0.5 of puzzles with static
+int8, ~0.9 with dynamic int8, ~0.93 with weight-only int8; exact accuracy within 1 point of eager
+at every depth only with weight-only.
 
 What gets quantized (`[options] ops`, default "linear"): only the matrix multiplies (the SwiGLU
 projections of both mixers, and the heads except on TFLite). The residual adds, the RMSNorms, SiLU,
@@ -33,6 +41,10 @@ Recipe options (TOML `[options]`), all optional:
     keep_float = ["regex", ...]   names kept float (mixed precision): ONNX node names, TFLite op
                                   scopes, ExecuTorch FX node / module names
     activations = "int8"          Core ML only: W8A8 (macOS) instead of weight-only int8
+    weight_only = true | false    int8 only: int8 weights, float activations and compute (ONNX:
+                                  onnxruntime MatMulNBits; TFLite: ai_edge_quantizer weight-only);
+                                  false = static int8 activations. ExecuTorch: not offered (XNNPACK)
+    gptq = false                  TFLite weight-only: ai_edge_quantizer's GPTQ rounding (calibrated)
 """
 from __future__ import annotations
 
@@ -55,6 +67,8 @@ class QuantConfig:
     calib_method: str = "minmax"       # ONNX calibrator
     keep_float: tuple = field(default_factory=tuple)   # regexes of names kept float
     activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only)
+    weight_only: bool = False          # int8 weights, float activations and compute (static recipes)
+    gptq: bool = False                 # TFLite weight-only: ai_edge_quantizer's GPTQ rounding (calibrated)
 
     @property
     def dynamic(self) -> bool:
@@ -62,15 +76,41 @@ class QuantConfig:
 
     @classmethod
     def from_recipe(cls, recipe) -> "QuantConfig":
-        o = dict(recipe.options or {})
-        known = {"ops", "n_calib", "calib_method", "keep_float", "activations"}
+        o = effective_options(recipe.target, recipe.precision, recipe.options)
+        known = {"ops", "n_calib", "calib_method", "keep_float", "activations", "weight_only", "gptq"}
         unknown = set(o) - known
         if unknown:
             raise UnsupportedError(f"unknown quantization option(s) {sorted(unknown)}; known: {sorted(known)}")
+        for k in ("weight_only", "gptq"):
+            if not isinstance(o.get(k, False), bool):
+                raise UnsupportedError(f"options.{k} must be true or false, got {o[k]!r}")
+        if o.get("weight_only") and recipe.precision != "int8":
+            raise UnsupportedError(f"options.weight_only applies to precision int8, not {recipe.precision!r}")
+        if o.get("weight_only") and recipe.target == "executorch":
+            # XNNPACKQuantizer annotates no weight-only pattern (it dereferences the activation spec),
+            # and XNNPACK's int8 linear with float activations is its dynamic one (qd8-f32-qc8w)
+            raise UnsupportedError("ExecuTorch (XNNPACK) has no weight-only int8 linear: use precision "
+                                   "int8-dynamic (int8 weights, activations quantized per row at run time)")
+        if o.get("gptq") and not (o.get("weight_only") and recipe.target == "tflite"):
+            raise UnsupportedError("options.gptq applies to TFLite int8 with weight_only = true")
         if o.get("ops", "linear") not in ("linear", "all"):
             raise UnsupportedError(f"options.ops must be 'linear' or 'all', got {o['ops']!r}")
         o["keep_float"] = tuple(o.get("keep_float", ()))
         return cls(precision=recipe.precision, **o)
+
+
+# The default int8 recipe per target: the configuration that kept exact accuracy per depth and the
+# halting step closest to eager fp32 on the bundled models (docs/quantization.md, `trm-edge report
+# quant`). ExecuTorch keeps static int8 (XNNPACK has no weight-only linear; int8-dynamic is the
+# better of its two there and is its own precision). A recipe's own options override these.
+INT8_DEFAULTS = {"onnx": {"weight_only": True}, "tflite": {"weight_only": True}}
+
+
+def effective_options(target: str, precision: str, options: dict | None) -> dict:
+    """A recipe's quantizer options with the target's int8 defaults filled in (recorded in the
+    manifest's recipe, so an artifact says how it was quantized)."""
+    base = INT8_DEFAULTS.get(target, {}) if precision == "int8" else {}
+    return {**base, **(options or {})}
 
 
 def supported(target: str, precision: str) -> str | None:
@@ -187,7 +227,18 @@ def onnx(path: Path, entry: str, ctx) -> Path:
         exclude = [n.name for n in model.graph.node
                    if any(re.search(rx, n.name) for rx in cfg.keep_float)]
         linear_ops = ["MatMul", "Gemm"]
-        if cfg.dynamic or entry == "loop":
+        if cfg.weight_only and not cfg.dynamic:
+            # int8 weights (symmetric, one scale per output channel and block of 32 inputs), float
+            # activations and compute: onnxruntime's MatMulNBits (com.microsoft; runs in onnxruntime
+            # and onnxruntime-web). Block 32: K is padded to whole blocks, so 32 wastes least on
+            # K = 36 / 64 / 81 / 256 (measured: sudoku9 step 303 KB at 32, 323 KB at 64, 383 KB at 128)
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+            wq = MatMulNBitsQuantizer(model, bits=8, block_size=32, is_symmetric=True,
+                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",))
+            wq.process()
+            wq.model.save_model_to_file(str(out), use_external_data_format=False)
+        elif cfg.dynamic or entry == "loop":
             # the in-graph Loop: calibration cannot see tensors inside a Loop body, so its weights
             # are quantized dynamically even in a static recipe (recorded in the manifest recipe)
             q.quantize_dynamic(str(pre), str(out), weight_type=q.QuantType.QInt8, per_channel=True,
@@ -290,6 +341,11 @@ def tflite(path: Path, entry, ctx) -> Path:
     for op in ops:
         if cfg.dynamic:
             rp.add_dynamic_config(regex=".*", operation_name=op, num_bits=8)
+        elif cfg.weight_only:   # int8 weights dequantized to float at load: float compute
+            # GPTQ (calibrated: Hessians of each FULLY_CONNECTED's inputs over the recursion states)
+            # rounds each weight column to cancel the error of the ones before it
+            algo = AlgorithmName.GPTQ if cfg.gptq and op == Op.FULLY_CONNECTED else AlgorithmName.MIN_MAX_UNIFORM_QUANT
+            rp.add_weight_only_config(regex=".*", operation_name=op, num_bits=8, algorithm_key=algo)
         else:
             rp.add_static_config(regex=".*", operation_name=op, activation_num_bits=8, weight_num_bits=8)
     # float in / float out: the host loop and the apps exchange float32 state with every runtime
@@ -355,7 +411,7 @@ def _check_float_io(path: Path, ctx) -> None:
 # ---- Core ML ---------------------------------------------------------------------------------
 def coreml(mlmodel, entry: str, ctx):
     cfg = QuantConfig.from_recipe(ctx.recipe)
-    ct = require("coremltools", "coreml")
+    require("coremltools", "coreml")
     if cfg.precision == "fp16":
         # trm_edge.export.coreml already converted with compute_precision=FLOAT16 (fp16 weights and
         # compute, fp32 inputs/outputs with casts at the boundary): nothing left to do here
