@@ -3,7 +3,7 @@
 `flops_per_step(cfg, batch)` counts the matrix-multiply FLOPs (2 * M * N * K per matmul) of one
 supervision step: T recursions x (n_latent + 1) calls of the network, plus the two heads. Norms,
 activations and adds are left out (they are O(B*L*D) against O(B*L*D^2) and a FLOP counter leaves
-them out too); `tests/test_bench.py` checks the count against `torch.utils.flop_counter`.
+them out too); `tests/bench/test_bench.py` checks the count against `torch.utils.flop_counter`.
 
 `measure_peak_gflops(threads)` times a large fp32 GEMM (the best of torch and onnxruntime) in this
 process with the same thread count the runtimes get, so "% of roofline" is a ratio taken under the
@@ -20,7 +20,7 @@ import numpy as np
 
 
 def _hidden(dim: int, expansion: float) -> int:
-    # trm_edge.model._round_up, restated so the bench needs no torch (tests/test_bench.py checks the
+    # trm_edge.model._round_up, restated so the bench needs no torch (tests/bench/test_bench.py checks the
     # counts against torch's flop counter on the real model)
     return int(math.ceil(round(expansion * dim * 2 / 3) / 256) * 256)
 

@@ -1,7 +1,7 @@
 """One session API over every artifact: `load(path) -> Session` (eager PyTorch, onnxruntime,
 executorch.runtime, ai_edge_litert or tflite_runtime, coremltools on macOS). The host loop is in
 loop.py, the Session base in session.py, the backends and `load` in backends.py. Importing this
-package imports no torch: only numpy and the standard library (checked in tests/test_torch_free.py).
+package imports no torch: only numpy and the standard library (checked in tests/runtime/test_torch_free.py).
 """
 from __future__ import annotations
 

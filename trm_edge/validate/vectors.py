@@ -5,7 +5,7 @@ and writes `trm_edge/golden_vectors/<checkpoint>.json` (package data): for every
 supervision step, the logits, the decoded predictions, the per-cell confidence and q_halt, plus the
 step at which adaptive halting stops. Three consumers check themselves against that file:
 
-- `tests/test_vectors.py` runs every Linux runtime (eager, onnx, executorch, tflite) on the same
+- `tests/validate/test_vectors.py` runs every Linux runtime (eager, onnx, executorch, tflite) on the same
   tokens and compares;
 - the Android app's JUnit test (`android_demo/app/src/test/...`) and the iOS app's XCTest feed the
   recorded step outputs to their own host loop through a fake `step` and check tokenizer, decoder
