@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI: what the ARM64 parity tests (tests/test_arm.py) need: qemu user mode, then the aarch64
+# CI: what the ARM64 parity tests (tests/validate/test_arm.py) need: qemu user mode, then the aarch64
 # rootfs + wheels, built once into the cache (trm_edge.validate.arm64; ~30-45 s cold, instant when cached).
 # Idempotent: apt-get skips what is installed, the cache is reused when ready.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI for the browser tests (tests/test_web.py): Debian's chromium + chromedriver (apt, skipped when
+# CI for the browser tests (tests/apps/test_web.py): Debian's chromium + chromedriver (apt, skipped when
 # present) and the web page's pinned npm packages (`npm ci` from trm_edge/web_demo/package-lock.json into
 # the user cache, trm_edge.apps.web.install_runtimes, as `trm-edge web` does on first use; npm registry only).
 # Idempotent: re-running skips what is there; npm's cache is reused.

@@ -3,7 +3,7 @@
 # trm_edge/checkpoints/<name>/artifacts/): looped ONNX (init + step; no loop.onnx, to stay small) and
 # TFLite, fp32 + int8, exported by `trm-edge export` (the same code path as any export). They let a
 # torch-free install run `trm-edge solve PUZZLE` and `trm-edge web` with the bundled models;
-# tests/test_bundled_artifacts.py checks they come from the committed weights and replay the golden
+# tests/export/test_bundled_artifacts.py checks they come from the committed weights and replay the golden
 # vectors. Needs the [onnx,tflite] extras. Run from the repo root after retraining a bundled model:
 #   bash scripts/bundle_artifacts.sh [CHECKPOINT...]      # default: sudoku6 sudoku9
 set -euo pipefail
