@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from trm_edge.bench.chromium import Browser
-from trm_edge.web import serving
+from trm_edge.apps.web import serving
 
 OPEN = r"""
 const [bundle, url, threads] = args;

@@ -155,7 +155,7 @@ def test_onnxruntime_web_runs_the_web_graph(exported, web_graph):
     """The web-shaped graph (onnxruntime contrib ops, folded weights) reproduces the golden vectors
     in onnxruntime-web's wasm backend."""
     from trm_edge.bench.chromium import Browser
-    from trm_edge.web import serving
+    from trm_edge.apps.web import serving
 
     v = exported["vectors"]
     with serving(mounts={"art": web_graph}) as url, Browser(url, 300) as b:
@@ -169,7 +169,7 @@ def test_webgpu_on_a_software_adapter_reproduces_golden_vectors(exported, web_gr
     """Headless Chromium with the chromium-webgpu profile's flags gets a SwiftShader WebGPU adapter;
     onnxruntime-web's webgpu EP then gives the golden vectors' answers within their tolerance."""
     from trm_edge.bench.chromium import Browser
-    from trm_edge.web import serving
+    from trm_edge.apps.web import serving
 
     v = exported["vectors"]
     with serving(mounts={"art": web_graph}) as url, Browser(url, 900, webgpu="swiftshader") as b:

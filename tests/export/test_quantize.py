@@ -145,7 +145,7 @@ def test_weight_only_options_are_checked():
 
 def test_report_quant_has_halting_agreement_and_the_goal(trained, tmp_path):
     """`trm-edge report quant` rows: halting agreement vs eager, largest gap over every depth, goal."""
-    from trm_edge.report_quant import ACC_GOAL_POINTS, HALT_AGREE_GOAL, SIZE_GOAL, QuantReportConfig, quant_report
+    from trm_edge.bench.quant import ACC_GOAL_POINTS, HALT_AGREE_GOAL, SIZE_GOAL, QuantReportConfig, quant_report
 
     _need("onnx")
     rep = quant_report(str(trained[0]), tmp_path / "rep", QuantReportConfig(
