@@ -191,7 +191,7 @@ def test_real_reader_sees_other_processes_not_its_own():
     seen = {p["pid"]: p["cpu_pct"] for p in w.procs}
     assert seen.get(other, 0) > 5, r["top"]     # another process burning CPU is seen (even on a busy 2-core box)
     assert own not in seen                       # the bench's own children are not "other" load
-    assert r["others_cpu_pct"] >= seen[other]
+    assert r["others_cpu_pct"] >= seen[other] - 0.1   # the total is rounded to 0.1 %
     report.validate({**json.loads(FIX.read_text()), "quiet": quiet_block(start=r)})
 
 
