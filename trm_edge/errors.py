@@ -50,7 +50,7 @@ def extra_for(module: str) -> str | None:
         reqs = metadata.requires("trm-edge") or []
     except metadata.PackageNotFoundError:
         return None
-    for req in reqs:
+    for req in reqs:   # by hand: `packaging` (Requirement/markers) is not a dependency of the base install
         name = re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()
         extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", req)
         # distribution name -> import name: the normalized name, except PyYAML's `yaml`
