@@ -123,7 +123,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     from trm_edge.bench import devices as devmod
     from trm_edge.bench.report import SCHEMA, add_derived
     from trm_edge.bench.roofline import flops_per_step
-    from trm_edge.evaluate import test_split
+    from trm_edge.evaluate import held_out_puzzles
 
     profile = devmod.get_profile(req.device)
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
@@ -169,7 +169,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         if (m.get("model") or {}).get("config", config) != config:
             notes.append(f"{s.name}: exported from a different model config than {ckpt_dir}")
     # the same puzzles for every runtime, held out from the model's training puzzles
-    inputs, labels, _, _ = test_split(cfg.task, settings.n_puzzles, settings.seed, ckpt_dir)
+    inputs, labels, _, _ = held_out_puzzles(cfg.task, settings.n_puzzles, settings.seed, ckpt_dir)
 
     result = {
         "schema": SCHEMA, "fixture": False,

@@ -144,7 +144,7 @@ def tune_halt_threshold(path, n: int = 1000, seed: int | None = None, n_train: i
     return result
 
 
-def test_split(task: str, n: int, seed: int | None, checkpoint_dir=None, n_train: int | None = None,
+def held_out_puzzles(task: str, n: int, seed: int | None, checkpoint_dir=None, n_train: int | None = None,
                givens: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """n test puzzles of `task`, de-duplicated against the training puzzles of `checkpoint_dir`
     (its training.json; the defaults without one) -> (inputs, labels, seed, n_train). What eval,
@@ -169,7 +169,7 @@ def evaluate_checkpoint(path=None, n: int = 1000, seed: int | None = None, n_tra
     d = resolve(path)
     sess = load(d, device=device)
     task = sess.manifest["task"]["name"]
-    inputs, labels, seed, n_train = test_split(task, n, seed, d, n_train, givens)
+    inputs, labels, seed, n_train = held_out_puzzles(task, n, seed, d, n_train, givens)
     thr = sess.halt_threshold if threshold is None else threshold
     out = evaluate_session(sess, inputs, labels, max_steps or sess.max_steps, thr, task, batch_size)
     out.update(checkpoint=str(d), split="test", seed=seed, n_train=n_train, givens=givens and list(givens))
@@ -313,7 +313,7 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
             raise
         d = None
     task = man["task"]["name"]
-    inputs, labels, seed, n_train = test_split(task, n, seed, d, n_train, givens)
+    inputs, labels, seed, n_train = held_out_puzzles(task, n, seed, d, n_train, givens)
     steps = max_steps or sess.max_steps
     thr = sess.halt_threshold if threshold is None else threshold
     if drift is None:

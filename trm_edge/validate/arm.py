@@ -114,7 +114,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
     `site`: run with other aarch64 wheels (trm_edge.validate.arm64.EXTRA_SITES: tflite-runtime, executorch)."""
     from . import arm64
     from .. import artifact as artifact_mod
-    from ..evaluate import reference_for, source_checkpoint, test_split
+    from ..evaluate import reference_for, source_checkpoint, held_out_puzzles
     from ..runtime import load
 
     if cpu not in arm64.CPUS:
@@ -143,7 +143,7 @@ def validate_arm(artifacts, cpu: str, n: int = 0, checkpoint=None, seed: int = 0
         # the eager reference: the manifest's checkpoint, else the vectors' (reference_for checks the weights)
         ckpt = checkpoint or manifest["source"].get("checkpoint") or (vecs[0][1]["checkpoint"] if vecs else None)
         if n:
-            t, lab, _, _ = test_split(manifest["task"]["name"], n, seed, source_checkpoint(manifest, ckpt))
+            t, lab, _, _ = held_out_puzzles(manifest["task"]["name"], n, seed, source_checkpoint(manifest, ckpt))
             toks.append(t)
             labs.append(lab)
         tokens, labels = np.concatenate(toks), np.concatenate(labs)

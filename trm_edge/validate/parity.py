@@ -43,7 +43,7 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     recursion is chaotic in fp32 (e.g. random weights: eager fp32 itself leaves an fp64 run after a
     few steps) can only be validated up to the depth where fp32 still agrees with itself."""
     from .. import artifact as artifact_mod
-    from ..evaluate import reference_for, source_checkpoint, test_split
+    from ..evaluate import reference_for, source_checkpoint, held_out_puzzles
     from ..runtime import load
 
     path = Path(artifact)
@@ -59,7 +59,7 @@ def validate(artifact, n: int = 64, checkpoint=None, seed: int = 0, max_steps: i
     sess = load(path)
     ref = reference_for(manifest, checkpoint)
     m = manifest["model"]
-    tokens, labels, _, _ = test_split(manifest["task"]["name"], n, seed, source_checkpoint(manifest, checkpoint))
+    tokens, labels, _, _ = held_out_puzzles(manifest["task"]["name"], n, seed, source_checkpoint(manifest, checkpoint))
     pid = (np.arange(n) % m["n_puzzle_ids"]).astype(np.int32) if m["puzzle_emb_len"] > 0 else None
     if max_steps is not None:
         if max_steps > sess.max_steps:
