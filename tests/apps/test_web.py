@@ -71,6 +71,7 @@ def page(exported):
         yield b
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 @pytest.mark.parametrize("vec_path", VECTORS, ids=[p.stem for p in VECTORS])
 def test_onnxruntime_web_reproduces_golden_vectors(page, exported, vec_path):
     v = V.load(vec_path)
@@ -105,6 +106,7 @@ def test_onnxruntime_web_reproduces_golden_vectors(page, exported, vec_path):
         assert g["halting_run"]["final"] == c["final_preds"], c["name"]
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 @pytest.mark.slow  # the TFLite export takes ~50 s on 2 cores
 def test_litert_js_reproduces_golden_vectors(exported, tmp_path):
     """LiteRT.js runs the .tflite's `init` / `step` signatures: same contract as onnxruntime-web."""
@@ -150,6 +152,7 @@ def web_graph(exported, tmp_path_factory):
     return Path(art.path)
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 @pytest.mark.slow  # a second ONNX export (~10 s) and a browser
 def test_onnxruntime_web_runs_the_web_graph(exported, web_graph):
     """The web-shaped graph (onnxruntime contrib ops, folded weights) reproduces the golden vectors
@@ -164,6 +167,7 @@ def test_onnxruntime_web_runs_the_web_graph(exported, web_graph):
     _vector_check(v, got)
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 @pytest.mark.slow  # SwiftShader runs WebGPU on the CPU: ~1 s per supervision step, ~2 min in all
 def test_webgpu_on_a_software_adapter_reproduces_golden_vectors(exported, web_graph):
     """Headless Chromium with the chromium-webgpu profile's flags gets a SwiftShader WebGPU adapter;
@@ -179,6 +183,7 @@ def test_webgpu_on_a_software_adapter_reproduces_golden_vectors(exported, web_gr
     _vector_check(v, got)
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 def test_tampered_artifact_is_refused(page):
     err = page.call("try { await window.trm.loadArtifact('/tampered/'); return null } catch (e) { return e.message }")
     assert err is not None and "tampered or corrupt" in err and "step.onnx" in err
@@ -186,6 +191,7 @@ def test_tampered_artifact_is_refused(page):
     assert missing is not None and "manifest.json" in missing
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 def test_typed_puzzles_get_the_cli_messages(page, exported):
     from trm_edge.tasks import get_task
     from trm_edge.tasks.base import PuzzleError
@@ -210,6 +216,7 @@ def test_typed_puzzles_get_the_cli_messages(page, exported):
     assert page.call("return Array.from(window.trm.parse(args[0]))", layout) == task.parse(layout).tolist()
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 def test_solves_step_by_step_on_screen(page, exported, tmp_path):
     v = exported["vectors"]
     case = max(v["cases"], key=lambda c: c["halted_at"])  # the one that takes the most steps
@@ -225,6 +232,7 @@ def test_solves_step_by_step_on_screen(page, exported, tmp_path):
         shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
 
 
+@pytest.mark.system_tools   # chromium + chromedriver + the page's npm runtimes (.ci/web.sh)
 def test_benchmark_mode_matches_native_accuracy(page, exported):
     """The browser entry has the trm-edge-bench/1 fields and the native runtime's accuracy."""
     from trm_edge.bench.host import BenchSettings, RuntimeSpec, measure_runtime

@@ -62,3 +62,21 @@ def test_big_train_state_is_sharded_under_16mib(tmp_path):
     assert meta["step"] == 7 and set(got) == set(t)
     assert all(torch.equal(got[k], t[k]) for k in t)
     assert MAX_SHARD_BYTES < 16 * 2**20
+
+
+def test_training_data_is_what_the_checkpoint_was_trained_on(tmp_path):
+    """The test split is de-duplicated against the checkpoint's own training puzzles: those of its
+    training.json; none for a checkpoint without one (imported or untrained: it never saw this
+    generator's puzzles, and generating 20k 9x9 of them to compare with costs minutes)."""
+    import json
+
+    from trm_edge.checkpoint import BUNDLED_DIR, training_data
+    from trm_edge.data import N_TRAIN, eval_puzzles
+
+    d = save_model(build_model(TRMConfig.preset("sudoku4-tiny")), tmp_path / "untrained")
+    assert training_data(d) == (0, 0)
+    assert training_data(None) == (N_TRAIN, 0)   # a source that is not known: `trm-edge train`'s defaults
+    want = json.loads((BUNDLED_DIR / "sudoku6" / "training.json").read_text())["train_config"]
+    assert training_data(BUNDLED_DIR / "sudoku6") == (want["n_train"], want.get("data_seed", 0))
+    inputs, labels = eval_puzzles("sudoku4", 16, 0, n_train=0)   # nothing to drop: 16 distinct puzzles
+    assert inputs.shape == labels.shape == (16, 16) and len({r.tobytes() for r in inputs}) == 16

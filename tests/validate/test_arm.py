@@ -79,6 +79,7 @@ def reports(arm_env, artifacts, vectors):
         return dict(zip(CPUS, pool.map(run, CPUS)))
 
 
+@pytest.mark.system_tools   # qemu-user-static + the aarch64 rootfs (.ci/arm.sh)
 @pytest.mark.parametrize("cpu", CPUS)
 @pytest.mark.parametrize("target,precision", RECIPES)
 def test_golden_answers_and_halting_on_arm(reports, vectors, cpu, target, precision):
@@ -100,6 +101,7 @@ def test_golden_answers_and_halting_on_arm(reports, vectors, cpu, target, precis
     assert rep["passed"], format_arm_report(rep)
 
 
+@pytest.mark.system_tools   # qemu-user-static + the aarch64 rootfs (.ci/arm.sh)
 def test_parity_table_lists_every_artifact_and_cpu(reports):
     from trm_edge.validate.arm import parity_table
 
@@ -110,6 +112,7 @@ def test_parity_table_lists_every_artifact_and_cpu(reports):
     assert all(line.split("|")[-2].strip() == "PASS" for line in lines), table
 
 
+@pytest.mark.system_tools   # qemu-user-static + the aarch64 rootfs (.ci/arm.sh)
 def test_cli_fails_when_answers_differ_on_arm(arm_env, artifacts, vectors, tmp_path):
     """A vectors file whose recorded answer and halting step are wrong (as if ARM disagreed):
     the CLI prints the mismatch and exits 2, on a third core model (cortex-a76, Raspberry Pi 5)."""
@@ -132,6 +135,7 @@ def test_cli_fails_when_answers_differ_on_arm(arm_env, artifacts, vectors, tmp_p
     assert "FAIL" in r.stdout and "error: validation failed" in r.stderr
 
 
+@pytest.mark.system_tools   # qemu-user-static + the aarch64 rootfs (.ci/arm.sh)
 def test_classic_tflite_runtime_on_arm(arm_env, artifacts, vectors):
     """tflite-runtime 2.14 (Raspberry Pi installs): fp32 gives the golden answers on ARM; int8
     artifacts are refused by the loader with what to install (2.14 segfaults / computes wrong)."""
@@ -146,6 +150,7 @@ def test_classic_tflite_runtime_on_arm(arm_env, artifacts, vectors):
                      site="tflite-runtime")
 
 
+@pytest.mark.system_tools   # qemu-user-static + the aarch64 rootfs (.ci/arm.sh)
 @pytest.mark.arm_slow
 def test_executorch_on_arm(arm_env, vectors, tmp_path):
     """ExecuTorch's runtime imports torch, whose aarch64 wheel on PyPI is a CUDA build (~2.6 GB with

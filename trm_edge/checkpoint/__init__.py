@@ -113,14 +113,20 @@ def read_safetensors(path) -> dict:
 
 
 def training_data(d: Path | None) -> tuple[int, int]:
-    """(n_train, data_seed) the checkpoint was trained on (from training.json; else the defaults),
-    so that val/test puzzles are de-duplicated against exactly those training puzzles."""
+    """(n_train, data_seed) the checkpoint was trained on, from its training.json, so that val/test
+    puzzles are de-duplicated against exactly those training puzzles. A checkpoint without one (imported
+    from the authors' code, or saved untrained) was not trained on this generator's puzzles: (0, 0),
+    nothing to de-duplicate against (generating 20k 9x9 training puzzles to compare with would take
+    minutes and prove nothing). d None (a source that is not known): the defaults of `trm-edge train`."""
+    from ..data import N_TRAIN
     from ..schema import read_json, training_info
 
-    f = Path(d) / "training.json" if d is not None else None
-    tc = training_info(read_json(f, "training.json"), str(f))["train_config"] if f is not None and f.exists() else {}
-    from ..data import N_TRAIN
-
+    if d is None:
+        return N_TRAIN, 0
+    f = Path(d) / "training.json"
+    if not f.exists():
+        return 0, 0
+    tc = training_info(read_json(f, "training.json"), str(f))["train_config"]
     return int(tc.get("n_train", N_TRAIN)), int(tc.get("data_seed", 0))
 
 
