@@ -260,6 +260,7 @@ def test_benchmark_mode_matches_native_accuracy(page, exported):
 
 
 # ---- without a browser: the server's headers, the missing-Chromium message ---------------------
+@pytest.mark.system_tools   # the page's npm runtimes (npm ci, .ci/web.sh)
 def test_server_sends_isolation_headers_and_wasm_type(tmp_path):
     import urllib.request
 
