@@ -10,10 +10,11 @@ import sys
 import click
 
 from .bench.quiet import IdleLimits
-from .errors import MissingExtraError, TRMEdgeError, extra_for
-from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_PUZZLES, MAX_STEPS
+from .errors import TRMEdgeError, extra_for
+from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_N_TRAIN, MAX_OPT_STEPS, MAX_PUZZLES
+from .targets import DEFAULT as DEFAULT_TARGET, PRECISIONS, TARGETS, portable
 from .tasks.base import PuzzleError
-from .train.config import TRAIN_PRESETS, RESUMABLE, TrainConfig, preset_config
+from .train.config import TRAIN_PRESETS, TrainConfig, preset_config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +58,28 @@ class LoHi(click.ParamType):
         return int(m[1]), int(m[2])
 
 
+class CommaList(click.ParamType):
+    """a,b,c -> a tuple of `item` values (a click type, e.g. a Choice or an IntRange), at least one."""
+    name = "LIST"
+
+    def __init__(self, item):
+        self.item = item
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        got = tuple(self.item.convert(v.strip(), param, ctx) for v in str(value).split(",") if v.strip())
+        return got or self.fail(f"expected a comma-separated list, got {value!r}", param, ctx)
+
+
+def checkpoint_option(help="Checkpoint dir or bundled name (default: bundled)."):
+    return click.option("--checkpoint", default=None, help=help)
+
+
+def json_option(help="Write the result JSON here."):
+    return click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help=help)
+
+
 def pick_device(device: str | None) -> str:
     from .runtime import pick_device as pick   # eager PyTorch's device (imports torch)
 
@@ -68,21 +91,21 @@ def pick_device(device: str | None) -> str:
 # -- train ------------------------------------------------------------------------------------
 # TrainConfig settings that are flags: --name-with-dashes, default from TrainConfig (the one place)
 TRAIN_FLAGS = {
-    "steps": (click.IntRange(1, MAX_STEPS), "Optimizer steps."),
+    "steps": (click.IntRange(1, MAX_OPT_STEPS), "Optimizer steps."),
     "batch_size": (BATCH, "Global batch."),
     "lr": (Finite(0, 10, min_open=True), None),
     "weight_decay": (Finite(0, 10), None),
-    "warmup": (click.IntRange(0, MAX_STEPS), None),
+    "warmup": (click.IntRange(0, MAX_OPT_STEPS), None),
     "lr_min_ratio": (click.FloatRange(0, 1), "lr at the last step / --lr: cosine decay after the warmup (1: constant, "
                                              "the paper)."),
     "ema": (Finite(0, 1, max_open=True), "EMA decay (0 disables)."),
     "loss": (click.Choice(["stablemax", "softmax"]), None),
     "halt": (bool, "ACT halting + batch refill in training; --no-halt trains every step up to n_sup."),
-    "n_train": (click.IntRange(1, 100_000_000), "Generated training puzzles."),
+    "n_train": (click.IntRange(1, MAX_N_TRAIN), "Generated training puzzles."),
     "data_seed": (SEED, None),
     "seed": (SEED, "Model init + halting exploration."),
-    "checkpoint_every": (click.IntRange(0, MAX_STEPS), None),
-    "log_every": (click.IntRange(0, MAX_STEPS), None),
+    "checkpoint_every": (click.IntRange(0, MAX_OPT_STEPS), None),
+    "log_every": (click.IntRange(0, MAX_OPT_STEPS), None),
     "time_budget": (Finite(0, 1e12, min_open=True), "Seconds of training; then save and stop."),
     "val_n": (click.IntRange(0, MAX_PUZZLES), "Validation puzzles for halting calibration at the end (0: skip)."),
     "portable": (bool, "State files <= 16 MiB (bf16 EMA/moments, no ACT carry) to move a run between machines."),
@@ -113,21 +136,6 @@ def _kv_overrides(items, param_hint: str = "--model") -> dict:
         except ValueError:
             out[key] = value
     return out
-
-
-def _same_as_saved(name: str, value, saved: dict) -> bool:
-    """Whether a train option given with --resume only repeats the run's saved setting."""
-    model = saved.get("model") if isinstance(saved.get("model"), dict) else {}
-    if name == "task":
-        return model.get("task") == value or (value == "sudoku-extreme" and bool(saved.get("data")))
-    if name == "model_kv":
-        return all(model.get(k) == v for k, v in _kv_overrides(value).items())
-    if name == "data":
-        return bool(saved.get("data"))
-    if name == "arc_kv":
-        arc = saved.get("arc") if isinstance(saved.get("arc"), dict) else {}
-        return all(arc.get(k) == v for k, v in _kv_overrides(value, "--arc").items())
-    return name in saved and saved[name] == value
 
 
 @cli.command()
@@ -162,18 +170,15 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device,
     from .model import TRMConfig
     from .train.loop import prepare_train_data, train as run_train
 
-    given = [k for k in ctx.params if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
     if resume:  # the run's own settings come from its state; only the stopping rules may change
-        from pathlib import Path
+        from .train.config import resume_conflicts
+        from .train.state import saved_train_config
 
-        from .schema import read_json
-
-        f = Path(out) / "train_state" / "state.json"
-        saved = read_json(f, "training state").get("train_config", {}) if f.is_file() else {}
-        saved = saved if isinstance(saved, dict) else {}
-        fixed = [p.opts[-1] for p in ctx.command.params if p.name in set(given) - {
-            "out", "resume", "device", "threads", "quiet", *RESUMABLE}
-            and not _same_as_saved(p.name, ctx.params[p.name], saved)]
+        kv = {"model_kv": lambda v: _kv_overrides(v), "arc_kv": lambda v: _kv_overrides(v, "--arc")}
+        given = {k.removesuffix("_kv"): kv.get(k, lambda v: v)(v) for k, v in ctx.params.items()
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+        conflicts = set(resume_conflicts(saved_train_config(out), given))
+        fixed = [p.opts[-1] for p in ctx.command.params if p.name.removesuffix("_kv") in conflicts]
         if fixed:
             raise click.UsageError(f"--resume continues the run with its own settings; {', '.join(fixed)} cannot change "
                                    "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")
@@ -209,13 +214,13 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device,
 
 # -- eval / calibrate -------------------------------------------------------------------------
 @cli.command("eval")
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
 @click.option("--seed", default=None, type=SEED, help="Data seed (default: the checkpoint's training seed).")
 @click.option("--max-steps", default=None, type=MAX_STEPS_OPT, help="Supervision steps (default: n_sup).")
 @click.option("--threshold", default=None, type=THRESHOLD, help="q_halt threshold (default: the checkpoint's).")
 @click.option("--batch-size", default=256, show_default=True, type=BATCH)
-@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the result JSON here.")
+@json_option()
 @click.option("--device", default="auto", show_default=True)
 @click.option("--artifact", default=None, type=click.Path(exists=True),
               help="An exported artifact: run it through its runtime (no PyTorch needed) and, with PyTorch, "
@@ -247,7 +252,7 @@ def eval_cmd(checkpoint, n, seed, max_steps, threshold, batch_size, json_out, de
 
 
 @cli.command()
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Validation puzzles.")
 @click.option("--max-drop", default=0.005, show_default=True, type=click.FloatRange(0, 1),
               help="Allowed exact-accuracy loss vs full depth.")
@@ -266,7 +271,7 @@ def calibrate(checkpoint, n, max_drop, device):
 # -- solve / demo -----------------------------------------------------------------------------
 @cli.command()
 @click.argument("puzzle")
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--artifact", default=None, type=click.Path(exists=True, file_okay=False),
               help="An exported artifact directory: solve with its runtime (no PyTorch needed).")
 @click.option("--max-steps", default=None, type=MAX_STEPS_OPT, help="Supervision steps (default: n_sup).")
@@ -287,12 +292,12 @@ def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
 
 
 @cli.command()
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0, 100), help="Puzzles shown live.")
 @click.option("--n", "n_table", default=300, show_default=True, type=PUZZLES, help="Puzzles in the table.")
 @click.option("--seed", default=None, type=SEED, help="Puzzle seed (default: random).")
-@click.option("--export", "export_target", default="onnx", show_default=True,
-              type=click.Choice(["onnx", "executorch", "tflite", "none"]),
+@click.option("--export", "export_target", default=DEFAULT_TARGET, show_default=True,
+              type=click.Choice([*portable(), "none"]),
               help="Also export a looped artifact and run the same puzzles through its runtime.")
 def demo(checkpoint, n_show, n_table, seed, export_target):
     """The bundled model solving fresh puzzles live, accuracy per depth, then an exported runtime."""
@@ -307,10 +312,11 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @cli.command()
 @click.argument("artifacts", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--all-targets", is_flag=True, help="Also export + bench every target available here.")
-@click.option("--checkpoint", default=None, help="Eager reference and export source (default: bundled).")
+@checkpoint_option("Eager reference and export source (default: bundled).")
 @click.option("--preset", default=None, help="Instead: random weights of a model preset (timing only).")
 @click.option("--device", default="host", show_default=True, help="Device profile (`trm-edge devices`).")
-@click.option("--depths", default="1,2,4,8,16", show_default=True, help="Supervision steps (clipped to n_sup).")
+@click.option("--depths", default="1,2,4,8,16", show_default=True, type=CommaList(click.IntRange(1, MAX_N_SUP)),
+              help="Supervision steps (clipped to n_sup).")
 @click.option("--halt/--no-halt", default=True, show_default=True, help="Also measure adaptive halting.")
 @click.option("--halt-threshold", default=None, type=THRESHOLD, help="Halt when q_halt > this (default: the model's).")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1, MAX_BATCH))
@@ -318,12 +324,13 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(1, 100_000), help="Timed runs per depth.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 10_000), help="Untimed runs before them.")
 @click.option("--n-puzzles", default=100, show_default=True, type=PUZZLES, help="Test puzzles scored.")
-@click.option("--precisions", default="fp32,int8", show_default=True, help="Precisions of the default exports.")
+@click.option("--precisions", default="fp32,int8", show_default=True, type=CommaList(click.Choice(PRECISIONS)),
+              help="Precisions of the default exports.")
 @click.option("--no-eager", is_flag=True, help="Skip the eager PyTorch reference.")
 @click.option("--in-process", is_flag=True, help="Measure in this process (faster; peak RSS not per runtime).")
 @click.option("--runner", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Android: a benchmark_model / executor_runner binary instead of the demo app.")
-@click.option("--json", "json_out", default=None, help="Result JSON (default: benchmarks/results/<device>-<date>.json).")
+@json_option("Result JSON (default: benchmarks/results/<device>-<date>.json).")
 @click.option("--plot", "plot_out", default=None, help="PNG plots (default: next to the JSON).")
 @click.option("--markdown", "md_out", default=None, help="Markdown table (default: next to the JSON).")
 @click.option("--require-idle", default=None, type=click.IntRange(0, 86400), metavar="SECONDS",
@@ -339,47 +346,24 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
           precisions, no_eager, in_process, runner, json_out, plot_out, md_out, require_idle, idle_load, idle_cpu, idle_window):
     """Latency, memory and accuracy per recursion depth, for eager PyTorch and each artifact."""
     import shlex
-    import time
-    from pathlib import Path
 
     from .bench.host import BenchSettings
-    from .bench.report import plot, to_markdown, write_json
-    from .bench.run import BenchRequest, run_bench
-    from .safe_io import check_writable, write_text
+    from .bench.run import BenchOutputs, BenchRequest, run_bench
 
-    try:
-        depth_list = [int(d) for d in depths.split(",") if d.strip()]
-    except ValueError:
-        depth_list = []
-    if not depth_list or not all(1 <= d <= MAX_N_SUP for d in depth_list):
-        raise click.BadParameter(f"expected comma-separated integers in 1..{MAX_N_SUP}, got {depths!r}",
-                                 param_hint="--depths")
     if runner and device == "host":
         raise click.UsageError("--runner runs a binary on an Android device: give --device with an android profile")
     ctx = click.get_current_context()
     command = shlex.join(["trm-edge", *ctx.obj["argv"]]) if isinstance(ctx.obj, dict) else None   # as typed
-    settings = BenchSettings(depths=depth_list, batch=batch, threads=threads, runs=runs, warmup=warmup,
+    settings = BenchSettings(depths=list(depths), batch=batch, threads=threads, runs=runs, warmup=warmup,
                              n_puzzles=n_puzzles, halt=halt, halt_threshold=halt_threshold)
     req = BenchRequest(artifacts=list(artifacts), all_targets=all_targets, checkpoint=checkpoint, preset=preset,
-                       device=device,
-                       precisions=tuple(p for p in precisions.split(",") if p), eager=not no_eager,
-                       isolate=not in_process, runner=runner, command=command, require_idle=require_idle,
+                       device=device, precisions=precisions, eager=not no_eager, isolate=not in_process,
+                       runner=runner, command=command, require_idle=require_idle,
                        idle=IdleLimits(load_per_cpu=idle_load, others_cpu_pct=idle_cpu, window_s=idle_window))
-    stem = Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}"
-    json_path = Path(json_out) if json_out else stem.with_suffix(".json")
-    for p in (json_path, md_out or json_path.with_suffix(".md"), plot_out or json_path.with_suffix(".png")):
-        check_writable(p)   # before the work, not after it
-    result = run_bench(req, settings)
-    result["settings"]["requested_depths"] = depth_list
-    md = to_markdown(result)
-    write_json(result, json_path)
-    write_text(md_out or json_path.with_suffix(".md"), md)
-    try:
-        png = plot(result, plot_out or json_path.with_suffix(".png"))
-    except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
-        png = f"no plot ({e})"
+    outputs = BenchOutputs.choose(device, json_out, md_out, plot_out)   # checked writable before the work
+    md, wrote = outputs.write(run_bench(req, settings))
     click.echo(md)
-    click.echo(f"wrote {json_path}, {md_out or json_path.with_suffix('.md')}, {png}", err=True)
+    click.echo(wrote, err=True)
 
 
 # -- web --------------------------------------------------------------------------------------
@@ -413,46 +397,34 @@ def devices(no_check, as_json):
     """Device profiles (trm_edge/bench/devices.toml, or $TRM_EDGE_DEVICES) and which are reachable now."""
     import json
 
-    from .bench.devices import load_profiles, table
+    from .bench.devices import format_table, load_profiles, table
 
     rows = table(load_profiles(), check=not no_check)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    click.echo(f"{'name':<14} {'platform':<8} {'reach':<9} {'cores':<5} {'targets':<34} status")
-    for r in rows:
-        mark = {True: "yes", False: "no", None: "?"}[r["reachable"]]
-        click.echo(f"{r['name']:<14} {r['platform']:<8} {r['reach']:<9} {str(r['cores']):<5} {r['targets']:<34} "
-                   f"{mark}: {r['status']}")
+    click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 
 
 # -- vectors ----------------------------------------------------------------------------------
 @cli.command()
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--n-puzzles", default=8, show_default=True, type=click.IntRange(1, 256), help="Puzzles recorded.")
 @click.option("--seed", default=5, show_default=True, type=SEED, help="Puzzle generator seed (5: halting at steps 1-3).")
 @click.option("--out", default=None, help="Output JSON (default, in the checkout only: trm_edge/golden_vectors/<checkpoint>.json).")
 def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
-    from pathlib import Path
-
     from .checkpoint import resolve
     from .safe_io import check_writable
-    from .validate.vectors import VectorsConfig, default_out, generate, write
+    from .validate.vectors import VectorsConfig, default_out, generate, summary, write
 
     out = out or default_out(resolve(checkpoint).name)   # outside the checkout: --out, before any work
     check_writable(out)   # before the work, not after it
     v = generate(VectorsConfig(checkpoint=checkpoint, n_puzzles=n_puzzles, seed=seed))
-    path = write(v, out)
-    halted = [c["halted_at"] for c in v["cases"]]
-    correct = sum(c["final_correct"] for c in v["cases"])
-    click.echo(f"wrote {path}: {len(v['cases'])} puzzles x {v['max_steps']} steps, halted at {halted}, "
-               f"{correct}/{len(halted)} correct at the halting step ({Path(path).stat().st_size // 1024} KiB)")
+    click.echo(summary(v, write(v, out)))
 
 
 # -- export / validate ------------------------------------------------------------------------
 @cli.command("export")
-@click.option("--target", default=None, help="onnx, executorch, coreml, tflite or all (default: the recipe's, else onnx).")
+@click.option("--target", default=None,
+              help=f"{', '.join(TARGETS)} or all (default: the recipe's, else {DEFAULT_TARGET}).")
 @click.option("--mode", default=None, help="looped, unrolled or all (default: the recipe's, else looped).")
 @click.option("--depth", default=None, type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
 @click.option("--precision", default=None, help="fp32, int8 (onnx, tflite: int8 weights, float activations; executorch: static, calibrated), int8-dynamic, fp16 (coreml).")
@@ -461,7 +433,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
               help="ONNX graph shape: plain (as torch.onnx exports it) or web (folded and optimized for "
                    "onnxruntime-web, fp32, no loop.onnx; docs/web.md). Default: the recipe's, else plain; "
                    "web for the onnx artifact of --for-app web.")
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
+@checkpoint_option()
 @click.option("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
 @click.option("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
@@ -508,7 +480,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
 @click.option("--n", "n", default=None, type=click.IntRange(0, MAX_PUZZLES),
               help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' "
                    "puzzles, default 0, as emulation is slow).")
-@click.option("--checkpoint", default=None, help="Eager reference (default: the manifest's source checkpoint).")
+@checkpoint_option("Eager reference (default: the manifest's source checkpoint).")
 @click.option("--vectors", "vectors_file", default=None, metavar="FILE|NAME",
               help="Check against golden vectors (a file, or a bundled model's name: its packaged vectors) instead of eager PyTorch (no PyTorch needed); "
                    "with --arch aarch64: the vectors file of the golden check (default: those of the same weights).")
@@ -518,7 +490,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
 @click.option("--cpu", "cpus", multiple=True, metavar="MODEL",
               help="--arch aarch64: the ARM CPU model(s) qemu emulates, or a device profile with emulate_cpu "
                    "(repeatable; default cortex-a76; cortex-a72, cortex-a76, neoverse-n1, raspberry-pi5, pixel8).")
-@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Write the report JSON here.")
+@json_option("Write the report JSON here.")
 @click.option("--max-steps", default=None, type=MAX_STEPS_OPT,
               help="Compare only the first K supervision steps (default: all the artifact has).")
 def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_steps):
@@ -528,10 +500,11 @@ def validate(artifacts, n, checkpoint, vectors_file, arch, cpus, json_out, max_s
     table (artifact x runtime x CPU) follows the per-artifact reports."""
     from .bench.devices import emulate_cpus
     from .validate import check_passed
-    from .validate.run import run_validation
+    from .validate.run import ValidateRequest, run_validation
 
-    reps, text = run_validation(list(artifacts), arch, cpus, vectors_file, n, checkpoint, max_steps, json_out,
-                                cpu_profiles=emulate_cpus() if arch == "aarch64" else None)
+    reps, text = run_validation(ValidateRequest(
+        artifacts=list(artifacts), arch=arch, cpus=cpus, vectors=vectors_file, n=n, checkpoint=checkpoint,
+        max_steps=max_steps, json_out=json_out, cpu_profiles=emulate_cpus() if arch == "aarch64" else None))
     click.echo(text)
     for rep in reps:
         check_passed(rep)
@@ -566,9 +539,9 @@ def report():
 
 
 @report.command("quant")
-@click.option("--checkpoint", default=None, help="Checkpoint dir or bundled name (default: bundled).")
-@click.option("--targets", default="onnx,executorch,tflite,coreml", show_default=True)
-@click.option("--precisions", default="fp32,int8,int8-dynamic,fp16", show_default=True,
+@checkpoint_option()
+@click.option("--targets", default=",".join(TARGETS), show_default=True, type=CommaList(click.Choice(TARGETS)))
+@click.option("--precisions", default=",".join(PRECISIONS), show_default=True, type=CommaList(click.Choice(PRECISIONS)),
               help="Unsupported target/precision pairs are skipped (fp16: Core ML).")
 @click.option("--mode", default="looped", show_default=True, type=click.Choice(["looped", "unrolled"]))
 @click.option("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
@@ -578,22 +551,11 @@ def report():
               help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
 def report_quant(checkpoint, targets, precisions, mode, n, options, out):
     """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
-    from .bench.quant import QuantReportConfig, quant_report
+    from .bench.quant import QuantReportConfig, quant_report, to_markdown
 
-    from .artifact import PRECISIONS, TARGETS
-
-    picked = {}
-    for name, value, allowed in (("targets", targets, TARGETS), ("precisions", precisions, PRECISIONS)):
-        picked[name] = tuple(v.strip() for v in value.split(",") if v.strip())
-        bad = [v for v in picked[name] if v not in allowed]
-        if bad or not picked[name]:
-            raise click.BadParameter(f"choose from {', '.join(allowed)} (comma-separated), got {value!r}",
-                                     param_hint=f"--{name}")
-    cfg = QuantReportConfig(targets=picked["targets"], precisions=picked["precisions"], mode=mode, n=n,
+    cfg = QuantReportConfig(targets=targets, precisions=precisions, mode=mode, n=n,
                             options=_kv_overrides(options, "--option"))
-    rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
-    from .bench.quant import to_markdown
-    click.echo(to_markdown(rep))
+    click.echo(to_markdown(quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))))
 
 
 @report.command("bench-summary")

@@ -7,6 +7,28 @@ from dataclasses import dataclass, field, fields
 from ..data import N_TRAIN
 
 RESUMABLE = ("steps", "time_budget", "checkpoint_every", "log_every", "val_n")   # may change on --resume
+HOW_TO_RUN = ("out", "resume", "device", "threads", "quiet")   # where and how a run goes, not what it is
+
+
+def resume_conflicts(saved: dict, given: dict) -> list[str]:
+    """The settings in `given` (name -> value as the user gave them on --resume; "model" and "arc"
+    as KEY=VALUE dicts) that would change the run's `saved` train_config: a resumed run keeps its own
+    settings, only the stopping rules (RESUMABLE) may change."""
+    model = saved.get("model") if isinstance(saved.get("model"), dict) else {}
+    arc = saved.get("arc") if isinstance(saved.get("arc"), dict) else {}
+
+    def repeats(name, value) -> bool:
+        if name == "task":
+            return model.get("task") == value or (value == "sudoku-extreme" and bool(saved.get("data")))
+        if name == "model":
+            return all(model.get(k) == v for k, v in value.items())
+        if name == "data":
+            return bool(saved.get("data"))
+        if name == "arc":
+            return all(arc.get(k) == v for k, v in value.items())
+        return name in saved and saved[name] == value
+
+    return [k for k, v in given.items() if k not in (*HOW_TO_RUN, *RESUMABLE) and not repeats(k, v)]
 
 
 @dataclass
