@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import TRMEdgeError
 from ..runtime.loop import host_loop
+from ..runtime.session import padded_chunks   # the static-batch padding (one rule)
 
 PROGRESS = "trm-edge-progress"  # stderr line prefix a worker uses to tick the parent's progress bar
 
@@ -122,16 +123,6 @@ def dir_size(path: str | os.PathLike) -> int:
     return (p / "model.safetensors").stat().st_size
 
 
-def _chunks(inputs: np.ndarray, batch: int):
-    """Batches of exactly `batch` rows (the last one padded by repetition) and how many are real."""
-    for i in range(0, len(inputs), batch):
-        chunk = inputs[i:i + batch]
-        real = len(chunk)
-        if real < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
-        yield chunk, real
-
-
 class _Timed:
     """Wraps a session's `step` so every call is timed (ms) without touching the host loop."""
 
@@ -200,7 +191,7 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
     # accuracy at every depth (halting off), timed per puzzle = the fixed full-depth latency
     max_d = max(depths)
     preds, full_ms = [], []
-    for chunk, real in _chunks(inputs, B):
+    for chunk, real in padded_chunks(inputs, B):
         t0 = time.perf_counter()
         res: SolveResult = session.solve(chunk, max_d, False) if not unrolled else session.solve(chunk)
         full_ms.append((time.perf_counter() - t0) * 1e3 / B)
@@ -217,7 +208,7 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
 
     if settings.halt and not unrolled:
         halt_ms, steps, finals = [], [], []
-        for chunk, real in _chunks(inputs, B):
+        for chunk, real in padded_chunks(inputs, B):
             t0 = time.perf_counter()
             res = session.solve(chunk, max_d, True, threshold=thr)
             halt_ms.append((time.perf_counter() - t0) * 1e3 / B)

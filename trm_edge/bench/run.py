@@ -82,7 +82,6 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     from . import devices as devmod
     from .report import SCHEMA, add_derived
     from ..evaluate import held_out_puzzles
-    from ..export.cache import cached_exports
     from .roofline import flops_per_step
 
     profile = devmod.get_profile(req.device)
@@ -122,6 +121,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         settings.threads = profile.threads
     specs = [spec_from_artifact(a) for a in req.artifacts]
     if req.all_targets or not req.artifacts:
+        from ..export.cache import cached_exports   # exports import torch: only here
         targets = [t for t in artifact.TARGETS if t in profile.targets]
         if "coreml" in targets and ((profile.reach == "local" and sys.platform != "darwin")
                                     or profile.platform == "android"):

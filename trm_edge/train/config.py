@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from ..data import N_TRAIN
 
 RESUMABLE = ("steps", "time_budget", "checkpoint_every", "log_every", "val_n")   # may change on --resume
-HOW_TO_RUN = ("out", "resume", "device", "threads", "quiet")   # where and how a run goes, not what it is
+HOW_TO_RUN = ("out", "resume", "device", "threads", "quiet", "compile_step")   # how a run goes, not what it is
 
 
 def resume_conflicts(saved: dict, given: dict) -> list[str]:
@@ -97,3 +97,30 @@ def preset_config(preset: str, **overrides) -> TrainConfig:
     base = TRAIN_PRESETS.get(preset, {})
     model = {**base.get("model", {}), **(overrides.pop("model", None) or {})}
     return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
+
+
+def command_config(preset: str, given: dict, task: str | None = None, data: str | None = None,
+                   model: dict | None = None, arc: dict | None = None) -> TrainConfig:
+    """The TrainConfig of `trm-edge train`: `given` (TRAIN flags given on the command line), over the
+    preset's training settings when it has some, else over TrainConfig's defaults; `task`, `data`
+    (Sudoku-Extreme files: a 9x9 Sudoku model), `model` (TRMConfig overrides), `arc` (ARC data
+    options, merged over the preset's). The model config is checked here, before any run folder is
+    touched; errors are TRMEdgeError (one line)."""
+    from ..errors import TRMEdgeError
+    from ..model import TRMConfig
+
+    values = dict(given)
+    if (task == "sudoku-extreme") != bool(data):
+        raise TRMEdgeError("--task sudoku-extreme and --data PATH go together")
+    if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/tasks/sudoku_extreme.py)
+        values["data"], task = data, "sudoku9"
+    if arc:  # merged over the preset's ARC options (trm_edge/train/arc.py)
+        values["arc"] = {**TRAIN_PRESETS.get(preset, {}).get("arc", {}), **arc}
+    try:
+        cfg = preset_config(preset, model={**(model or {}), **({"task": task} if task else {})}, **values)
+        mcfg = TRMConfig.preset(cfg.preset, **cfg.model)
+    except (ValueError, TypeError) as e:
+        raise TRMEdgeError(str(e).splitlines()[0]) from None
+    if arc and not mcfg.task.startswith("arc"):
+        raise TRMEdgeError(f"--arc options are for ARC tasks; this model's task is {mcfg.task}")
+    return cfg
