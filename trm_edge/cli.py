@@ -15,7 +15,7 @@ from .errors import TRMEdgeError, extra_for
 from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_N_TRAIN, MAX_OPT_STEPS, MAX_PUZZLES
 from .targets import DEFAULT as DEFAULT_TARGET, PRECISIONS, TARGETS, portable
 from .tasks.base import PuzzleError
-from .train.config import TRAIN_PRESETS, TrainConfig
+from .train.config import TrainConfig
 
 opt = click.option
 
@@ -188,9 +188,7 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device,
                                    "(only --steps, --time-budget, --checkpoint-every, --log-every, --val-n)")
     if threads:
         torch.set_num_threads(threads)
-    if preset in TRAIN_PRESETS:  # its settings replace the option defaults; options given explicitly still win
-        values = {k: v for k, v in values.items() if k in _given(ctx)}
-    cfg = command_config(preset, values, task=task, data=data, model=model, arc=arc)
+    cfg = command_config(preset, values, _given(ctx), task=task, data=data, model=model, arc=arc)
     try:
         if prepare_data:
             click.echo(json.dumps(prepare_train_data(cfg)))
@@ -368,7 +366,7 @@ def web(host, port, app_dir):
 
 
 @cli.command()
-@opt("--no-check", is_flag=True, help="List profiles without probing adb / devicectl.")
+@opt("--no-check", is_flag=True, help="List profiles without probing adb / devicectl / Chromium.")
 @opt("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def devices(no_check, as_json):
     """Device profiles (trm_edge/bench/devices.toml, or $TRM_EDGE_DEVICES) and which are reachable now."""
@@ -428,7 +426,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
     With --for-app and ARTIFACT... (already exported artifact directories), nothing is exported:
     those artifacts are verified and installed into the app.
     """
-    from .apps import app_dir as project_of, install, targets_for
+    from .apps import app_artifacts, app_dir as project_of, install, targets_for
     from .export import export_all, load_source, plan
 
     if app_dir and not for_app:
@@ -445,7 +443,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
         arts = export_all(load_source(checkpoint, puzzles=puzzles), recipes, out, force=force, log=click.echo)
         if not for_app:
             return
-        artifacts = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
+        artifacts = app_artifacts(for_app, arts)
     click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
 
 

@@ -3,7 +3,8 @@ device (host / adb / devicectl / browser), assemble the `trm-edge-bench/1` resul
 
 Default runtimes: eager PyTorch fp32 (the reference) plus a looped artifact for every export target
 available on this machine and the device, in fp32 and int8, exported once from the checkpoint into
-a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
+a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/: trm_edge.export.cache). The result files
+(JSON, Markdown, PNG): BenchOutputs.
 """
 from __future__ import annotations
 

@@ -99,17 +99,18 @@ def preset_config(preset: str, **overrides) -> TrainConfig:
     return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
 
 
-def command_config(preset: str, given: dict, task: str | None = None, data: str | None = None,
+def command_config(preset: str, values: dict, given: set, task: str | None = None, data: str | None = None,
                    model: dict | None = None, arc: dict | None = None) -> TrainConfig:
-    """The TrainConfig of `trm-edge train`: `given` (TRAIN flags given on the command line), over the
-    preset's training settings when it has some, else over TrainConfig's defaults; `task`, `data`
+    """The TrainConfig of `trm-edge train`: `values` (its TrainConfig flags; `given`: the names set on
+    the command line), where a preset with training settings replaces the flags' defaults (flags
+    given explicitly still win), else TrainConfig's defaults; `task`, `data`
     (Sudoku-Extreme files: a 9x9 Sudoku model), `model` (TRMConfig overrides), `arc` (ARC data
     options, merged over the preset's). The model config is checked here, before any run folder is
     touched; errors are TRMEdgeError (one line)."""
     from ..errors import TRMEdgeError
     from ..model import TRMConfig
 
-    values = dict(given)
+    values = {k: v for k, v in values.items() if k in given} if preset in TRAIN_PRESETS else dict(values)
     if (task == "sudoku-extreme") != bool(data):
         raise TRMEdgeError("--task sudoku-extreme and --data PATH go together")
     if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/tasks/sudoku_extreme.py)
