@@ -20,7 +20,7 @@ from .train.config import TrainConfig
 opt = click.option
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="trm-edge")
 def cli():
     """Tiny Recursive Models: train, export, benchmark, embed."""
@@ -75,19 +75,19 @@ ARTIFACT_DIRS = click.argument("artifacts", nargs=-1, type=click.Path(exists=Tru
 
 # ---- options several verbs share -------------------------------------------------------------
 def checkpoint_opt(help="Checkpoint dir or bundled name (default: bundled)."):
-    return opt("--checkpoint", default=None, help=help)
+    return opt("--checkpoint", help=help)
 
 
 def json_opt(help="Write the result JSON here."):
-    return opt("--json", "json_out", default=None, type=FILE, help=help)
+    return opt("--json", "json_out", type=FILE, help=help)
 
 
 def max_steps_opt(help="Supervision steps (default: n_sup)."):
-    return opt("--max-steps", default=None, type=click.IntRange(1, MAX_N_SUP), help=help)
+    return opt("--max-steps", type=click.IntRange(1, MAX_N_SUP), help=help)
 
 
 def threshold_opt(help="q_halt threshold (default: the model's)."):
-    return opt("--threshold", default=None, type=Finite(-1e6, 1e6), help=help)
+    return opt("--threshold", type=Finite(-1e6, 1e6), help=help)
 
 
 def _kv_overrides(items, param_hint: str = "--model") -> dict:
@@ -143,17 +143,17 @@ def flags(table: dict, defaults):
             decl, kw = ((f"{flag}/--no-{flag[2:]}",), {}) if kind is bool else ((flag,), {"type": kind})
             value = getattr(defaults, name)
             value = ",".join(map(str, value)) if isinstance(value, list) else value
-            f = opt(*decl, name, default=value, show_default=value is not None, help=help_, **kw)(f)
+            f = opt(*decl, name, default=value, help=help_, **kw)(f)
         return f
     return deco
 
 
 @cli.command()
 @opt("--out", required=True, type=DIR, help="Run directory (model/ + train_state/).")
-@opt("--preset", default="sudoku6-small", show_default=True,
+@opt("--preset", default="sudoku6-small",
      help="TRMConfig preset; a preset with training settings (sudoku-mlp: the paper's) sets the defaults below.")
-@opt("--task", default=None, help="Task override, e.g. sudoku9-hard, or sudoku-extreme with --data (default: the preset's).")
-@opt("--data", default=None, type=click.Path(exists=True),
+@opt("--task", help="Task override, e.g. sudoku9-hard, or sudoku-extreme with --data (default: the preset's).")
+@opt("--data", type=click.Path(exists=True),
      help="sudoku-extreme: train.csv (or its directory) or the authors' built data set directory.")
 @opt("--model", "model_kv", multiple=True, metavar="KEY=VALUE", help="TRMConfig override (repeatable).")
 @opt("--arc", "arc_kv", multiple=True, metavar="KEY=VALUE",
@@ -161,12 +161,11 @@ def flags(table: dict, defaults):
 @flags(TRAIN_FLAGS, TrainConfig())
 @opt("--resume", is_flag=True, help="Continue from <out>/train_state (same data, model, optimizer).")
 @opt("--force", is_flag=True, help="Start over in an existing run directory (its other files are kept).")
-@opt("--device", default="auto", show_default=True,
-     help="cpu, cuda, cuda:N, mps or auto; an explicit device that is absent is an error.")
+@opt("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto; an explicit device that is absent is an error.")
 @opt("--compile", "compile_step", is_flag=True, help="torch.compile the supervision step (inductor).")
 @opt("--prepare-data", is_flag=True,
      help="Only generate the training and validation puzzles into the cache ($TRM_EDGE_CACHE), then exit.")
-@opt("--threads", default=None, type=THREADS, help="torch intra-op threads.")
+@opt("--threads", type=THREADS, help="torch intra-op threads.")
 @opt("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device, compile_step, prepare_data, threads,
@@ -203,23 +202,23 @@ def train(ctx, out, preset, task, data, model_kv, arc_kv, resume, force, device,
 # ---- eval / calibrate -----------------------------------------------------------------------
 @cli.command("eval")
 @checkpoint_opt()
-@opt("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
-@opt("--seed", default=None, type=SEED, help="Data seed (default: the checkpoint's training seed).")
+@opt("--n", "n", default=1000, type=PUZZLES, help="Test puzzles.")
+@opt("--seed", type=SEED, help="Data seed (default: the checkpoint's training seed).")
 @max_steps_opt()
 @threshold_opt("q_halt threshold (default: the checkpoint's).")
-@opt("--batch-size", default=256, show_default=True, type=BATCH)
+@opt("--batch-size", default=256, type=BATCH)
 @json_opt()
-@opt("--device", default="auto", show_default=True)
-@opt("--artifact", default=None, type=click.Path(exists=True),
+@opt("--device", default="auto")
+@opt("--artifact", type=click.Path(exists=True),
      help="An exported artifact: run it through its runtime (no PyTorch needed) and, with PyTorch, add drift vs "
           "eager fp32 (--checkpoint then names the eager reference, default: the manifest's source).")
-@opt("--task", default=None, help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2); "
+@opt("--task", help="arc1-eval / arc2-eval: ARC voting evaluation (pass@1, pass@2); "
      "sudoku-extreme: the test split of --data, per rating bucket (--n subsamples).")
-@opt("--subset", default=None, type=click.IntRange(1, 100_000), help="ARC: first N evaluation puzzles (default: all).")
-@opt("--data", default=None, type=click.Path(exists=True),
+@opt("--subset", type=click.IntRange(1, 100_000), help="ARC: first N evaluation puzzles (default: all).")
+@opt("--data", type=click.Path(exists=True),
      help="The authors' built data set directory (its test/ split, any task, with puzzle ids); "
           "with --task sudoku-extreme also test.csv (or its directory), per rating bucket.")
-@opt("--givens", default=None, metavar="LO-HI", type=LoHi(),
+@opt("--givens", metavar="LO-HI", type=LoHi(),
      help="Sudoku: test puzzles with LO..HI givens (e.g. 30-36, newspaper puzzles) instead of the training range.")
 def eval_cmd(**request):
     """Exact and cell accuracy after every supervision step, and with adaptive halting."""
@@ -230,10 +229,9 @@ def eval_cmd(**request):
 
 @cli.command()
 @checkpoint_opt()
-@opt("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Validation puzzles.")
-@opt("--max-drop", default=0.005, show_default=True, type=click.FloatRange(0, 1),
-     help="Allowed exact-accuracy loss vs full depth.")
-@opt("--device", default="auto", show_default=True)
+@opt("--n", "n", default=1000, type=PUZZLES, help="Validation puzzles.")
+@opt("--max-drop", default=0.005, type=click.FloatRange(0, 1), help="Allowed exact-accuracy loss vs full depth.")
+@opt("--device", default="auto")
 def calibrate(checkpoint, n, max_drop, device):
     """Choose the q_halt threshold on a validation split; store it in the checkpoint's config.
 
@@ -249,7 +247,7 @@ def calibrate(checkpoint, n, max_drop, device):
 @cli.command()
 @click.argument("puzzle")
 @checkpoint_opt()
-@opt("--artifact", default=None, type=click.Path(exists=True, file_okay=False),
+@opt("--artifact", type=click.Path(exists=True, file_okay=False),
      help="An exported artifact directory: solve with its runtime (no PyTorch needed).")
 @max_steps_opt()
 @opt("--all-steps", is_flag=True, help="Keep refining after the halting step.")
@@ -270,10 +268,10 @@ def solve(puzzle, checkpoint, artifact, max_steps, all_steps, threshold):
 
 @cli.command()
 @checkpoint_opt()
-@opt("--puzzles", "n_show", default=2, show_default=True, type=click.IntRange(0, 100), help="Puzzles shown live.")
-@opt("--n", "n_table", default=300, show_default=True, type=PUZZLES, help="Puzzles in the table.")
-@opt("--seed", default=None, type=SEED, help="Puzzle seed (default: random).")
-@opt("--export", "export_target", default=DEFAULT_TARGET, show_default=True, type=click.Choice([*portable(), "none"]),
+@opt("--puzzles", "n_show", default=2, type=click.IntRange(0, 100), help="Puzzles shown live.")
+@opt("--n", "n_table", default=300, type=PUZZLES, help="Puzzles in the table.")
+@opt("--seed", type=SEED, help="Puzzle seed (default: random).")
+@opt("--export", "export_target", default=DEFAULT_TARGET, type=click.Choice([*portable(), "none"]),
      help="Also export a looped artifact and run the same puzzles through its runtime.")
 def demo(checkpoint, n_show, n_table, seed, export_target):
     """The bundled model solving fresh puzzles live, accuracy per depth, then an exported runtime."""
@@ -300,26 +298,26 @@ BENCH_FLAGS = {   # BenchSettings fields
 @ARTIFACT_DIRS
 @opt("--all-targets", is_flag=True, help="Also export + bench every target available here.")
 @checkpoint_opt("Eager reference and export source (default: bundled).")
-@opt("--preset", default=None, help="Instead: random weights of a model preset (timing only).")
-@opt("--device", default="host", show_default=True, help="Device profile (`trm-edge devices`).")
+@opt("--preset", help="Instead: random weights of a model preset (timing only).")
+@opt("--device", default="host", help="Device profile (`trm-edge devices`).")
 @flags(BENCH_FLAGS, BenchSettings())
-@opt("--precisions", default="fp32,int8", show_default=True, type=CommaList(click.Choice(PRECISIONS)),
+@opt("--precisions", default="fp32,int8", type=CommaList(click.Choice(PRECISIONS)),
      help="Precisions of the default exports.")
 @opt("--no-eager", is_flag=True, help="Skip the eager PyTorch reference.")
 @opt("--in-process", is_flag=True, help="Measure in this process (faster; peak RSS not per runtime).")
-@opt("--runner", default=None, type=click.Path(exists=True, dir_okay=False),
+@opt("--runner", type=click.Path(exists=True, dir_okay=False),
      help="Android: a benchmark_model / executor_runner binary instead of the demo app.")
 @json_opt("Result JSON (default: benchmarks/results/<device>-<date>.json).")
-@opt("--plot", "plot_out", default=None, help="PNG plots (default: next to the JSON).")
-@opt("--markdown", "md_out", default=None, help="Markdown table (default: next to the JSON).")
-@opt("--require-idle", default=None, type=click.IntRange(0, 86400), metavar="SECONDS",
+@opt("--plot", "plot_out", help="PNG plots (default: next to the JSON).")
+@opt("--markdown", "md_out", help="Markdown table (default: next to the JSON).")
+@opt("--require-idle", type=click.IntRange(0, 86400), metavar="SECONDS",
      help="Before measuring, wait up to SECONDS for an idle machine, else stop (exit 2); 0: check once. "
           "Default: only record the load (the `quiet` block of the result).")
-@opt("--idle-load", default=IDLE.load_per_cpu, show_default=True, type=Finite(0, 1024),
+@opt("--idle-load", default=IDLE.load_per_cpu, type=Finite(0, 1024),
      help="Idle: 1-min load average per logical CPU at most this.")
-@opt("--idle-cpu", default=IDLE.others_cpu_pct, show_default=True, type=Finite(0, 1e6),
+@opt("--idle-cpu", default=IDLE.others_cpu_pct, type=Finite(0, 1e6),
      help="Idle: all other processes together at most this % of one core.")
-@opt("--idle-window", default=IDLE.window_s, show_default=True, type=Finite(0.1, 600),
+@opt("--idle-window", default=IDLE.window_s, type=Finite(0.1, 600),
      help="Seconds over which other processes' CPU is measured.")
 def bench(artifacts, all_targets, checkpoint, preset, device, precisions, no_eager, in_process, runner, json_out,
           plot_out, md_out, require_idle, idle_load, idle_cpu, idle_window, **values):
@@ -344,9 +342,9 @@ def bench(artifacts, all_targets, checkpoint, preset, device, precisions, no_eag
 
 
 @cli.command()
-@opt("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@opt("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
-@opt("--app-dir", default=None, type=DIR,
+@opt("--host", default="127.0.0.1", help="Interface to listen on.")
+@opt("--port", default=8000, type=click.IntRange(0, 65535), help="0: any free port.")
+@opt("--app-dir", type=DIR,
      help="Web project whose assets/trm/ the page shows (export --for-app web --app-dir); default: the "
           "checkout's trm_edge/web_demo, else the bundled model's ready-made artifacts.")
 def web(host, port, app_dir):
@@ -380,9 +378,9 @@ def devices(no_check, as_json):
 # ---- vectors / export / validate ------------------------------------------------------------
 @cli.command()
 @checkpoint_opt()
-@opt("--n-puzzles", default=8, show_default=True, type=click.IntRange(1, 256), help="Puzzles recorded.")
-@opt("--seed", default=5, show_default=True, type=SEED, help="Puzzle generator seed (5: halting at steps 1-3).")
-@opt("--out", default=None, help="Output JSON (default, in the checkout only: trm_edge/golden_vectors/<checkpoint>.json).")
+@opt("--n-puzzles", default=8, type=click.IntRange(1, 256), help="Puzzles recorded.")
+@opt("--seed", default=5, type=SEED, help="Puzzle generator seed (5: halting at steps 1-3).")
+@opt("--out", help="Output JSON (default, in the checkout only: trm_edge/golden_vectors/<checkpoint>.json).")
 def vectors(checkpoint, n_puzzles, seed, out):
     """Golden test vectors (eager PyTorch) for the runtimes and the demo apps' unit tests."""
     from .checkpoint import resolve
@@ -396,26 +394,26 @@ def vectors(checkpoint, n_puzzles, seed, out):
 
 
 @cli.command("export")
-@opt("--target", default=None, help=f"{', '.join(TARGETS)} or all (default: the recipe's, else {DEFAULT_TARGET}).")
-@opt("--mode", default=None, help="looped, unrolled or all (default: the recipe's, else looped).")
-@opt("--depth", default=None, type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
-@opt("--precision", default=None, help="fp32, int8 (onnx, tflite: int8 weights, float activations; executorch: "
+@opt("--target", help=f"{', '.join(TARGETS)} or all (default: the recipe's, else {DEFAULT_TARGET}).")
+@opt("--mode", help="looped, unrolled or all (default: the recipe's, else looped).")
+@opt("--depth", type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
+@opt("--precision", help="fp32, int8 (onnx, tflite: int8 weights, float activations; executorch: "
      "static, calibrated), int8-dynamic, fp16 (coreml). What each target offers: trm_edge/targets.py.")
-@opt("--batch", default=None, type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
-@opt("--graph", default=None, type=click.Choice(["plain", "web"]),
+@opt("--batch", type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
+@opt("--graph", type=click.Choice(["plain", "web"]),
      help="ONNX graph shape: plain (as torch.onnx exports it) or web (folded and optimized for onnxruntime-web, "
           "fp32, no loop.onnx; docs/web.md). Default: the recipe's, else plain; web for the onnx artifact of --for-app web.")
 @checkpoint_opt()
-@opt("--recipe", default=None, help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
-@opt("--out", default=None, type=DIR, help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
-@opt("--for-app", "for_app", default=None, type=click.Choice(["android", "ios", "web"]),
+@opt("--recipe", help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")
+@opt("--out", type=DIR, help="Artifacts go to OUT/<target>-<precision>-<mode>[-dK]/.")
+@opt("--for-app", "for_app", type=click.Choice(["android", "ios", "web"]),
      help="Also copy the looped artifacts (+ manifest, sample puzzles) into that demo app's assets; "
           "default targets: android -> executorch + tflite, ios -> coreml, web -> onnx + tflite.")
-@opt("--puzzles", default=None, metavar="SPEC",
+@opt("--puzzles", metavar="SPEC",
      help="Keep only these rows of the puzzle-embedding table (ARC: one row per augmented puzzle): ids 3,17,42, a "
           ".json list / .npy array of ids, or a built data set directory (its test split's ids). The artifact's "
           "puzzle_ids input is then the row number (manifest: puzzle_rows).")
-@opt("--app-dir", default=None, type=DIR,
+@opt("--app-dir", type=DIR,
      help="--for-app: the app's project folder (default, in the trm-edge checkout only: its demo app).")
 @opt("--force", is_flag=True, help="Write into an existing folder that is not an artifact (its other files are kept).")
 @ARTIFACT_DIRS
@@ -449,15 +447,15 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
 
 @cli.command()
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@opt("--n", "n", default=None, type=click.IntRange(0, MAX_PUZZLES),
+@opt("--n", "n", type=click.IntRange(0, MAX_PUZZLES),
      help="Test puzzles (default 64; --arch aarch64: test puzzles added to the golden vectors' puzzles, default 0, "
           "as emulation is slow).")
 @checkpoint_opt("Eager reference (default: the manifest's source checkpoint).")
-@opt("--vectors", default=None, metavar="FILE|NAME",
+@opt("--vectors", metavar="FILE|NAME",
      help="Check against golden vectors (a file, or a bundled model's name: its packaged vectors) instead of eager "
           "PyTorch (no PyTorch needed); with --arch aarch64: the vectors file of the golden check (default: those of "
           "the same weights).")
-@opt("--arch", default="native", show_default=True, type=click.Choice(["native", "aarch64"]),
+@opt("--arch", default="native", type=click.Choice(["native", "aarch64"]),
      help="aarch64: run the artifact in trm_edge's runtime on an emulated ARM64 CPU (qemu user mode): "
           "golden vectors + per-step comparison against eager x86.")
 @opt("--cpu", "cpus", multiple=True, metavar="MODEL",
@@ -485,10 +483,10 @@ def validate(**request):
 @cli.command("import")
 @click.argument("path", type=click.Path(exists=True))
 @opt("--out", required=True, type=DIR, help="trm-edge checkpoint directory to write.")
-@opt("--dataset", default=None, type=click.Path(exists=True),
+@opt("--dataset", type=click.Path(exists=True),
      help="The run's data set directory (its dataset.json: seq_len, vocab, puzzle ids).")
-@opt("--seq-len", default=None, type=click.IntRange(1, 65536), help="Output cells, when not in --dataset / weights.")
-@opt("--task", default=None, help="trm-edge task (default: from seq_len and vocab).")
+@opt("--seq-len", type=click.IntRange(1, 65536), help="Output cells, when not in --dataset / weights.")
+@opt("--task", help="trm-edge task (default: from seq_len and vocab).")
 @opt("--force", is_flag=True, help="Write into an existing folder that is not a checkpoint (its other files are kept).")
 def import_cmd(path, out, dataset, seq_len, task, force):
     """Import the authors' TRM checkpoint (a step_N file or its run directory with all_config.yaml)."""
@@ -511,11 +509,11 @@ def report():
 
 @report.command("quant")
 @checkpoint_opt()
-@opt("--targets", default=",".join(TARGETS), show_default=True, type=CommaList(click.Choice(TARGETS)))
-@opt("--precisions", default=",".join(PRECISIONS), show_default=True, type=CommaList(click.Choice(PRECISIONS)),
+@opt("--targets", default=",".join(TARGETS), type=CommaList(click.Choice(TARGETS)))
+@opt("--precisions", default=",".join(PRECISIONS), type=CommaList(click.Choice(PRECISIONS)),
      help="Unsupported target/precision pairs are skipped (fp16: Core ML).")
-@opt("--mode", default="looped", show_default=True, type=click.Choice(["looped", "unrolled"]))
-@opt("--n", "n", default=1000, show_default=True, type=PUZZLES, help="Test puzzles.")
+@opt("--mode", default="looped", type=click.Choice(["looped", "unrolled"]))
+@opt("--n", "n", default=1000, type=PUZZLES, help="Test puzzles.")
 @opt("--option", "options", multiple=True, metavar="KEY=VALUE",
      help="Quantizer option (docs/quantization.md), e.g. ops=all; repeatable.")
 @opt("--out", required=True, type=DIR, help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
