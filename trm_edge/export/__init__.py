@@ -60,6 +60,7 @@ class Recipe:
         if r.precision != "fp32":
             from .quantize import QuantConfig
             object.__setattr__(r, "_quant", QuantConfig.from_recipe(r))   # not a field: not in the manifest
+        object.__setattr__(r, "_resolved_for", cfg)   # export() of this model takes it as it is
         return r
 
     @property
@@ -174,7 +175,7 @@ def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = 
     recipes = [r.resolved(model.cfg) for r in recipes]
     t0, arts = time.perf_counter(), []
     for r in recipes:
-        arts.append(_export(model, r, out_dir, force))
+        arts.append(export(model, r, out_dir, force=force))
         if log:
             a = arts[-1]
             log(f"{a.name:<28} {a.size_bytes / 1024:8.0f} KiB  {a.seconds:6.1f} s  {a.path}")
@@ -186,15 +187,13 @@ def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = 
 def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> Artifact:
     """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/.
     An existing folder there is replaced only if it is an artifact (its manifest lists the files
-    it owns) or with force; files in it that trm-edge did not write are kept."""
-    return _export(model, recipe.resolved(model.cfg), out_dir, force)
-
-
-def _export(model, recipe: Recipe, out_dir: str | Path, force: bool) -> Artifact:
-    """export() of a resolved recipe."""
+    it owns) or with force; files in it that trm-edge did not write are kept. A recipe that
+    `Recipe.resolved` already resolved for this model (export_all) is not resolved again."""
     from ..artifact import owned_files
     from ..safe_io import check_dir_target
 
+    if getattr(recipe, "_resolved_for", None) != model.cfg:
+        recipe = recipe.resolved(model.cfg)
     mod = target_module(recipe.target)
     why = mod.available()
     if why:

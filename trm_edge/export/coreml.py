@@ -96,7 +96,7 @@ def spec_summary(path: str | Path) -> dict:
     return {"main": {"inputs": shapes(desc.input), "outputs": shapes(desc.output)}}
 
 
-# ---- Core ML ---------------------------------------------------------------------------------
+# ---- the quantization hook (fp16, int8) --------------------------------------------------------
 def quantize(mlmodel, entry: str, ctx):
     """The fp16 / int8 hook on one function's MLModel: fp16 is the conversion's (nothing to do),
     int8 linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""

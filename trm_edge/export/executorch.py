@@ -54,7 +54,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- ExecuTorch ------------------------------------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
 def _is_norm_mean(node) -> bool:
     w = node.args[1] if len(node.args) > 1 else None
     return getattr(w, "op", None) in ("get_attr", "placeholder") and NORM_MEAN in str(getattr(w, "target", w.name))

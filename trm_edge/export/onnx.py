@@ -117,7 +117,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- ONNX ------------------------------------------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
 def _strip_debug(model) -> None:
     """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
     twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""

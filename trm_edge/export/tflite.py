@@ -64,7 +64,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- TFLite ----------------------------------------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
 # op scopes (output tensor names, which litert-torch takes from module paths) kept float: the heads
 TFLITE_KEEP_FLOAT = (r"Linear_lm_head", r"Linear_q_head", r"_logits_output;", r"_q_halt_output;")  # scopes end in ";"
 
