@@ -21,7 +21,8 @@ import torch
 
 from trm_edge.checkpoint import load_model, resolve, training_data
 from trm_edge.data import eval_puzzles
-from trm_edge.evaluate import halting_steps, run_all_steps
+from trm_edge.evaluate import run_all_steps
+from trm_edge.runtime.loop import halting_steps
 from trm_edge.runtime import EagerSession
 
 

@@ -162,7 +162,7 @@ def numbers(box):
         (["eval", "--checkpoint", ck], "--batch-size", Int(1, 65536)),
         (["eval", "--checkpoint", ck], "--max-steps", Int(1, 4)),
         (["calibrate", "--checkpoint", ck], "--max-drop", Num(0, 1)),
-        (TRAIN + ["--out", new], "--steps", Int(1, schema.MAX_STEPS)),
+        (TRAIN + ["--out", new], "--steps", Int(1, schema.MAX_OPT_STEPS)),
         (TRAIN + ["--out", new, "--steps", "1"], "--lr", Num(0, 10, lo_open=True)),
         (TRAIN + ["--out", new, "--steps", "1"], "--ema", Num(0, 1)),   # [0, 1): 1 itself is refused too
         (TRAIN + ["--out", new, "--steps", "1"], "--time-budget", Num(0, 1e12, lo_open=True)),
@@ -269,7 +269,7 @@ def test_bad_training_json(box, fv):
     check_bad(box, ["eval", "--n", "4", "--checkpoint", ck])
 
 
-STATE = {"version": Int(1, 1), "step": Int(0, schema.MAX_STEPS), "elapsed": Num(0), "train_config": Type(dict)}
+STATE = {"version": Int(1, 1), "step": Int(0, schema.MAX_OPT_STEPS), "elapsed": Num(0), "train_config": Type(dict)}
 
 
 @fuzz(10)

@@ -42,13 +42,12 @@ from .errors import ArtifactError
 from .safe_io import NAME_RE, inside
 from .schema import (MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields, task_shape,
                      versioned)
+from .targets import PRECISIONS, TARGETS   # the registry of export targets (trm_edge.targets)
 
 SCHEMA_VERSION = 1
 FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
 MANIFEST = "manifest.json"
-TARGETS = ("onnx", "executorch", "coreml", "tflite")
 MODES = ("looped", "unrolled")
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 GRAPHS = ("plain", "web")   # graph shapes (onnx): as exported / for onnxruntime-web (trm_edge.export.web)
 DTYPES = ("float32", "float16", "int32", "int64", "int8", "uint8", "bool")
 ENTRY_POINTS = {"looped": ("init", "step"), "unrolled": ("forward",)}   # required per mode

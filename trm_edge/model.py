@@ -260,9 +260,7 @@ class ReasoningNet(nn.Module):
     """The tiny network that is recursed: a stack of `n_layers` blocks over the sum of its inputs."""
 
     def __init__(self, cfg: TRMConfig, n_layers: int | None = None):
-        super().__init__()
-        if cfg.mixer not in ("mlp", "attention"):
-            raise ValueError(f"mixer must be 'mlp' or 'attention', got {cfg.mixer!r}")
+        super().__init__()   # cfg.mixer is "mlp" or "attention": TRMConfig checks it (trm_edge.schema)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers if n_layers is None else n_layers))
 
     def forward(self, h: torch.Tensor, *inject: torch.Tensor) -> torch.Tensor:
@@ -280,9 +278,7 @@ class TinyRecursiveModel(nn.Module):
         self.cfg = cfg
         D = cfg.d_model
         self.net = net if net is not None else ReasoningNet(cfg)
-        if cfg.n_layers_H < 0:
-            raise ValueError(f"n_layers_H must be >= 0, got {cfg.n_layers_H}")
-        if cfg.n_layers_H > 0:  # HRM: a separate answer network (H_level); TRM reuses `net`
+        if cfg.n_layers_H > 0:  # HRM: a separate answer network (H_level); TRM reuses `net` (>= 0: trm_edge.schema)
             self.net_H = ReasoningNet(cfg, cfg.n_layers_H)
         self.embed_scale = math.sqrt(D)
         self.embed_tokens = nn.Embedding(cfg.vocab_size, D)

@@ -31,7 +31,8 @@ MAX_N_SUP = 1024          # supervision steps a model may declare
 MAX_DEPTH = 64            # unrolled export depth: K copies of the step in one graph
 MAX_BATCH = 4096          # static batch of an artifact's entry points
 MAX_PUZZLES = 1_000_000   # puzzles one command generates / scores
-MAX_STEPS = 10_000_000    # optimizer steps
+MAX_OPT_STEPS = 10_000_000    # optimizer steps (training); not supervision steps (MAX_N_SUP)
+MAX_N_TRAIN = 100_000_000    # generated training puzzles
 
 
 class SchemaError(ArtifactError):
@@ -255,7 +256,7 @@ def config_dict(d, where: str, known) -> dict:
 
 
 # ---- training.json / state.json ------------------------------------------------------------------
-TRAIN_CONFIG = {"n_train": Int(1, 100_000_000), "data_seed": Int(0, 2**63 - 1), "steps": Int(1, MAX_STEPS),
+TRAIN_CONFIG = {"n_train": Int(1, MAX_N_TRAIN), "data_seed": Int(0, 2**63 - 1), "steps": Int(1, MAX_OPT_STEPS),
                 "batch_size": Int(1, 1_000_000), "preset": Str(), "model": Type(dict)}
 
 
@@ -268,7 +269,7 @@ def training_info(d, where: str) -> dict:
 
 
 def train_state(d, where: str, version: int) -> dict:
-    check_fields(d, {"version": Int(), "step": Int(0, MAX_STEPS), "elapsed": Num(0), "world": Int(1, 65536),
+    check_fields(d, {"version": Int(), "step": Int(0, MAX_OPT_STEPS), "elapsed": Num(0), "world": Int(1, 65536),
                      "train_config": Type(dict), "ranks": Type(list)}, where,
                  required=("version",), unknown=True)
     if d["version"] != version:
@@ -332,7 +333,7 @@ def recipe(d, where: str, targets, modes, precisions, graphs) -> dict:
 
 # ---- train_log.jsonl -----------------------------------------------------------------------------
 def log_line(d, where: str) -> dict:
-    return check_fields(d, {"step": Int(0, MAX_STEPS), "loss": Num(), "acc": Num(0, 1)}, where,
+    return check_fields(d, {"step": Int(0, MAX_OPT_STEPS), "loss": Num(), "acc": Num(0, 1)}, where,
                         required=("step", "loss", "acc"), unknown=True)
 
 

@@ -332,7 +332,7 @@ def test_runtimes_live_in_the_user_cache_and_missing_npm_is_one_line(tmp_path, m
     monkeypatch.setenv("TRM_EDGE_CACHE", str(tmp_path / "cache"))
     assert web.runtimes_dir().parent == tmp_path / "cache" / "web-runtimes"
     assert (web.page_dir() / "index.html").is_file()
-    with pytest.raises(TRMEdgeError, match="run `trm-edge web` once"):
+    with pytest.raises(TRMEdgeError, match="not installed in"):
         web.check_page()
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(SystemExit) as e:
@@ -401,3 +401,42 @@ def test_a_client_leaving_mid_file_prints_no_traceback(tmp_path, monkeypatch, ca
             s.close()
         time.sleep(1.0)   # the handler threads hit the closed sockets
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bench_chromium_installs_missing_runtimes_itself(tmp_path, monkeypatch):
+    """`bench --device chromium` on a fresh install: the device is reachable while npm can install
+    the runtimes, and install_runtimes runs `npm ci` in a copy of the packaged lock (one progress
+    line), then the page's check passes. npm here is a stand-in script that writes what `npm ci`
+    writes (node_modules/<package>/package.json), so the test needs no registry."""
+    import os
+    import stat
+
+    from trm_edge.apps import web
+    from trm_edge.bench import chromium
+
+    monkeypatch.setenv("TRM_EDGE_CACHE", str(tmp_path / "cache"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text("#!/bin/sh\n[ \"$1\" = ci ] && [ -f package-lock.json ] || exit 1\n"
+                   + "".join(f"mkdir -p node_modules/{p} && echo {{}} > node_modules/{p}/package.json\n"
+                             for p in web.RUNTIMES))
+    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
+    for name in ("chromium", "chromedriver"):   # found, not started: reachability only looks
+        (bin_dir / name).write_text("#!/bin/sh\n")
+    monkeypatch.setenv("TRM_EDGE_CHROMIUM", str(bin_dir / "chromium"))
+    monkeypatch.setenv("TRM_EDGE_CHROMEDRIVER", str(bin_dir / "chromedriver"))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    ok, status = chromium.reachability()
+    assert ok, status
+    lines = []
+    nm = web.install_runtimes(log=lines.append)
+    assert len(lines) == 1 and "npm ci" in lines[0], lines
+    assert all((nm / p / "package.json").is_file() for p in web.RUNTIMES)
+    assert web.check_page() == web.page_dir()
+    assert web.install_runtimes(log=lines.append) == nm and len(lines) == 1   # installed once
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(web, "runtimes_dir", lambda: tmp_path / "cache" / "other")
+    ok, status = chromium.reachability()
+    assert not ok and "install Node.js 20 + npm" in status
+

@@ -36,8 +36,14 @@ def test_halting_outcome_picks_first_firing_step():
     # threshold 2.5: sample 1 never fires before... it fires at none (2.0 < 2.5) -> last step
     acc, steps = halting_outcome(q, solved, 2.5)
     assert acc == 1.0 and steps == pytest.approx((2 + 3 + 3) / 3)
-    # the 0-based halting step of each sample (what eval --artifact compares with eager's)
-    assert halting_steps(q, 0.0).tolist() == [1, 0, 2] and halting_steps(q, 2.5).tolist() == [1, 2, 2]
+    # the halting step of each sample, counted from 1 (what eval --artifact compares with eager's)
+    assert halting_steps(q, 0.0).tolist() == [2, 1, 3] and halting_steps(q, 2.5).tolist() == [2, 3, 3]
+    # the host loop applies the same rule (trm_edge.runtime.loop owns it), with and without halting
+    from trm_edge.runtime.loop import host_loop
+    for halt in (False, True):
+        steps = iter(q)
+        r = host_loop(lambda t: None, lambda s: (s, np.zeros((3, 1)), next(steps)), np.zeros((3, 1)), 3, halt=halt)
+        assert r.halted_at.tolist() == halting_steps(q, 0.0).tolist()
 
 
 def test_calibrate_threshold_trades_steps_for_accuracy():

@@ -227,7 +227,7 @@ def test_export_calibration_comes_from_the_training_split_only(trained, monkeypa
 
 
 def test_unsupported_precisions_are_clear_errors(trained, artifacts):
-    from trm_edge.export.quantize import supported
+    from trm_edge.targets import supported
 
     assert supported("onnx", "fp16") and supported("coreml", "int8-dynamic")
     assert supported("tflite", "int8") is None and supported("coreml", "fp16") is None
@@ -245,7 +245,7 @@ def test_unsupported_precisions_are_clear_errors(trained, artifacts):
 def test_coreml_int8_package_has_int8_weights(trained, artifacts):
     """On Linux: a valid multifunction package whose step weights are int8 (read from the spec)."""
     from trm_edge.export.coreml import spec_summary
-    from trm_edge.export.quantize import coreml_weights
+    from trm_edge.export.coreml import coreml_weights
 
     _need("coreml")
     q = _export(trained, artifacts, "coreml", "int8")
@@ -276,7 +276,7 @@ def test_coreml_w8a8_needs_macos(trained, artifacts):
 
 @pytest.mark.slow
 def test_coreml_fp16_package_has_fp16_weights(trained, artifacts):
-    from trm_edge.export.quantize import coreml_weights
+    from trm_edge.export.coreml import coreml_weights
 
     _need("coreml")
     q = _export(trained, artifacts, "coreml", "fp16")

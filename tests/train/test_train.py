@@ -227,3 +227,17 @@ def test_halting_exploration_minimum_is_redrawn_every_step():
     rate3 = halted[2] / (B - halted[1])                 # step-3 halts among the originals still running
     # 2/15 = 0.133 per-step drawing; one draw per sample would give 1/14 = 0.071 (seeded: deterministic)
     assert abs(rate3 - 2 / 15) < abs(rate3 - 1 / 14), rate3
+
+
+def test_resume_conflicts_names_only_changed_run_settings():
+    """--resume keeps the run's own settings: what repeats the saved train_config, the stopping rules
+    and how the run goes (device, threads, --compile) pass; anything else is named."""
+    from trm_edge.train.config import resume_conflicts
+
+    saved = {"lr": 1e-4, "preset": "sudoku-mlp", "model": {"task": "sudoku9-hard", "d_model": 16}, "data": None}
+    given = {"lr": 1e-4, "preset": "sudoku-mlp", "task": "sudoku9-hard", "model": {"d_model": 16}, "steps": 9,
+             "time_budget": 60.0, "device": "cpu", "compile_step": True, "out": "run", "resume": True}
+    assert resume_conflicts(saved, given) == []
+    assert resume_conflicts(saved, {**given, "lr": 3e-4, "model": {"d_model": 32}, "force": True}) == \
+        ["lr", "model", "force"]
+    assert resume_conflicts(saved, {"data": "train.csv"}) == ["data"] and resume_conflicts({}, {"seed": 1}) == ["seed"]

@@ -1,12 +1,12 @@
 """The CUDA training path, checked on the CPU: an explicit absent device is one error line; collectives
 use the training device; one host sync per step; vectorised Sudoku augmentation with the old
 distribution; the lr schedule; torch.compile of the step; pre-generated data instead of numba; the
-GPU chunk script packs the run on SIGTERM; the paper state's carry fits the 64 MiB limit."""
+GPU chunk script packs the run on SIGTERM and the pack resumes elsewhere; a portable state is 10 bytes
+per parameter."""
 from __future__ import annotations
 
 import json
 import math
-import lzma
 import os
 import signal
 import subprocess
@@ -284,12 +284,12 @@ def test_gpu_script_packs_on_sigterm_and_the_pack_resumes(tmp_path, monkeypatch)
             os.killpg(p.pid, signal.SIGKILL)
     assert p.returncode == 143, err
     pack = tmp_path / "pack"
-    assert (pack / "model.tar").exists() and sorted(pack.glob("train_state.tar.xz.part-*")), err
+    assert (pack / "model.tar").exists() and (pack / "train_state.tar.xz").exists(), err
     step = load_train_state(run)[1]["step"]
     assert step >= 2
     moved = tmp_path / "moved"  # unpack as the docs say, on "another machine"
     moved.mkdir()
-    subprocess.run(f"tar -xf {pack}/model.tar -C {moved} && cat {pack}/train_state.tar.xz.part-* | xz -d | tar -xf - -C {moved}",
+    subprocess.run(f"tar -xf {pack}/model.tar -C {moved} && cat {pack}/train_state.tar.xz* | xz -d | tar -xf - -C {moved}",
                    shell=True, check=True)
     assert load_train_state(moved)[1]["step"] == step and (moved / "model" / "model.safetensors").exists()
     cfg = TrainConfig.from_dict({**load_train_state(moved)[1]["train_config"], "steps": step + 2})
@@ -297,11 +297,11 @@ def test_gpu_script_packs_on_sigterm_and_the_pack_resumes(tmp_path, monkeypatch)
     assert s["step"] == step + 2 == load_train_state(moved)[1]["step"]
 
 
-# ---- carry size --------------------------------------------------------------------------------
-def test_paper_state_carry_fits_64_mib(tmp_path):
-    """train_state of a portable run is 10 bytes per parameter (fp32 weights, bf16 EMA, 2 bf16 AdamW
-    moments) plus a few KiB: measured here at D=32, then applied to the paper model (D=512, 5.03M
-    params; its real state measured 50.3 MB). With the tracked tree it fits the 64 MiB carry."""
+# ---- state size --------------------------------------------------------------------------------
+def test_portable_state_is_10_bytes_per_parameter(tmp_path):
+    """train_state of a portable run (what moves a run between machines) is 10 bytes per parameter
+    (fp32 weights, bf16 EMA, 2 bf16 AdamW moments) plus a few KiB: measured here at D=32; the paper
+    model (D=512) has 5.03M parameters, so its state is ~50 MB (its real state measured 50.3 MB)."""
     from trm_edge.model import TRMConfig, build_model, count_params
     from trm_edge.train import preset_config
 
@@ -310,19 +310,6 @@ def test_paper_state_carry_fits_64_mib(tmp_path):
     t.train_step()
     t.save(tmp_path)
     state = sum(f.stat().st_size for f in (tmp_path / "train_state").iterdir())
-    p_small = count_params(t.model)
-    overhead = state - 10 * p_small
+    overhead = state - 10 * count_params(t.model)
     assert 0 <= overhead < 64 * 1024, overhead
-    p_paper = count_params(build_model(TRMConfig.preset("sudoku-mlp")))
-    assert 5.0e6 < p_paper < 5.1e6
-    # the pack carries the state xz-compressed (scripts/train_sudoku_mlp_gpu.sh): the ratio is measured
-    # on this state (a D=128 state after 40 steps measured 0.765) and applied to the paper model's size
-    raw = b"".join(f.read_bytes() for f in sorted((tmp_path / "train_state").iterdir()))
-    ratio = len(lzma.compress(raw, preset=6)) / len(raw)
-    assert ratio < 0.95, ratio
-    carry = ratio * (10 * p_paper + overhead) + 1_000_000  # + train_log.jsonl (~150 bytes a line, one per 50 steps)
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
-    if tracked.returncode != 0:
-        pytest.skip("not a git checkout: the tree's size is unknown")
-    tree = sum((ROOT / f).stat().st_size for f in tracked.stdout.decode().split("\0") if f and (ROOT / f).is_file())
-    assert carry + tree < 64 * 2**20, (carry, tree)
+    assert 5.0e6 < count_params(build_model(TRMConfig.preset("sudoku-mlp"))) < 5.1e6

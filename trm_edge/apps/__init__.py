@@ -40,6 +40,11 @@ def targets_for(app: str) -> tuple[str, ...]:
     return APPS[app][0]
 
 
+def app_artifacts(app: str, arts) -> list[Path]:
+    """The artifacts of an export that an app installs: its targets' looped ones."""
+    return [a.path for a in arts if a.manifest["target"] in targets_for(app) and a.manifest["mode"] == "looped"]
+
+
 def app_dir(app: str, given: str | Path | None = None) -> Path:
     """The app's project folder: `given`, else the demo app of the checkout we run in, else an error."""
     targets_for(app)

@@ -119,21 +119,21 @@ def export_section(model, ckpt_dir, task, inputs: np.ndarray, target: str = "onn
     """Export the model's looped fp32 artifact for `target` (cached, the bench's cache), solve the
     same puzzles through its runtime with adaptive halting and compare with eager PyTorch:
     agreement of the halting answers, accuracy, and median latency per supervision step at batch 1."""
-    from ..bench.run import default_artifacts
+    from ..export.cache import cached_exports
     from ..runtime import EagerSession, load
 
     notes: list[str] = []
-    specs = default_artifacts(model, ckpt_dir, [target], ("fp32",), 1, notes, progress=False)
-    if not specs:
+    paths = cached_exports(model, ckpt_dir, [target], ("fp32",), 1, notes, progress=False)
+    if not paths:
         echo(f"\n(no exported runtime shown: {notes[0] if notes else target + ' unavailable'})")
         return None
-    art, eager = load(specs[0].path), EagerSession(model, source=str(ckpt_dir))
+    art, eager = load(paths[0]), EagerSession(model, source=str(ckpt_dir))
     got, want = art.solve(inputs, halt=True), eager.solve(inputs, halt=True)
     n_sup = model.cfg.n_sup
     timed = inputs[:n_timed]
     _median_step_ms(art, timed[:2], n_sup)  # warm-up
     art_ms, eager_ms = _median_step_ms(art, timed, n_sup), _median_step_ms(eager, timed, n_sup)
-    res = {"artifact": specs[0].name, "path": specs[0].path,
+    res = {"artifact": paths[0].name, "path": str(paths[0]),
            "agree": float((got.final == want.final).all(-1).mean()),
            "exact": float(task.verify(inputs, got.final).mean()), "mean_steps": float(got.halted_at.mean()),
            "step_ms": art_ms, "eager_step_ms": eager_ms}

@@ -59,14 +59,25 @@ def _installed(d: Path) -> bool:
     return all((d / "node_modules" / p / "package.json").is_file() for p in RUNTIMES)
 
 
-def install_runtimes() -> Path:
-    """`npm ci` the page's pinned runtimes into the cache (once per package-lock.json); -> node_modules."""
+def runtimes_missing() -> str | None:
+    """None when the page's runtimes are installed or npm is here to install them, else why not."""
+    if _installed(runtimes_dir()) or shutil.which("npm"):
+        return None
+    return f"the web page's runtimes ({', '.join(RUNTIMES)}) are installed with npm: {NPM_HINT}"
+
+
+def install_runtimes(log=None) -> Path:
+    """`npm ci` the page's pinned runtimes into the cache (once per package-lock.json); -> node_modules.
+    `log` gets one line when it installs (`trm-edge web`, `trm-edge bench --device chromium`)."""
     d = runtimes_dir()
     if _installed(d):
         return d / "node_modules"
+    why = runtimes_missing()
+    if why:
+        raise TRMEdgeError(why)
     npm = shutil.which("npm")
-    if npm is None:
-        raise TRMEdgeError(f"the web page's runtimes ({', '.join(RUNTIMES)}) are installed with npm: {NPM_HINT}")
+    if log:
+        log(f"installing the web page's runtimes ({', '.join(RUNTIMES)}): npm ci into {d} ...")
 
     def write(tmp: Path):
         for f in ("package.json", "package-lock.json"):
@@ -84,8 +95,8 @@ def install_runtimes() -> Path:
 def check_page() -> Path:
     """The page folder, with its npm runtimes installed in the cache, or one clear error."""
     if not _installed(runtimes_dir()):
-        raise TRMEdgeError(f"{', '.join(RUNTIMES)} not installed in {runtimes_dir()}: run `trm-edge web` once "
-                           f"(npm ci from the packaged package-lock.json; needs npm)")
+        raise TRMEdgeError(f"{', '.join(RUNTIMES)} not installed in {runtimes_dir()} "
+                           "(trm_edge.apps.web.install_runtimes: npm ci from the packaged package-lock.json)")
     return page_dir()
 
 

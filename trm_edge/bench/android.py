@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trm_edge.errors import DeviceError
-from trm_edge.safe_io import safe_name
+from ..errors import DeviceError
+from ..safe_io import safe_name
 
 PACKAGE = "dev.trmedge.demo"
 ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
@@ -194,7 +194,7 @@ class Adb:
 def run_app_bench(adb: Adb, artifact: str | os.PathLike, args: AppBenchArgs, puzzles_json: str | os.PathLike,
                   timeout: float = 600, poll_s: float = 2.0) -> dict:
     """Push one artifact, launch the benchmark activity, wait for and pull its result JSON."""
-    from trm_edge.bench.report import load_result
+    from .report import load_result
 
     adb.check_app()
     for cmd in push_cmds(adb.adb, adb.serial, artifact, puzzles_json):
@@ -221,7 +221,7 @@ def run_runner_bench(adb: Adb, artifact: str | os.PathLike, runner: str, threads
     These tools time one entry point only: no host loop, so no accuracy and one "depth" of 1 step.
     They report a mean, not a distribution: `median`/`p90`/`min` stay null and `mean` is filled.
     """
-    from trm_edge import artifact as artifact_mod
+    from .. import artifact as artifact_mod
 
     man = artifact_mod.read(artifact).manifest
     eps = man["entry_points"]

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trm_edge.errors import DeviceError, TRMEdgeError, require
+from ..errors import DeviceError, TRMEdgeError, require
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 # headless, nothing fetched from the network by the browser itself; no GPU unless a WebGPU adapter is asked for
@@ -41,14 +41,16 @@ def find_browser() -> tuple[str, str]:
 
 
 def reachability() -> tuple[bool, str]:
+    """Chromium and chromedriver found, and the page's npm runtimes installed or installable (npm:
+    bench_browser installs them on first use)."""
+    from ..apps.web import runtimes_missing
+
     try:
         browser, _ = find_browser()
-        from trm_edge.apps.web import check_page
-
-        check_page()
     except TRMEdgeError as e:
         return False, str(e)
-    return True, f"headless {browser}"
+    why = runtimes_missing()
+    return (False, why) if why else (True, f"headless {browser}")
 
 
 class Browser:
@@ -112,7 +114,7 @@ class Browser:
 def bench_browser(specs, settings, inputs, labels, progress: bool = True, webgpu: str = "") -> tuple[list[dict], dict]:
     """Every artifact's browser entry (errors recorded per runtime) and the browser's description.
     webgpu: the profile's WebGPU adapter (WEBGPU_FLAGS); with one, onnxruntime-web runs its webgpu EP."""
-    from trm_edge.apps.web import serving
+    from ..apps.web import serving
 
     mounts = {f"artifacts/{i}": s.path for i, s in enumerate(specs)}
     puzzles = {"inputs": inputs.tolist(), "labels": labels.tolist()}

@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trm_edge import package_data
-from trm_edge.errors import DeviceError
+from .. import package_data
+from ..errors import DeviceError
 
 DEVICES_FILE = ("bench", "devices.toml")   # package data: trm_edge/bench/devices.toml
 
@@ -21,7 +21,7 @@ DEVICES_FILE = ("bench", "devices.toml")   # package data: trm_edge/bench/device
 class DeviceProfile:
     name: str
     platform: str                 # local | linux | macos | android | ios
-    reach: str                    # local | adb | devicectl
+    reach: str                    # local | adb | devicectl | browser
     description: str = ""
     serial: str = ""              # adb serial / devicectl UDID ("" = the only one attached)
     cores: int | str = "auto"
@@ -97,16 +97,16 @@ def reachability(profile: DeviceProfile) -> tuple[bool, str]:
             return False, f"run it on the {profile.platform} {profile.machine or ''} machine itself (this host is {here})"
         return True, f"this machine ({os.cpu_count()} cores)"
     if profile.reach == "browser":  # headless Chromium on this machine (trm_edge/bench/chromium.py)
-        from trm_edge.bench import chromium
+        from . import chromium
         return chromium.reachability()
     if profile.reach == "adb":
-        from trm_edge.bench import android
+        from . import android
         try:
             serial = android.pick_serial(profile.serial)
         except DeviceError as e:
             return False, str(e)
         return True, f"adb device {serial}"
-    from trm_edge.bench import ios
+    from . import ios
     try:
         udid = ios.pick_udid(profile.serial)
     except DeviceError as e:
@@ -123,3 +123,13 @@ def table(profiles: dict[str, DeviceProfile], check: bool = True) -> list[dict]:
                      "targets": ",".join(p.targets), "reachable": ok, "status": status,
                      "description": p.description})
     return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """`trm-edge devices` as a text table (rows: `table`)."""
+    lines = [f"{'name':<14} {'platform':<8} {'reach':<9} {'cores':<5} {'targets':<34} status"]
+    for r in rows:
+        mark = {True: "yes", False: "no", None: "?"}[r["reachable"]]
+        lines.append(f"{r['name']:<14} {r['platform']:<8} {r['reach']:<9} {str(r['cores']):<5} {r['targets']:<34} "
+                     f"{mark}: {r['status']}")
+    return "\n".join(lines)

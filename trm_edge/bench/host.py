@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trm_edge.errors import TRMEdgeError
-from trm_edge.runtime.loop import host_loop
+from ..errors import TRMEdgeError
+from ..runtime.loop import host_loop
+from ..runtime.session import padded_chunks   # the static-batch padding (one rule)
 
 PROGRESS = "trm-edge-progress"  # stderr line prefix a worker uses to tick the parent's progress bar
 
@@ -57,7 +58,7 @@ class RuntimeSpec:
 # ---- sessions ------------------------------------------------------------------------------
 def open_session(spec: RuntimeSpec, threads: int | None):
     """The project's one Session API: an artifact dir or (eager) a checkpoint dir."""
-    from trm_edge.runtime import load
+    from ..runtime import load
 
     return load(spec.path, threads=threads)
 
@@ -112,7 +113,7 @@ def _peak_rss_mb() -> float | None:
 
 def dir_size(path: str | os.PathLike) -> int:
     """Bytes of a runtime's weights: a file, a checkpoint's model.safetensors or an artifact's files."""
-    from trm_edge.artifact import MANIFEST, files_bytes, read_manifest
+    from ..artifact import MANIFEST, files_bytes, read_manifest
 
     p = Path(path)
     if p.is_file():
@@ -120,16 +121,6 @@ def dir_size(path: str | os.PathLike) -> int:
     if (p / MANIFEST).exists():
         return files_bytes(read_manifest(p))
     return (p / "model.safetensors").stat().st_size
-
-
-def _chunks(inputs: np.ndarray, batch: int):
-    """Batches of exactly `batch` rows (the last one padded by repetition) and how many are real."""
-    for i in range(0, len(inputs), batch):
-        chunk = inputs[i:i + batch]
-        real = len(chunk)
-        if real < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
-        yield chunk, real
 
 
 class _Timed:
@@ -148,7 +139,7 @@ class _Timed:
 def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarray, labels: np.ndarray,
                     task, tick=lambda label: None) -> dict:
     """Measure one runtime in this process. Returns its `runtimes[]` entry (schema trm-edge-bench/1)."""
-    from trm_edge.runtime.loop import SolveResult
+    from ..runtime.loop import SolveResult
 
     if settings.threads:
         try:
@@ -200,7 +191,7 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
     # accuracy at every depth (halting off), timed per puzzle = the fixed full-depth latency
     max_d = max(depths)
     preds, full_ms = [], []
-    for chunk, real in _chunks(inputs, B):
+    for chunk, real in padded_chunks(inputs, B):
         t0 = time.perf_counter()
         res: SolveResult = session.solve(chunk, max_d, False) if not unrolled else session.solve(chunk)
         full_ms.append((time.perf_counter() - t0) * 1e3 / B)
@@ -217,7 +208,7 @@ def measure_runtime(spec: RuntimeSpec, settings: BenchSettings, inputs: np.ndarr
 
     if settings.halt and not unrolled:
         halt_ms, steps, finals = [], [], []
-        for chunk, real in _chunks(inputs, B):
+        for chunk, real in padded_chunks(inputs, B):
             t0 = time.perf_counter()
             res = session.solve(chunk, max_d, True, threshold=thr)
             halt_ms.append((time.perf_counter() - t0) * 1e3 / B)
@@ -265,8 +256,8 @@ def bench_host(specs: list[RuntimeSpec], settings: BenchSettings, inputs: np.nda
     """
     from tqdm.auto import tqdm
 
-    from trm_edge.bench.roofline import measure_peak_gflops
-    from trm_edge.tasks import get_task
+    from .roofline import measure_peak_gflops
+    from ..tasks import get_task
 
     task = get_task(task_name)
     per_runtime = 2 + len(settings.depths) + (1 if settings.halt else 0)  # load, depths, accuracy, halting
@@ -300,7 +291,7 @@ def bench_host(specs: list[RuntimeSpec], settings: BenchSettings, inputs: np.nda
 
 # ---- one fresh process per runtime ----------------------------------------------------------
 def _job_puzzles(job: dict):
-    from trm_edge.tasks import get_task
+    from ..tasks import get_task
 
     data = np.load(job["puzzles"])
     return data["inputs"], data["labels"], get_task(job["task"])

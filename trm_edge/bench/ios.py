@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trm_edge.errors import DeviceError
+from ..errors import DeviceError
 
 BUNDLE_ID = "dev.trmedge.demo"
 RESULT_NAME = "bench_result.json"
@@ -72,7 +72,7 @@ def copy_cmd(exe: str, udid: str, dest: str) -> list[str]:
 
 def run_app_bench(udid: str, artifact_name: str, timeout: float = 600, **kw) -> dict:
     """Launch the app's benchmark mode (artifact bundled in the app) and fetch the result."""
-    from trm_edge.bench.report import load_result
+    from .report import load_result
 
     exe = xcrun()
     subprocess.run(launch_cmd(exe, udid, artifact_name, **kw), check=False, capture_output=True, timeout=120)

@@ -76,7 +76,7 @@ def command_of(checkpoint, out_dir, cfg: "QuantReportConfig") -> str:
 def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig = QuantReportConfig(),
                  log=print) -> dict:
     from ..export import Recipe, UnsupportedError, export, load_source
-    from ..export.quantize import supported
+    from ..targets import supported
     from ..evaluate import evaluate_artifact
 
     out = Path(out_dir)
@@ -114,8 +114,8 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
                 fp32_size = art.size_bytes
             row["size_ratio"] = round(art.size_bytes / fp32_size, 4) if fp32_size else None
             if target == "coreml":  # the spec says what the weights became (Linux and macOS)
-                from ..export.quantize import coreml_weights
-                w = coreml_weights(art.path / "model.mlpackage").get("step", {})
+                from ..export.coreml import FILE, coreml_weights
+                w = coreml_weights(art.path / FILE).get("step", {})
                 row["coreml_step_weights"] = {k: w.get(k) for k in ("int8_params", "fp16_params", "float_params")}
             if target == "coreml" and sys.platform != "darwin":
                 row["note"] = "accuracy: macOS only (coremltools cannot predict on Linux)"

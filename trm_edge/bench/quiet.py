@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from trm_edge.errors import DeviceError, require
+from ..errors import DeviceError, require
 
 POLL_S = 5.0        # --require-idle: seconds between the end of one reading and the next
 TOP_N = 5           # busiest other processes recorded

@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
-from trm_edge.errors import ArtifactError
-from trm_edge.schema import SchemaError, versioned
+from ..errors import ArtifactError
+from ..schema import SchemaError, versioned
 
 SCHEMA = "trm-edge-bench/1"
 _TOP = ("schema", "created", "command", "device", "model", "settings", "runtimes")
@@ -34,7 +34,7 @@ def validate(result: dict, source: str = "result") -> dict:
     if not isinstance(result["runtimes"], list) or not result["runtimes"]:
         bad("'runtimes' is empty")
     if result.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
-        from trm_edge.schema import bench_quiet
+        from ..schema import bench_quiet
 
         bench_quiet(result["quiet"], f"{source}: quiet")
     for rt in result["runtimes"]:
@@ -62,7 +62,7 @@ def load_result(path: str | Path) -> dict:
 
 
 def write_json(result: dict, path: str | Path) -> Path:
-    from trm_edge.safe_io import write_text
+    from ..safe_io import write_text
 
     return write_text(path, json.dumps(result, indent=2) + "\n")
 
@@ -109,7 +109,7 @@ def _quiet_lines(q: dict | None) -> list[str]:
     """Header lines: was the machine idle when measuring started, and during the run?"""
     if not q:
         return ["- quiet: not checked (a result from before the idle check, or measured on another device)"]
-    from trm_edge.bench.quiet import describe
+    from .quiet import describe
 
     lim = q["limits"]
     mode = (f"required, waited {q.get('waited_s', 0):.0f} of {q['required_wait_s']:g} s"
@@ -180,7 +180,7 @@ def to_markdown(result: dict) -> str:
                 f"| {_f(h['acc_loss_pt'], '{:.1f}')} | {_f(h['ms_per_puzzle'])} / {_f(h['full_depth_ms_per_puzzle'])} "
                 f"| {_f(h.get('ms_per_solved'))} | {_f(h['speedup_vs_full_depth'], '{:.2f}x')} |")
     if result["device"].get("browser"):  # trm-edge bench --device chromium
-        from trm_edge.bench.chromium import markdown_section
+        from .chromium import markdown_section
         lines += markdown_section(result)
     g = goals(result)
     lines += ["", "## Goals (ratios from this run)", ""]
@@ -210,7 +210,7 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
 
 def plot(result: dict, path: str | Path) -> Path:
     """One PNG, three panels: step latency vs depth, exact accuracy vs depth, accuracy vs solve latency."""
-    from trm_edge.errors import require
+    from ..errors import require
 
     mpl = require("matplotlib", "bench")
     mpl.use("Agg")  # files only, never a window
@@ -256,7 +256,7 @@ def plot(result: dict, path: str | Path) -> Path:
     fig.tight_layout()
     import io
 
-    from trm_edge.safe_io import write_bytes
+    from ..safe_io import write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -304,7 +304,7 @@ def _summary_section(path: Path, r: dict) -> list[str]:
             f"| {pair('speedup_vs_eager', '{:.2f}x')} | {pair('exact_acc', '{:.3f}')} "
             f"| {_f(h['mean_steps'], '{:.2f}') + ', ' + _f(h['ms_per_puzzle']) + ' (' + _f(h['full_depth_ms_per_puzzle']) + ')' if h else '—'} |")
     if r["device"].get("browser"):
-        from trm_edge.bench.chromium import browser_ratios
+        from .chromium import browser_ratios
 
         per = {}
         for row in browser_ratios(r):
@@ -333,7 +333,7 @@ def summary_markdown(paths: list[Path]) -> str:
 def update_summary(results: Path, out: Path) -> Path:
     """Write the generated block into `out`: replace it between the markers, else append it (the
     hand-written rest of the file is kept)."""
-    from trm_edge.safe_io import write_text
+    from ..safe_io import write_text
 
     paths = sorted(results.glob("*.json")) if results.is_dir() else [results]
     if not paths:

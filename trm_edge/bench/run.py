@@ -3,7 +3,8 @@ device (host / adb / devicectl / browser), assemble the `trm-edge-bench/1` resul
 
 Default runtimes: eager PyTorch fp32 (the reference) plus a looped artifact for every export target
 available on this machine and the device, in fp32 and int8, exported once from the checkpoint into
-a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/) with trm_edge.export.
+a cache ($TRM_EDGE_CACHE/bench/<weights hash>-b<batch>/: trm_edge.export.cache). The result files
+(JSON, Markdown, PNG): BenchOutputs.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from trm_edge.bench.host import BenchSettings, RuntimeSpec
-from trm_edge.bench.quiet import IdleLimits
-from trm_edge.errors import ArtifactError, DeviceError, TRMEdgeError
+from .host import BenchSettings, RuntimeSpec
+from .quiet import IdleLimits
+from ..errors import ArtifactError, DeviceError, TRMEdgeError
 
 
 @dataclass
@@ -48,7 +49,7 @@ def clip_depths(requested: list[int], n_sup: int) -> tuple[list[int], list[str]]
 
 
 def spec_from_artifact(path: str | Path) -> RuntimeSpec:
-    from trm_edge import artifact
+    from .. import artifact
 
     p = Path(path)
     if not artifact.is_artifact(p):
@@ -58,54 +59,13 @@ def spec_from_artifact(path: str | Path) -> RuntimeSpec:
                        mode=man["mode"], path=str(p), delegate=man.get("delegate"))
 
 
-def default_artifacts(model, ckpt_dir: Path, targets: list[str], precisions, batch: int,
-                      notes: list[str], progress: bool = True, web: bool = False) -> list[RuntimeSpec]:
-    """Looped artifacts of every available target x precision, exported once into the cache;
-    web: also the web-shaped fp32 ONNX graph (trm_edge.export.web), beside the plain one."""
-    from trm_edge.data import cache_dir
-    from trm_edge.export import Recipe, export, target_module
-    from trm_edge.checkpoint import weights_sha256
-    from trm_edge.export.common import artifact_name
-
-    root = cache_dir() / "bench" / f"{weights_sha256(model)[:12]}-b{batch}"
-    specs = []
-    for target in targets:
-        try:
-            mod = target_module(target)
-            why = mod.available()
-        except ImportError as e:  # target module not in this build
-            mod, why = None, f"trm_edge.export.{target} missing: {e}"
-        if why:
-            notes.append(f"{target}: not available here ({why})")
-            continue
-        graphs = ("plain", "web") if web and target == "onnx" else ("plain",)
-        for recipe in [Recipe(target=target, mode="looped", precision=p, batch=batch, graph=g)
-                       for p in precisions for g in graphs if g == "plain" or p == "fp32"]:
-            name = artifact_name(recipe)
-            out = root / name
-            try:
-                if not (out / "manifest.json").exists():
-                    if progress:
-                        print(f"exporting {name} from {ckpt_dir} ...", file=sys.stderr, flush=True)
-                    t0 = time.perf_counter()
-                    export(model, recipe, root)
-                    if progress:
-                        print(f"  {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
-                specs.append(spec_from_artifact(out))
-            except TRMEdgeError as e:
-                notes.append(f"{name}: skipped ({e})")
-            except Exception as e:  # an exporter crash must not lose the other runtimes' numbers
-                notes.append(f"{name}: export failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
-    return specs
-
-
 def random_checkpoint(preset: str) -> Path:
     """A checkpoint of `preset` with seed-0 random weights, saved once in the cache."""
     import torch
 
-    from trm_edge.checkpoint import save_model
-    from trm_edge.data import cache_dir
-    from trm_edge.model import TRMConfig, build_model
+    from ..checkpoint import save_model
+    from ..data import cache_dir
+    from ..model import TRMConfig, build_model
 
     try:
         cfg = TRMConfig.preset(preset)
@@ -119,16 +79,19 @@ def random_checkpoint(preset: str) -> Path:
 
 
 def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
-    from trm_edge import artifact
-    from trm_edge.bench import devices as devmod
-    from trm_edge.bench.report import SCHEMA, add_derived
-    from trm_edge.bench.roofline import flops_per_step
-    from trm_edge.evaluate import held_out_puzzles
+    from .. import artifact
+    from . import devices as devmod
+    from .report import SCHEMA, add_derived
+    from ..evaluate import held_out_puzzles
+    from .roofline import flops_per_step
 
     profile = devmod.get_profile(req.device)
     reachable, why = devmod.reachability(profile)  # fail fast, before any export or measurement
     if not reachable:
         raise DeviceError(f"device {profile.name}: {why}")
+    if profile.reach == "browser":   # the page's npm runtimes (the `npm ci` of `trm-edge web`), before any work
+        from ..apps.web import install_runtimes
+        install_runtimes(log=(lambda m: print(m, file=sys.stderr, flush=True)) if req.progress else None)
     if req.require_idle is not None and profile.reach not in ("local", "browser"):
         raise DeviceError(f"--require-idle checks this machine's load; device {profile.name} measures on its own CPU")
     notes: list[str] = []
@@ -140,30 +103,34 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         eager = False   # a runtime-only install benches the given artifacts alone
         notes.append("no eager PyTorch reference: torch is not installed (pip install 'trm-edge[torch]')")
     if eager or req.all_targets or not req.artifacts or req.preset:
-        from trm_edge.checkpoint import load_model
-        from trm_edge.model import count_params
+        from ..checkpoint import load_model
+        from ..model import count_params
 
         model, ckpt_dir = load_model(ckpt if req.preset else req.checkpoint)
-        config, params = asdict(model.cfg), count_params(model)
+        block = artifact.model_block(model.cfg, params=count_params(model))
     else:  # given artifacts only, no eager: the model block comes from a manifest, no PyTorch needed
         man = artifact.read_manifest(Path(req.artifacts[0]))
         model, ckpt_dir = None, man["source"].get("checkpoint")
-        config, params = man["model"]["config"], man["model"]["params"]
-    cfg = SimpleNamespace(**config, total_len=config["puzzle_emb_len"] + config["seq_len"])
-    depths, clip_notes = clip_depths(settings.depths, cfg.n_sup)
+        block = man["model"]
+    config, params = block["config"], block.get("params")
+    cfg = SimpleNamespace(**block["config"], total_len=block["total_len"])   # the manifest's model block
+    requested = list(settings.depths)
+    depths, clip_notes = clip_depths(requested, cfg.n_sup)
     notes += clip_notes
     settings.depths = depths
     if settings.threads is None and profile.threads:
         settings.threads = profile.threads
     specs = [spec_from_artifact(a) for a in req.artifacts]
     if req.all_targets or not req.artifacts:
+        from ..export.cache import cached_exports   # exports import torch: only here
         targets = [t for t in artifact.TARGETS if t in profile.targets]
         if "coreml" in targets and ((profile.reach == "local" and sys.platform != "darwin")
                                     or profile.platform == "android"):
             targets.remove("coreml")
             notes.append("coreml: Core ML artifacts run only on macOS / iOS; not benchmarked on this device")
-        specs += default_artifacts(model, ckpt_dir, targets, req.precisions, settings.batch, notes, req.progress,
-                                   web=profile.reach == "browser")
+        specs += [spec_from_artifact(p) for p in cached_exports(model, ckpt_dir, targets, req.precisions,
+                                                                settings.batch, notes, req.progress,
+                                                                web=profile.reach == "browser")]
     for s in specs:
         m = artifact.read_manifest(Path(s.path))
         if (m.get("model") or {}).get("config", config) != config:
@@ -178,13 +145,13 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         "device": None,
         "model": {"checkpoint": str(ckpt_dir), "task": cfg.task, "n_sup": cfg.n_sup,
                   "params": params, "config": config},
-        "settings": {**asdict(settings), "requested_depths": None,
+        "settings": {**asdict(settings), "requested_depths": requested,
                      "halt_threshold": cfg.halt_threshold if settings.halt_threshold is None else settings.halt_threshold},
         "notes": notes, "roofline": None, "quiet": None, "runtimes": [],
     }
     if profile.reach in ("local", "browser"):
-        from trm_edge.bench import quiet
-        from trm_edge.bench.host import bench_host, host_device_info
+        from . import quiet
+        from .host import bench_host, host_device_info
 
         result["device"] = host_device_info(profile.name)
         # after the exports (their load is over or waited out), right before the first timed call
@@ -199,7 +166,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         result["runtimes"] = entries
         result["roofline"] = {"flops_per_step": flops_per_step(cfg, 1), **peak}
         if profile.reach == "browser":  # the same artifacts in headless Chromium, after the native runs
-            from trm_edge.bench.chromium import bench_browser
+            from .chromium import bench_browser
 
             entries, result["device"]["browser"] = bench_browser(browser_specs, settings, inputs, labels, req.progress,
                                                                  webgpu=profile.webgpu)
@@ -219,7 +186,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
 
 def _ios(profile, specs, settings) -> dict:
     """The ios_demo benchmark mode over devicectl, one launch per artifact bundled in the app."""
-    from trm_edge.bench import ios
+    from . import ios
 
     udid = ios.pick_udid(profile.serial)
     entries, device = [], None
@@ -236,7 +203,7 @@ def _android(profile, specs, settings, inputs, labels, task_name, runner) -> dic
     """Run every artifact through the android_demo benchmark activity; merge into one result."""
     import tempfile
 
-    from trm_edge.bench import android
+    from . import android
 
     adb = android.Adb(profile.serial)
     device = adb.device_info(profile.name)
@@ -254,3 +221,38 @@ def _android(profile, specs, settings, inputs, labels, task_name, runner) -> dic
             res = android.run_app_bench(adb, spec.path, args, puzzles)
             entries += res["runtimes"]
     return {"device": device, "runtimes": entries}
+
+
+@dataclass
+class BenchOutputs:
+    """Where a bench result goes: the JSON, its Markdown table and its PNG plots."""
+    json: Path
+    markdown: Path
+    plot: Path
+
+    @classmethod
+    def choose(cls, device: str, json_out=None, md_out=None, plot_out=None) -> "BenchOutputs":
+        """The paths (default: benchmarks/results/<device>-<date>.json, the others beside it), each
+        checked writable before any work."""
+        from ..safe_io import check_writable
+
+        j = Path(json_out) if json_out else Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}.json"
+        outs = cls(j, Path(md_out) if md_out else j.with_suffix(".md"), Path(plot_out) if plot_out else j.with_suffix(".png"))
+        for p in (outs.json, outs.markdown, outs.plot):
+            check_writable(p)
+        return outs
+
+    def write(self, result: dict) -> tuple[str, str]:
+        """Write the result -> (its Markdown table, a line saying what was written)."""
+        from ..errors import MissingExtraError
+        from ..safe_io import write_text
+        from .report import plot, to_markdown, write_json
+
+        md = to_markdown(result)
+        write_json(result, self.json)
+        write_text(self.markdown, md)
+        try:
+            png = plot(result, self.plot)
+        except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
+            png = f"no plot ({e})"
+        return md, f"wrote {self.json}, {self.markdown}, {png}"

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..artifact import files_bytes
 from ..errors import ArtifactError, TRMEdgeError
+from ..runtime.loop import halting_steps   # the halting rule (steps counted from 1)
 from ..safe_io import check_writable, write_text
 
 
@@ -56,17 +57,10 @@ def run_all_steps(sess, inputs: np.ndarray, max_steps: int, batch_size: int = 25
     return np.concatenate(preds, axis=1), np.concatenate(qs, axis=1)
 
 
-def halting_steps(q_halt: np.ndarray, threshold: float) -> np.ndarray:
-    """q_halt (S, N) -> (N,) the 0-based step each sample halts at: the first with q_halt > threshold,
-    else the last."""
-    fire = q_halt > threshold
-    return np.where(fire.any(0), fire.argmax(0), q_halt.shape[0] - 1)
-
-
 def halting_outcome(q_halt: np.ndarray, solved: np.ndarray, threshold: float) -> tuple[float, float]:
     """q_halt, solved (S, N) -> (exact accuracy, mean steps) when halting at q_halt > threshold."""
-    halted_at = halting_steps(q_halt, threshold)
-    return float(solved[halted_at, np.arange(q_halt.shape[1])].mean()), float((halted_at + 1).mean())
+    halted_at = halting_steps(q_halt, threshold)   # 1..S (trm_edge.runtime.loop: the rule)
+    return float(solved[halted_at - 1, np.arange(q_halt.shape[1])].mean()), float(halted_at.mean())
 
 
 def score(preds: np.ndarray, q_halt: np.ndarray, labels: np.ndarray, threshold: float, task: str) -> dict:
@@ -332,7 +326,7 @@ def evaluate_artifact(path, n: int = 1000, seed: int | None = None, n_train: int
     eager = score(r["eager_preds"], r["eager_q_halt"], labels, thr, task)
     h, eh = halting_steps(r["q_halt"], thr), halting_steps(r["eager_q_halt"], thr)   # (N,) each
     idx = np.arange(len(h))
-    halted, eager_halted = r["preds"][h, idx], r["eager_preds"][eh, idx]           # (N, L) each
+    halted, eager_halted = r["preds"][h - 1, idx], r["eager_preds"][eh - 1, idx]   # (N, L) each
     rnd = lambda a: None if a is None else [round(float(v), 6) for v in a.mean(1)]  # noqa: E731
     out.update(
         out_common,

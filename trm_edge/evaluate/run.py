@@ -42,6 +42,12 @@ def _device(req: EvalRequest) -> str:
 
 def run_eval(req: EvalRequest) -> tuple[dict, str]:
     """-> (result, its text report); the result JSON is written to req.json_out when given."""
+    if req.task == "sudoku-extreme" and not req.data:
+        raise TRMEdgeError("--task sudoku-extreme and --data PATH go together")
+    if req.data and req.task not in (None, "sudoku-extreme"):
+        raise TRMEdgeError("--data goes without --task (the authors' built data set) or with --task sudoku-extreme")
+    if req.givens is not None and (req.task or req.data):
+        raise TRMEdgeError("--givens picks Sudoku test puzzles of the checkpoint's own task; not with --task or --data")
     if req.task is not None and req.task != "sudoku-extreme" and req.task not in ARC_TASKS:
         raise TRMEdgeError(f"--task: choose sudoku-extreme, {' or '.join(ARC_TASKS)}, got {req.task!r} "
                            "(other tasks come from the checkpoint)")

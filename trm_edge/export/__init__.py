@@ -4,10 +4,13 @@
     art = export(model, Recipe(target="onnx", mode="looped"), "artifacts")   # -> artifacts/onnx-fp32-looped/
 
 A recipe is target x precision x mode x depth x batch; recipes live as small TOML files in the
-package folder `trm_edge/recipes/` (`trm-edge export --recipe onnx-fp32-looped`). Every target module
-(onnx, executorch, coreml, tflite) exposes the same functions: `available() -> str | None` (None
-when usable, else why not), `supports(recipe) -> str | None`, and `export(model, recipe, out_dir)
--> Artifact`. Heavy backends are imported inside those modules, lazily.
+package folder `trm_edge/recipes/` (`trm-edge export --recipe onnx-fp32-looped`). A target is one
+module here and one registration in trm_edge/targets.py (its precisions, runtime Session, file
+suffix). Every target module (onnx, executorch, coreml, tflite) exposes the same functions:
+`available() -> str | None` (None when usable, else why not), `export(model, recipe, out_dir) ->
+Artifact`, its quantization hook `quantize(obj, entry, ctx)` (non-fp32 precisions), and optionally
+`supports(recipe) -> str | None` (a combination it refuses beyond its registered precisions).
+Heavy backends are imported inside those modules, lazily.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .. import package_data
-from ..artifact import GRAPHS, MODES, PRECISIONS, TARGETS   # one list each; non-fp32 precisions: export.quantize
+from .. import package_data, targets
+from ..artifact import GRAPHS, MODES, PRECISIONS, TARGETS   # one list each; targets: trm_edge.targets
 from ..errors import TRMEdgeError
 from ..schema import MAX_BATCH, MAX_DEPTH, recipe as recipe_schema
 from .common import Artifact, UnsupportedError, artifact_name
@@ -29,7 +32,7 @@ RECIPE_DIR = package_data.path("recipes")   # trm_edge/recipes/*.toml (package d
 
 @dataclass(frozen=True)
 class Recipe:
-    target: str = "onnx"           # onnx | executorch | coreml | tflite
+    target: str = targets.DEFAULT  # onnx | executorch | coreml | tflite (trm_edge.targets)
     mode: str = "looped"           # looped (init + step, host loop) | unrolled (one graph, K steps)
     precision: str = "fp32"        # fp32 here; int8 / fp16 via trm_edge.export.quantize
     depth: int | None = None       # unrolled: supervision steps K (None -> the model's n_sup)
@@ -41,7 +44,8 @@ class Recipe:
     name: str | None = None        # recipe file name, if it came from one
 
     def resolved(self, cfg) -> "Recipe":
-        """Fill model-dependent defaults (depth) and check the combination."""
+        """Fill model-dependent defaults (depth), check the combination (once per export) and, for a
+        non-fp32 precision, build its quantizer settings (`quant`, once: the hooks read them)."""
         r = self
         if r.mode == "unrolled" and r.depth is None:
             r = replace(r, depth=cfg.n_sup)
@@ -53,7 +57,19 @@ class Recipe:
             from .quantize import effective_options
             r = replace(r, options=effective_options(r.target, r.precision, r.options))
         r.check()
+        if r.precision != "fp32":
+            from .quantize import QuantConfig
+            object.__setattr__(r, "_quant", QuantConfig.from_recipe(r))   # not a field: not in the manifest
+        object.__setattr__(r, "_resolved_for", cfg)   # export() of this model takes it as it is
         return r
+
+    @property
+    def quant(self):
+        """The QuantConfig of a resolved non-fp32 recipe (`resolved` built it)."""
+        q = getattr(self, "_quant", None)
+        if q is None:
+            raise TRMEdgeError(f"recipe {artifact_name(self)} is not a resolved quantized recipe (Recipe.resolved)")
+        return q
 
     def check(self) -> None:
         if self.target not in TARGETS:
@@ -72,7 +88,9 @@ class Recipe:
         if self.depth is not None and not 1 <= self.depth <= MAX_DEPTH:
             raise UnsupportedError(f"depth must be in [1, {MAX_DEPTH}] (unrolled: K copies of the step in one "
                                    f"graph), got {self.depth}")
-        why = target_module(self.target).supports(self)
+        why = targets.supported(self.target, self.precision)   # the one precision check (its registration)
+        supports = getattr(target_module(self.target), "supports", None)   # what else its exporter refuses
+        why = why or (supports(self) if supports else None)
         if why:
             raise UnsupportedError(f"{artifact_name(self)}: {why}")
 
@@ -102,9 +120,10 @@ def recipe_names() -> list[str]:
 
 
 def target_module(target: str):
+    """A registered target's exporter module (trm_edge.targets: its `module`)."""
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    return importlib.import_module(f"{__name__}.{target}")
+    return importlib.import_module(targets.get(target).module)
 
 
 def load_source(checkpoint=None, puzzles: str | None = None):
@@ -168,11 +187,13 @@ def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = 
 def export(model, recipe: Recipe, out_dir: str | Path, force: bool = False) -> Artifact:
     """Export `model` as described by `recipe` into out_dir/<target>-<precision>-<mode>[-dK]/.
     An existing folder there is replaced only if it is an artifact (its manifest lists the files
-    it owns) or with force; files in it that trm-edge did not write are kept."""
+    it owns) or with force; files in it that trm-edge did not write are kept. A recipe that
+    `Recipe.resolved` already resolved for this model (export_all) is not resolved again."""
     from ..artifact import owned_files
     from ..safe_io import check_dir_target
 
-    recipe = recipe.resolved(model.cfg)
+    if getattr(recipe, "_resolved_for", None) != model.cfg:
+        recipe = recipe.resolved(model.cfg)
     mod = target_module(recipe.target)
     why = mod.available()
     if why:

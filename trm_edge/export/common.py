@@ -1,6 +1,6 @@
 """What every export target shares, written once: the wrapper modules and entry points, example
 inputs, the manifest's model-dependent fields (schema, hashing and writing: trm_edge.artifact),
-output naming and the quantizer's context (the hook itself: trm_edge.export.quantize.quantize).
+output naming and the quantizer's context (the hooks themselves: `quantize` in each target module).
 
 Entry points (the contract, see docs/export-internals.md):
 

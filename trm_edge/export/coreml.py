@@ -16,21 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import missing, require
+from .. import targets
+from ..errors import TRMEdgeError, missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
-from .quantize import quantize, supported
+from .quantize import calibration_feeds
 
-FILE = "model.mlpackage"
+FILE = "model" + targets.get("coreml").suffix   # model.mlpackage
 
 
 def available() -> str | None:
     return missing("coreml", "coremltools")
-
-
-def supports(recipe) -> str | None:
-    """Looped (multifunction init + step) and unrolled (no in-graph loop); fp16 and weight-only int8
-    via trm_edge.export.quantize (no int8-dynamic)."""
-    return supported("coreml", recipe.precision)
 
 
 def _convert(ct, module, spec: dict, recipe):
@@ -60,7 +55,9 @@ def export(model, recipe, out_dir: Path):
         parts = tmp / ".parts"
         parts.mkdir()
         for entry, module in jobs:
-            mlmodel = quantize("coreml", _convert(ct, module, spec[entry], recipe), entry, ctx)
+            mlmodel = _convert(ct, module, spec[entry], recipe)
+            if recipe.precision != "fp32":
+                mlmodel = quantize(mlmodel, entry, ctx)
             mlmodel.save(str(parts / f"{entry}.mlpackage"))
         if recipe.mode == "looped":
             desc = ct.utils.MultiFunctionDescriptor()
@@ -97,3 +94,72 @@ def spec_summary(path: str | Path) -> dict:
     if len(desc.functions):
         return {f.name: {"inputs": shapes(f.input), "outputs": shapes(f.output)} for f in desc.functions}
     return {"main": {"inputs": shapes(desc.input), "outputs": shapes(desc.output)}}
+
+
+# ---- the quantization hook (fp16, int8) --------------------------------------------------------
+def quantize(mlmodel, entry: str, ctx):
+    """The fp16 / int8 hook on one function's MLModel: fp16 is the conversion's (nothing to do),
+    int8 linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""
+    cfg = ctx.recipe.quant
+    require("coremltools", "coreml")
+    if cfg.precision == "fp16":
+        # trm_edge.export.coreml already converted with compute_precision=FLOAT16 (fp16 weights and
+        # compute, fp32 inputs/outputs with casts at the boundary): nothing left to do here
+        return mlmodel
+    if entry == "init":
+        return mlmodel                                # kept float (docs/quantization.md)
+    opt = require("coremltools.optimize.coreml", "coreml")
+    wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
+        mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+    if cfg.activations == "int8":
+        import platform
+        if platform.system() != "Darwin":
+            raise TRMEdgeError("Core ML W8A8 (options.activations = 'int8') calibrates activations with "
+                               "Core ML predictions, which only run on macOS; on Linux use weight-only int8 "
+                               "(drop options.activations)")
+        feeds = [dict(zip([i["name"] for i in ctx.spec[entry]["inputs"]], row)) for row in calibration_feeds(entry, ctx)]
+        aconfig = opt.OptimizationConfig(global_config=opt.experimental.OpActivationLinearQuantizerConfig(
+            mode="linear_symmetric"))
+        mlmodel = opt.experimental.linear_quantize_activations(mlmodel, aconfig, feeds)
+    return opt.linear_quantize_weights(mlmodel, wconfig)
+
+
+
+def coreml_weights(path) -> dict:
+    """{function: {"int8_params", "fp16_params", "float_params", "ops": {op type: count}}} of a saved
+    .mlpackage, read from its MIL spec (works on Linux, where Core ML cannot predict): the evidence
+    that a package's weights really are int8 / fp16. Counts elements of every constant tensor."""
+    ct = require("coremltools", "coreml")
+    from coremltools.proto import MIL_pb2
+
+    spec = ct.utils.load_spec(str(path))
+    names = {MIL_pb2.DataType.Value(n): n for n in ("INT8", "UINT8", "FLOAT16", "FLOAT32")}
+
+    def count(v, acc):
+        t = v.type.tensorType
+        if v.type.HasField("tensorType") and t.dimensions:
+            n = int(np.prod([d.constant.size for d in t.dimensions]))
+            key = {"INT8": "int8_params", "UINT8": "int8_params", "FLOAT16": "fp16_params",
+                   "FLOAT32": "float_params"}.get(names.get(t.dataType))
+            if key:
+                acc[key] += n
+
+    def walk(block, acc):
+        for op in block.operations:
+            acc["ops"][op.type] = acc["ops"].get(op.type, 0) + 1
+            for v in op.attributes.values():        # const ops: attribute "val"
+                count(v, acc)
+            for arg in op.inputs.values():          # constexpr_* ops: int8 data / scales bound inline
+                for b in arg.arguments:
+                    if b.HasField("value"):
+                        count(b.value, acc)
+            for b in op.blocks:
+                walk(b, acc)
+
+    out = {}
+    for fname, fn in spec.mlProgram.functions.items():
+        acc = {"int8_params": 0, "fp16_params": 0, "float_params": 0, "ops": {}}
+        for block in fn.block_specializations.values():
+            walk(block, acc)
+        out[fname] = acc
+    return out

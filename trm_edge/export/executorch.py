@@ -7,27 +7,24 @@ Runtime: executorch.runtime.Runtime.get().load_program(path).load_method(name).e
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from .. import targets
 from ..errors import missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
-from .quantize import quantize, supported
-from .xnnpack import xnnpack_friendly
+from .quantize import calibration_feeds
+from .xnnpack import NORM_MEAN, xnnpack_friendly
 
-FILE = "model.pte"
+FILE = "model" + targets.get("executorch").suffix   # model.pte
 
 
 def available() -> str | None:
     return missing("executorch", "executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner")
-
-
-def supports(recipe) -> str | None:
-    """Looped (init + step methods) and unrolled (no in-graph loop, see the module doc); int8 and
-    int8-dynamic via trm_edge.export.quantize."""
-    return supported("executorch", recipe.precision)
 
 
 def export(model, recipe, out_dir: Path):
@@ -47,7 +44,7 @@ def export(model, recipe, out_dir: Path):
                     # fresh export of the rewritten graph: node metadata the lowering needs
                     programs[entry] = torch.export.export(xnnpack_friendly(gm), args, strict=False)
             else:  # the quantizer exports (PT2E prepare / calibrate / convert) and returns the program
-                programs[entry] = quantize("executorch", (module, args), entry, ctx)
+                programs[entry] = quantize((module, args), entry, ctx)
         edge = exir.to_edge_transform_and_lower(programs, partitioner=[xnn.XnnpackPartitioner()])
         (tmp / FILE).write_bytes(edge.to_executorch().buffer)
         entries = {e: {"file": FILE, "method": e, **spec[e]} for e, _ in jobs}
@@ -55,3 +52,53 @@ def export(model, recipe, out_dir: Path):
                               seconds=time.perf_counter() - t0, tools=("executorch",))
 
     return write_artifact(out_dir, recipe, write)
+
+
+# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+def _is_norm_mean(node) -> bool:
+    w = node.args[1] if len(node.args) > 1 else None
+    return getattr(w, "op", None) in ("get_attr", "placeholder") and NORM_MEAN in str(getattr(w, "target", w.name))
+
+
+def _module_names(node) -> list[str]:
+    """Qualified names of the nn.Modules an FX node was traced in (e.g. "model.net.blocks.0.mlp")."""
+    return [v[0] for v in (node.meta.get("nn_module_stack") or {}).values()]
+
+
+def quantize(obj, entry: str, ctx):
+    """The int8 hook: (module, example args) -> ExportedProgram, XNNPACK PT2E prepare_pt2e /
+    calibrate / convert_pt2e (static, or dynamic for int8-dynamic); `init` kept float."""
+    cfg = ctx.recipe.quant
+    import torch
+
+    module, args = obj
+    with torch.no_grad():
+        if entry == "init":
+            return torch.export.export(module, args, strict=False)   # kept float
+        pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch")
+        xq = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch")
+        qconfig = xq.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=cfg.dynamic)
+        quantizer = xq.XNNPACKQuantizer()
+        if cfg.ops == "linear":
+            quantizer.set_operator_type(torch.ops.aten.linear.default, qconfig)
+        else:
+            quantizer.set_global(qconfig)
+        # set_module_name(name, None) is refused by XNNPACKQuantizer: keep_float is a filter instead;
+        # the mean-as-linear of the RMSNorms (below) stays float too
+        quantizer.set_filter_function(lambda n: not _is_norm_mean(n) and not any(
+            re.search(rx, name) for rx in cfg.keep_float for name in [n.name, *_module_names(n)]))
+        gm = torch.export.export(module, args, strict=False).module()
+        gm = torch.export.export(xnnpack_friendly(gm), args, strict=False).module()  # fresh node metadata
+        prepared = pt2e.prepare_pt2e(gm, quantizer)
+        if cfg.dynamic:  # no activation ranges to calibrate, but the weight observers must see the weights
+            prepared(*args)
+        else:
+            for row in calibration_feeds(entry, ctx):
+                prepared(*(torch.from_numpy(np.ascontiguousarray(a)) for a in row))
+        converted = pt2e.convert_pt2e(prepared)
+        # convert_pt2e folds each weight into an int8 constant but leaves the fp32 parameter on the
+        # module: drop what the graph no longer reads, or the .pte carries both (int8 ~0.5 x fp32)
+        converted.graph.eliminate_dead_code()
+        converted.delete_all_unused_submodules()
+        converted.recompile()
+        return torch.export.export(converted, args, strict=False)

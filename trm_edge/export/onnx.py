@@ -9,6 +9,7 @@ graph = "web" (`--graph web`): every graph shaped for onnxruntime-web (trm_edge.
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from torch import nn
 
 from ..errors import missing, require
 from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
-from .quantize import quantize, supported
+from .quantize import calibration_feeds
 from .web import web_model, web_shape
 
 
@@ -26,11 +27,11 @@ def available() -> str | None:
 
 
 def supports(recipe) -> str | None:
-    """Every mode and batch; precisions other than fp32 as trm_edge.export.quantize supports them;
-    the web graph in fp32 (the quantizers expect the plain graph)."""
+    """Every mode and batch (precisions: its registration, trm_edge.targets); the web graph in fp32
+    (the quantizers expect the plain graph)."""
     if recipe.graph == "web" and recipe.precision != "fp32":
         return f"graph 'web' is fp32 only (the {recipe.precision} quantizer works on the plain graph)"
-    return supported("onnx", recipe.precision)
+    return None
 
 
 class Loop(nn.Module):
@@ -106,10 +107,91 @@ def export(model, recipe, out_dir: Path):
             _export_one(module, args, path, spec[entry], recipe)
             if web:
                 web_shape(path)
-            path = quantize("onnx", path, entry, ctx)
+            if recipe.precision != "fp32":
+                path = quantize(path, entry, ctx)
             entries[entry] = {"file": path.name, **spec[entry]}
         return write_manifest(tmp, model, recipe, entries, source=source_of(model),
                               seconds=time.perf_counter() - t0, tools=("onnx", "onnxscript", "onnxruntime"),
                               extra={"graph": "web"} if web else None)
 
     return write_artifact(out_dir, recipe, write)
+
+
+# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+def _strip_debug(model) -> None:
+    """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
+    twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    del model.graph.value_info[:]
+
+
+def quantize(path: Path, entry: str, ctx) -> Path:
+    """The int8 hook (registered precisions: trm_edge.targets): quant_pre_process, then MatMulNBits
+    weight-only | quantize_static (QDQ, per-channel, QInt8) | quantize_dynamic; `init` kept float."""
+    cfg = ctx.recipe.quant
+    onnx_ = require("onnx", "onnx")
+    if entry == "init":                               # kept float (docs/quantization.md), debug text dropped
+        model = onnx_.load(str(path))
+        _strip_debug(model)
+        onnx_.save(model, str(path))
+        return path
+    q = require("onnxruntime.quantization", "onnx")
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = path.with_name(f"{path.stem}.pre.onnx")
+    out = path.with_name(f"{path.stem}.int8.onnx")
+    try:
+        # the exporter writes nn.Linear as MatMul(x, Transpose(W)) at each of the T*(n+1) call sites;
+        # quant_pre_process's ORT optimizer folds those Transposes and shares the folded weight (measured:
+        # one int8 copy per parameter), so MatMul's B is an initializer that gets per-channel weights
+        quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)  # ORT symbolic shape inference breaks on SplitToSequence
+        model = onnx_.load(str(pre))
+        exclude = [n.name for n in model.graph.node
+                   if any(re.search(rx, n.name) for rx in cfg.keep_float)]
+        linear_ops = ["MatMul", "Gemm"]
+        if cfg.weight_only and not cfg.dynamic:
+            # int8 weights (symmetric, one scale per output channel and block of 32 inputs), float
+            # activations and compute: onnxruntime's MatMulNBits (com.microsoft; runs in onnxruntime
+            # and onnxruntime-web). Block 32: K is padded to whole blocks, so 32 wastes least on
+            # K = 36 / 64 / 81 / 256 (measured: sudoku9 step 303 KB at 32, 323 KB at 64, 383 KB at 128)
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+            wq = MatMulNBitsQuantizer(model, bits=8, block_size=32, is_symmetric=True,
+                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",))
+            wq.process()
+            wq.model.save_model_to_file(str(out), use_external_data_format=False)
+        elif cfg.dynamic or entry == "loop":
+            # the in-graph Loop: calibration cannot see tensors inside a Loop body, so its weights
+            # are quantized dynamically even in a static recipe (recorded in the manifest recipe)
+            q.quantize_dynamic(str(pre), str(out), weight_type=q.QuantType.QInt8, per_channel=True,
+                               reduce_range=True,   # 7-bit weights: see the static call below
+                               op_types_to_quantize=linear_ops if cfg.ops == "linear" else None,
+                               nodes_to_exclude=exclude, extra_options={"EnableSubgraph": True})
+        else:
+            names = [i["name"] for i in ctx.spec[entry]["inputs"]]
+            feeds = iter([dict(zip(names, row)) for row in calibration_feeds(entry, ctx)])
+
+            class Reader(q.CalibrationDataReader):
+                def get_next(self):
+                    return next(feeds, None)
+
+            method = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
+                      "entropy": q.CalibrationMethod.Entropy}[cfg.calib_method]
+            q.quantize_static(str(pre), str(out), Reader(), quant_format=q.QuantFormat.QDQ,
+                              # reduce_range (7-bit weights): onnxruntime's x86 AVX2/AVX-512 int8
+                              # kernels (VPMADDUBSW) saturate on full-range weights; measured on the
+                              # bundled model: 0/8 golden answers on x86 vs 8/8 on aarch64 without it
+                              per_channel=True, reduce_range=True, activation_type=q.QuantType.QInt8,
+                              weight_type=q.QuantType.QInt8, calibrate_method=method,
+                              op_types_to_quantize=linear_ops if cfg.ops == "linear" else None,
+                              nodes_to_exclude=exclude)
+        model = onnx_.load(str(out))
+        _strip_debug(model)
+        onnx_.save(model, str(path))                  # same file name as the fp32 artifact
+    finally:
+        for p in (pre, out, path.with_name(f"{path.stem}.pre.onnx.data")):
+            p.unlink(missing_ok=True)
+        for p in ctx.work_dir.glob("*-augmented*.onnx"):  # calibrator scratch files
+            p.unlink(missing_ok=True)
+    return path

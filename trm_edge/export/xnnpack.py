@@ -1,5 +1,5 @@
 """A graph rewrite for ExecuTorch's XNNPACK delegate, shared by the fp32 exporter (executorch.py)
-and the int8 quantizer (quantize.py)."""
+and its int8 quantization hook (both in executorch.py)."""
 from __future__ import annotations
 
 NORM_MEAN = "_rms_mean_w"   # buffers that replace mean(x^2, -1) by a linear (xnnpack_friendly)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import artifact
+from .. import artifact, targets
 from ..errors import ArtifactError, MissingExtraError, TRMEdgeError, require
 from .session import Session
 
@@ -276,8 +276,15 @@ class CoreMLSession(_Looped, Session):
         return [np.asarray(out[n]) for n in _names(spec, "outputs")]
 
 
-SESSIONS = {"onnx": OnnxSession, "executorch": ExecuTorchSession, "tflite": TFLiteSession,
-            "coreml": CoreMLSession}
+def _session_class(path: str) -> type:
+    """"module:Class" of a target's registration -> the class (the sessions above: this module)."""
+    import importlib
+
+    mod, _, cls = path.partition(":")
+    return getattr(sys.modules[__name__] if mod == __name__ else importlib.import_module(mod), cls)
+
+
+SESSIONS = {t.name: _session_class(t.session) for t in targets.REGISTRY}   # one per registered target
 
 
 def open_session(manifest: dict, path: Path, threads: int | None = None) -> Session:

@@ -23,6 +23,18 @@ def halt_probability(q_halt: float) -> float:
     return 1.0 / (1.0 + math.exp(-q_halt)) if q_halt > -700 else 0.0   # exp overflows below -709
 
 
+def halts(q_halt, threshold: float) -> np.ndarray:
+    """The halting rule, the one place it is written: a sample halts at a step whose q_halt > threshold."""
+    return np.asarray(q_halt) > threshold
+
+
+def halting_steps(q_halt: np.ndarray, threshold: float, max_steps: int | None = None) -> np.ndarray:
+    """q_halt (S, N) of every step -> (N,) the step each sample halts at, counted from 1 like the host
+    loop: the first whose q_halt > threshold, else `max_steps` (default S, the last step)."""
+    fire = halts(q_halt, threshold)
+    return np.where(fire.any(0), fire.argmax(0) + 1, q_halt.shape[0] if max_steps is None else max_steps)
+
+
 def to_numpy(t: Any) -> np.ndarray:
     if hasattr(t, "detach"):  # torch tensor, without importing torch here
         return t.detach().cpu().numpy()
@@ -59,7 +71,6 @@ def host_loop(init: Callable, step: Callable, tokens, max_steps: int, halt: bool
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     state = init(tokens)
     B = tokens.shape[0]
-    halted_at = np.full(B, max_steps, dtype=np.int64)
     done = np.zeros(B, dtype=bool)
     preds, qs = [], []
     for s in range(1, max_steps + 1):
@@ -69,9 +80,8 @@ def host_loop(init: Callable, step: Callable, tokens, max_steps: int, halt: bool
             pred = np.where(done[:, None], preds[-1], pred)
         preds.append(pred)
         qs.append(q)
-        newly = ~done & (q > threshold)
-        halted_at[newly] = s
-        done |= newly
+        done |= halts(q, threshold)
         if halt and done.all():
             break
-    return SolveResult(np.stack(preds), np.stack(qs), halted_at, max_steps)
+    qs = np.stack(qs)
+    return SolveResult(np.stack(preds), qs, halting_steps(qs, threshold, max_steps).astype(np.int64), max_steps)

@@ -15,6 +15,7 @@ time, so both modes go through the same host loop.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,17 @@ from ..errors import TRMEdgeError
 from ..tasks.base import PuzzleError
 from .loop import SolveResult, host_loop
 
+
+
+def padded_chunks(rows: np.ndarray, batch: int):
+    """Chunks of exactly `batch` rows and how many of each are real: a static batch's last chunk is
+    padded with copies of its last row (the caller drops the padding from the outputs)."""
+    for i in range(0, len(rows), batch):
+        chunk = rows[i:i + batch]
+        real = len(chunk)
+        if real < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, 0)])
+        yield chunk, real
 
 @dataclass
 class StepOutput:
@@ -101,13 +113,8 @@ class Session:
 
     def _chunks(self, tokens, pid):
         B = self.batch or len(tokens)
-        for i in range(0, len(tokens), B):
-            t = tokens[i:i + B]
-            p = None if pid is None else pid[i:i + B]
-            pad = B - len(t)
-            if pad:  # a static batch: repeat the last row, drop it from the outputs later
-                t = np.concatenate([t, np.repeat(t[-1:], pad, 0)])
-                p = None if p is None else np.concatenate([p, np.repeat(p[-1:], pad, 0)])
+        pids = (p for p, _ in padded_chunks(pid, B)) if pid is not None else itertools.repeat(None)
+        for (t, _), p in zip(padded_chunks(tokens, B), pids):
             yield t, p
 
     def init(self, tokens, puzzle_ids=None) -> State:

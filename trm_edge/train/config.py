@@ -7,6 +7,28 @@ from dataclasses import dataclass, field, fields
 from ..data import N_TRAIN
 
 RESUMABLE = ("steps", "time_budget", "checkpoint_every", "log_every", "val_n")   # may change on --resume
+HOW_TO_RUN = ("out", "resume", "device", "threads", "quiet", "compile_step")   # how a run goes, not what it is
+
+
+def resume_conflicts(saved: dict, given: dict) -> list[str]:
+    """The settings in `given` (name -> value as the user gave them on --resume; "model" and "arc"
+    as KEY=VALUE dicts) that would change the run's `saved` train_config: a resumed run keeps its own
+    settings, only the stopping rules (RESUMABLE) may change."""
+    model = saved.get("model") if isinstance(saved.get("model"), dict) else {}
+    arc = saved.get("arc") if isinstance(saved.get("arc"), dict) else {}
+
+    def repeats(name, value) -> bool:
+        if name == "task":
+            return model.get("task") == value or (value == "sudoku-extreme" and bool(saved.get("data")))
+        if name == "model":
+            return all(model.get(k) == v for k, v in value.items())
+        if name == "data":
+            return bool(saved.get("data"))
+        if name == "arc":
+            return all(arc.get(k) == v for k, v in value.items())
+        return name in saved and saved[name] == value
+
+    return [k for k, v in given.items() if k not in (*HOW_TO_RUN, *RESUMABLE) and not repeats(k, v)]
 
 
 @dataclass
@@ -75,3 +97,31 @@ def preset_config(preset: str, **overrides) -> TrainConfig:
     base = TRAIN_PRESETS.get(preset, {})
     model = {**base.get("model", {}), **(overrides.pop("model", None) or {})}
     return TrainConfig.from_dict({**base, "preset": preset, **overrides, "model": model})
+
+
+def command_config(preset: str, values: dict, given: set, task: str | None = None, data: str | None = None,
+                   model: dict | None = None, arc: dict | None = None) -> TrainConfig:
+    """The TrainConfig of `trm-edge train`: `values` (its TrainConfig flags; `given`: the names set on
+    the command line), where a preset with training settings replaces the flags' defaults (flags
+    given explicitly still win), else TrainConfig's defaults; `task`, `data`
+    (Sudoku-Extreme files: a 9x9 Sudoku model), `model` (TRMConfig overrides), `arc` (ARC data
+    options, merged over the preset's). The model config is checked here, before any run folder is
+    touched; errors are TRMEdgeError (one line)."""
+    from ..errors import TRMEdgeError
+    from ..model import TRMConfig
+
+    values = {k: v for k, v in values.items() if k in given} if preset in TRAIN_PRESETS else dict(values)
+    if (task == "sudoku-extreme") != bool(data):
+        raise TRMEdgeError("--task sudoku-extreme and --data PATH go together")
+    if data:  # a 9x9 Sudoku model (same tokens) streaming the files (trm_edge/tasks/sudoku_extreme.py)
+        values["data"], task = data, "sudoku9"
+    if arc:  # merged over the preset's ARC options (trm_edge/train/arc.py)
+        values["arc"] = {**TRAIN_PRESETS.get(preset, {}).get("arc", {}), **arc}
+    try:
+        cfg = preset_config(preset, model={**(model or {}), **({"task": task} if task else {})}, **values)
+        mcfg = TRMConfig.preset(cfg.preset, **cfg.model)
+    except (ValueError, TypeError) as e:
+        raise TRMEdgeError(str(e).splitlines()[0]) from None
+    if arc and not mcfg.task.startswith("arc"):
+        raise TRMEdgeError(f"--arc options are for ARC tasks; this model's task is {mcfg.task}")
+    return cfg

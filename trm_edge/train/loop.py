@@ -44,7 +44,8 @@ from ..tasks import get_task
 from .arc import arc_setup, is_arc, split_optimizers
 from .config import RESUMABLE, TrainConfig
 from .device import any_rank, compile_step, dist_setup, to_device
-from .state import load_train_state, optimizer_from_flat, optimizer_to_flat, prefixed, save_train_state, unprefixed
+from .state import (STATE_DIR, load_train_state, optimizer_from_flat, optimizer_to_flat, prefixed, save_train_state,
+                    state_dir, unprefixed)
 
 
 def lr_factor(step: int, warmup: int, steps: int, min_ratio: float) -> float:
@@ -267,7 +268,7 @@ class Trainer:
         """Training state first, then the EMA model (collective under DDP; rank 0 writes)."""
         tensors, meta = self.state()
         if self.rank == 0:
-            save_train_state(out / "train_state", tensors, meta)
+            save_train_state(state_dir(out), tensors, meta)
             info = {"step": self.step, "train_seconds": round(self.elapsed, 1), "train_config": asdict(self.cfg)}
             model = self.eval_model()
             if self.cfg.portable:  # bf16 weights (fp32 buffers): the paper model's file is 10 MB
@@ -278,7 +279,7 @@ class Trainer:
 
 
 # ---- the loop ------------------------------------------------------------------------------
-RUN_FILES = ("model", "train_state", "train_log.jsonl", "summary.json")   # what a run directory holds
+RUN_FILES = ("model", STATE_DIR, "train_log.jsonl", "summary.json")   # what a run directory holds
 
 
 def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: bool = False,

@@ -21,6 +21,21 @@ from ..checkpoint import atomic_write_dir
 from ..errors import ArtifactError
 
 STATE_VERSION = 1
+STATE_DIR, STATE_JSON = "train_state", "state.json"   # <run>/train_state/state.json (this module owns the layout)
+
+
+def state_dir(run: str | Path) -> Path:
+    """A run directory's training state folder."""
+    return Path(run) / STATE_DIR
+
+
+def saved_train_config(run: str | Path) -> dict:
+    """The train_config a run's state recorded ({} when the run has no state yet); no tensor is read."""
+    from ..schema import read_json
+
+    f = state_dir(run) / STATE_JSON
+    saved = read_json(f, "training state").get("train_config", {}) if f.is_file() else {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
@@ -93,16 +108,16 @@ def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
         else:
             for i, shard in enumerate(shards, 1):
                 save_file(shard, str(d / f"state-{i:05d}.safetensors"))
-        (d / "state.json").write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
+        (d / STATE_JSON).write_text(json.dumps({"version": STATE_VERSION, **meta}, indent=2) + "\n")
 
     atomic_write_dir(Path(path), write, owned=_owned, kind="training state")
 
 
 def _owned(d: Path) -> set[str] | None:
     """The state files trm-edge wrote in d (None: d is not a training state)."""
-    if not (d / "state.json").is_file():
+    if not (d / STATE_JSON).is_file():
         return None
-    return {"state.json"} | {p.name for p in d.glob("state*.safetensors")}
+    return {STATE_JSON} | {p.name for p in d.glob("state*.safetensors")}
 
 
 def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -110,13 +125,13 @@ def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     from ..schema import read_json, train_state
 
     d = Path(path)
-    if (d / "train_state").is_dir():  # accept the run directory too
-        d = d / "train_state"
-    f_t, f_j = d / "state.safetensors", d / "state.json"
+    if state_dir(d).is_dir():  # accept the run directory too
+        d = state_dir(d)
+    f_t, f_j = d / "state.safetensors", d / STATE_JSON
     files = [f_t] if f_t.exists() else sorted(d.glob("state-*.safetensors"))
     if not files or not f_j.exists():
         raise ArtifactError(f"no training state to resume in {path} (needs train_state/state.safetensors + state.json)")
-    meta = train_state(read_json(f_j, "state.json"), str(f_j), STATE_VERSION)
+    meta = train_state(read_json(f_j, STATE_JSON), str(f_j), STATE_VERSION)
     try:
         tensors = _join({k: v for f in files for k, v in read_safetensors(f).items()})
     except (RuntimeError, ValueError) as e:

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 from ..errors import TRMEdgeError
 from ..safe_io import check_writable, write_text
 from .parity import format_report, format_vectors_report, validate, validate_vectors
 
 
-def run_validation(artifacts: list, arch: str = "native", cpus=(), vectors=None, n: int | None = None,
-                   checkpoint=None, max_steps: int | None = None, json_out=None,
-                   cpu_profiles: dict[str, str] | None = None) -> tuple[list[dict], str]:
-    """`trm-edge validate`: against eager PyTorch, golden vectors (`vectors`), or on emulated ARM64
-    CPUs (`arch` aarch64; `cpu_profiles`: device profile name -> CPU model) -> (reports, text).
-    Writes the JSON to `json_out`; raises when an artifact fails (after the report is out)."""
+@dataclass
+class ValidateRequest:
+    artifacts: list = field(default_factory=list)   # artifact directories (several: --arch aarch64 only)
+    arch: str = "native"             # native | aarch64 (emulated ARM64 CPUs, qemu user mode)
+    cpus: tuple = ()                 # aarch64: CPU models or device profiles with emulate_cpu (default cortex-a76)
+    vectors: str | None = None       # golden vectors (a file or a bundled model's name) instead of eager PyTorch
+    n: int | None = None             # test puzzles (native default 64; aarch64: added to the vectors' puzzles, default 0)
+    checkpoint: str | None = None    # the eager reference (default: the manifest's source checkpoint)
+    max_steps: int | None = None     # compare only the first K supervision steps
+    json_out: str | None = None
+    cpu_profiles: dict | None = None   # device profile name -> CPU model (trm_edge.bench.devices.emulate_cpus)
+
+
+def run_validation(req: ValidateRequest) -> tuple[list[dict], str]:
+    """`trm-edge validate`: against eager PyTorch, golden vectors, or on emulated ARM64 CPUs ->
+    (reports, text). Writes the JSON to `req.json_out`; it does not judge: the caller fails on a
+    report that did not pass (trm_edge.validate.check_passed), after the report is out."""
+    artifacts, arch, cpus, vectors, n = list(req.artifacts), req.arch, req.cpus, req.vectors, req.n
+    checkpoint, max_steps, json_out, cpu_profiles = req.checkpoint, req.max_steps, req.json_out, req.cpu_profiles
     if arch != "aarch64" and len(artifacts) > 1:
         raise TRMEdgeError("several ARTIFACTs go with --arch aarch64; validate one at a time here")
     if arch != "aarch64" and cpus:

@@ -7,7 +7,8 @@ step at which adaptive halting stops. Three consumers check themselves against t
 
 - `tests/validate/test_vectors.py` runs every Linux runtime (eager, onnx, executorch, tflite) on the same
   tokens and compares;
-- the Android app's JUnit test (`android_demo/app/src/test/...`) and the iOS app's XCTest feed the
+- the Android app's JUnit test (`android_demo/core/src/test/java/dev/trmedge/core/GoldenVectorsTest.kt`)
+  and the iOS app's XCTest (`ios_demo/TRMCore/Tests/TRMCoreTests/GoldenVectorsTests.swift`) feed the
   recorded step outputs to their own host loop through a fake `step` and check tokenizer, decoder
   and halting against the recorded answers; their instrumented tests run the real artifact.
 
@@ -231,6 +232,14 @@ def write(vectors: dict, out: str | os.PathLike) -> Path:
     from ..safe_io import write_text
 
     return write_text(out, json.dumps(vectors, separators=(",", ":")) + "\n")
+
+
+def summary(vectors: dict, path: Path) -> str:
+    """One line on a written vectors file (what `trm-edge vectors` prints)."""
+    halted = [c["halted_at"] for c in vectors["cases"]]
+    correct = sum(c["final_correct"] for c in vectors["cases"])
+    return (f"wrote {path}: {len(halted)} puzzles x {vectors['max_steps']} steps, halted at {halted}, "
+            f"{correct}/{len(halted)} correct at the halting step ({Path(path).stat().st_size // 1024} KiB)")
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
