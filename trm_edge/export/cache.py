@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import TRMEdgeError
+
 
 def cached_exports(model, ckpt_dir: Path, targets: list[str], precisions, batch: int,
                    notes: list[str], progress: bool = True, web: bool = False) -> list[Path]:
