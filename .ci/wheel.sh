@@ -36,6 +36,7 @@ whl = set(zipfile.ZipFile(sys.argv[1]).namelist())
 need = ["trm_edge/bench/devices.toml", "trm_edge/golden_vectors/sudoku6.json", "trm_edge/golden_vectors/sudoku9.json",
         "trm_edge/web_demo/index.html", "trm_edge/web_demo/js/app.js", "trm_edge/web_demo/package-lock.json",
         "trm_edge/recipes/onnx-fp32-looped.toml", "trm_edge/checkpoints/sudoku6/model.safetensors",
+        "trm_edge/cli/__main__.py",
         "trm_edge/checkpoints/sudoku6/artifacts/onnx-fp32-looped/manifest.json",
         "trm_edge/checkpoints/sudoku6/artifacts/tflite-int8-looped/manifest.json"]
 missing = [n for n in need if n not in whl]
