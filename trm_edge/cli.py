@@ -326,6 +326,8 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--json", "json_out", default=None, help="Result JSON (default: benchmarks/results/<device>-<date>.json).")
 @click.option("--plot", "plot_out", default=None, help="PNG plots (default: next to the JSON).")
 @click.option("--markdown", "md_out", default=None, help="Markdown table (default: next to the JSON).")
+@click.option("--force", is_flag=True, help="Overwrite existing result files this command names itself "
+              "(the default JSON, the .md / .png beside --json).")
 @click.option("--require-idle", default=None, type=click.IntRange(0, 86400), metavar="SECONDS",
               help="Before measuring, wait up to SECONDS for an idle machine, else stop (exit 2); 0: check once. "
                    "Default: only record the load (the `quiet` block of the result).")
@@ -336,16 +338,15 @@ def demo(checkpoint, n_show, n_table, seed, export_target):
 @click.option("--idle-window", default=IDLE.window_s, show_default=True, type=Finite(0.1, 600),
               help="Seconds over which other processes' CPU is measured.")
 def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt_threshold, batch, threads, runs, warmup, n_puzzles,
-          precisions, no_eager, in_process, runner, json_out, plot_out, md_out, require_idle, idle_load, idle_cpu, idle_window):
+          precisions, no_eager, in_process, runner, json_out, plot_out, md_out, force, require_idle, idle_load, idle_cpu,
+          idle_window):
     """Latency, memory and accuracy per recursion depth, for eager PyTorch and each artifact."""
     import shlex
-    import time
-    from pathlib import Path
 
     from .bench.host import BenchSettings
-    from .bench.report import plot, to_markdown, write_json
+    from .bench.report import output_paths, plot, to_markdown, write_json
     from .bench.run import BenchRequest, run_bench
-    from .safe_io import check_writable, write_text
+    from .safe_io import write_text
 
     try:
         depth_list = [int(d) for d in depths.split(",") if d.strip()]
@@ -365,21 +366,18 @@ def bench(artifacts, all_targets, checkpoint, preset, device, depths, halt, halt
                        precisions=tuple(p for p in precisions.split(",") if p), eager=not no_eager,
                        isolate=not in_process, runner=runner, command=command, require_idle=require_idle,
                        idle=IdleLimits(load_per_cpu=idle_load, others_cpu_pct=idle_cpu, window_s=idle_window))
-    stem = Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}"
-    json_path = Path(json_out) if json_out else stem.with_suffix(".json")
-    for p in (json_path, md_out or json_path.with_suffix(".md"), plot_out or json_path.with_suffix(".png")):
-        check_writable(p)   # before the work, not after it
+    json_path, md_path, png_path = output_paths(device, json_out, md_out, plot_out, force)   # before the work
     result = run_bench(req, settings)
     result["settings"]["requested_depths"] = depth_list
     md = to_markdown(result)
     write_json(result, json_path)
-    write_text(md_out or json_path.with_suffix(".md"), md)
+    write_text(md_path, md)
     try:
-        png = plot(result, plot_out or json_path.with_suffix(".png"))
+        png = plot(result, png_path)
     except MissingExtraError as e:   # the measurements are written; only the picture needs matplotlib
         png = f"no plot ({e})"
     click.echo(md)
-    click.echo(f"wrote {json_path}, {md_out or json_path.with_suffix('.md')}, {png}", err=True)
+    click.echo(f"wrote {json_path}, {md_path}, {png}", err=True)
 
 
 # -- web --------------------------------------------------------------------------------------
@@ -500,7 +498,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
         if not for_app:
             return
         artifacts = [a.path for a in arts if a.manifest["target"] in targets_for(for_app) and a.manifest["mode"] == "looped"]
-    click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
+    click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir, force=force)}")
 
 
 @cli.command()
@@ -576,7 +574,8 @@ def report():
               help="Quantizer option (trm_edge.export.quantize), e.g. ops=all; repeatable.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
-def report_quant(checkpoint, targets, precisions, mode, n, options, out):
+@click.option("--force", is_flag=True, help="Overwrite an existing OUT/quant_report.{json,md}.")
+def report_quant(checkpoint, targets, precisions, mode, n, options, out, force):
     """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
     from .bench.quant import QuantReportConfig, quant_report
 
@@ -591,7 +590,7 @@ def report_quant(checkpoint, targets, precisions, mode, n, options, out):
                                      param_hint=f"--{name}")
     cfg = QuantReportConfig(targets=picked["targets"], precisions=picked["precisions"], mode=mode, n=n,
                             options=_kv_overrides(options, "--option"))
-    rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))
+    rep = quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True), force=force)
     from .bench.quant import to_markdown
     click.echo(to_markdown(rep))
 

@@ -12,6 +12,16 @@ the file, the field and what is allowed, and every number has a range:
     recipe *.toml      recipe(d, known, where)  export recipes (trm_edge.export.Recipe)
     train_log.jsonl    log_line(d, where)       trm_edge.train.curve
     bench result quiet bench_quiet(d, where)    the `quiet` block of a trm-edge-bench/1 result (trm_edge.bench.report)
+    bench result       bench_result(d, where)   a whole trm-edge-bench/1 result (`report bench-summary`)
+    manifest task      manifest_task(d, ...)    the manifest's task block (tokens, board: what the apps read)
+    all_config.yaml    authors_arch(d, where)   the `arch:` section of an authors' run (trm_edge.checkpoint.authors)
+    dataset.json       authors_dataset(d, where) an authors' built data set's metadata (import, eval --data)
+    *.npy              read_npy(path, ...)      shape and dtype from the header, checked before any allocation
+    devices.toml       device_profile(d, where) bench device profiles (trm_edge.bench.devices)
+
+Every JSON file is read by `read_json` / `loads`: its size (MAX_JSON_BYTES) and nesting depth
+(MAX_JSON_DEPTH, counted on the text before parsing) are bounded, so no file makes the parser
+recurse or allocate without limit; text files by `read_text` (size-bounded, UTF-8 or one error).
 
 A spec is a small object with `check(value, where, field) -> value`; new optional fields are one
 line in a spec dict (TRMConfig fields without an entry are checked against their default's type).
@@ -21,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import fields as dc_fields
 from pathlib import Path
 
@@ -32,6 +43,10 @@ MAX_DEPTH = 64            # unrolled export depth: K copies of the step in one g
 MAX_BATCH = 4096          # static batch of an artifact's entry points
 MAX_PUZZLES = 1_000_000   # puzzles one command generates / scores
 MAX_STEPS = 10_000_000    # optimizer steps
+MAX_EXAMPLES = 10_000_000  # rows of an authors' built data set array (ARC: ~10^6 augmented examples)
+MAX_JSON_BYTES = 256 << 20   # the largest JSON file trm-edge reads (golden vectors of a big model: MBs)
+MAX_JSON_DEPTH = 64          # nesting of JSON arrays / objects (trm-edge's own formats use < 10)
+MAX_TEXT_BYTES = 16 << 20    # YAML / TOML / puzzle text files
 
 
 class SchemaError(ArtifactError):
@@ -160,19 +175,71 @@ def check_fields(d, spec: dict, where: str, required=(), unknown: bool = False) 
     return d
 
 
-def read_json(path, what: str = "file"):
-    """A JSON file -> its value, or one SchemaError (missing, unreadable, not UTF-8, not JSON)."""
+def read_bytes(path, what: str = "file", max_bytes: int = MAX_JSON_BYTES) -> bytes:
+    """A regular file's bytes, at most max_bytes (checked before reading), or one SchemaError."""
     p = Path(path)
     try:
-        return json.loads(p.read_text())
+        st = p.stat()
+        if p.is_dir():
+            raise SchemaError(f"{p} is a folder, not a {what}")
+        if not p.is_file():
+            raise SchemaError(f"{p} is not a regular file (a device, pipe or socket), not a {what}")
+        if st.st_size > max_bytes:
+            raise SchemaError(f"{p} is {st.st_size} bytes: more than a {what} may be ({max_bytes})")
+        with open(p, "rb") as f:
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise SchemaError(f"no {what} at {p}") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{p} is a folder, not a {what}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise SchemaError(f"{p} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
     except OSError as e:
         raise SchemaError(f"cannot read {p}: {e.strerror or e}") from None
+    if len(data) > max_bytes:   # grew while being read
+        raise SchemaError(f"{p} is more than {max_bytes} bytes: too large for a {what}")
+    return data
+
+
+def read_text(path, what: str = "file", max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """A UTF-8 text file (size-bounded), or one SchemaError."""
+    data = read_bytes(path, what, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}), "
+                          f"not a {what}") from None
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays / objects in JSON text, counted on the text (brackets inside
+    strings skipped) without parsing: what `loads` checks before json.loads may recurse."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(text: str, where: str, max_depth: int = MAX_JSON_DEPTH):
+    """JSON text -> its value, with the nesting bounded before parsing; else one SchemaError."""
+    if len(text) > MAX_JSON_BYTES:
+        raise SchemaError(f"{where} is more than {MAX_JSON_BYTES} bytes of JSON")
+    if json_depth(text) > max_depth:
+        raise SchemaError(f"{where}: JSON nested deeper than {max_depth} levels (not a trm-edge file)")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as e:
+        raise SchemaError(f"{where} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
+
+
+def read_json(path, what: str = "file", max_bytes: int = MAX_JSON_BYTES):
+    """A JSON file -> its value, or one SchemaError (missing, not a regular file, too large, too
+    deeply nested, not UTF-8, not JSON). The one JSON reader of every trm-edge format."""
+    return loads(read_text(path, what, max_bytes), str(path))
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
@@ -365,3 +432,207 @@ def bench_quiet(d, where: str) -> dict:
     if d.get("during_run") is not None:
         _reading(d["during_run"], where, "during_run")
     return d
+
+
+def check_all(d, spec: dict, where: str, required=()) -> dict:
+    """check_fields over every field (unknown names allowed), all problems in one SchemaError line."""
+    obj(d, where)
+    problems = [f"field {name!r} is missing" for name in required if name not in d]
+    for name, s in spec.items():
+        if name in d:
+            try:
+                s.check(d[name], where, name)
+            except SchemaError as e:
+                problems.append(str(e)[len(where) + 2:] if str(e).startswith(where + ": ") else str(e))
+    if problems:
+        raise SchemaError(f"{where}: " + "; ".join(problems))
+    return d
+
+
+class DictOf:
+    """A JSON object of at most max_len entries: names checked by `key` (a Str), values by `value`."""
+
+    def __init__(self, key, value, max_len: int = 1024):
+        self.key, self.value, self.max_len = key, value, max_len
+
+    def check(self, v, where, field):
+        if not isinstance(v, dict) or len(v) > self.max_len:
+            fail(where, field, f"must be an object of at most {self.max_len} entries, got {_show(v)}")
+        for k, x in v.items():
+            self.key.check(k, where, f"{field} key")
+            self.value.check(x, where, f"{field}[{k!r}]")
+        return v
+
+
+class Either:
+    """The first of several specs that accepts the value (e.g. an integer or "auto")."""
+
+    def __init__(self, *specs, what: str):
+        self.specs, self.what = specs, what
+
+    def check(self, v, where, field):
+        for s in self.specs:
+            try:
+                return s.check(v, where, field)
+            except SchemaError:
+                pass
+        fail(where, field, f"must be {self.what}, got {_show(v)}")
+
+
+class Fields:
+    """A nested JSON object checked by check_fields (unknown names allowed)."""
+
+    def __init__(self, spec: dict, required=()):
+        self.spec, self.required = spec, tuple(required)
+
+    def check(self, v, where, field):
+        check_fields(v, self.spec, f"{where} {field}", required=self.required, unknown=True)
+        return v
+
+
+# ---- a whole bench result (trm-edge-bench/1; trm_edge.bench.report) ------------------------------
+MS = Num(0, 1e9, lo_open=True)   # a latency in ms: positive (ratios divide by it)
+_STATS = Fields({"median": MS, "p90": MS, "min": MS}, required=("median", "p90", "min"))
+_ACC = Opt(Num(0, 1))
+_DEPTH = {"depth": Int(1, MAX_N_SUP), "step_ms": Opt(_STATS), "solve_ms": Opt(_STATS), "exact_acc": _ACC,
+          "cell_acc": _ACC, "speedup_vs_eager": Opt(Num(0)), "roofline_pct": Opt(Num(0))}
+_HALTING = {k: Opt(Num()) for k in ("threshold", "mean_steps", "exact_acc", "full_depth_exact_acc", "acc_loss_pt",
+                                    "ms_per_puzzle", "full_depth_ms_per_puzzle", "ms_per_solved",
+                                    "speedup_vs_full_depth")}
+_RUNTIME = {"name": Str(max_len=400), "target": Str(), "precision": Str(), "mode": Str(), "error": Opt(Str(max_len=4000)),
+            "size_bytes": Opt(Int(0, 2**50)), "load_ms": Opt(Num(0)), "first_call_ms": Opt(Num(0)),
+            "peak_rss_mb": Opt(Num(0)), "baseline_rss_mb": Opt(Num(0)),
+            "depths": Opt(ListOf(Fields(_DEPTH, required=("depth", "step_ms", "solve_ms", "exact_acc", "cell_acc")),
+                                 MAX_N_SUP)),
+            "halting": Opt(Fields(_HALTING, required=("threshold", "mean_steps", "exact_acc", "full_depth_exact_acc",
+                                                      "acc_loss_pt", "ms_per_puzzle", "full_depth_ms_per_puzzle",
+                                                      "speedup_vs_full_depth")))}
+_SETTINGS = {"batch": Opt(Int(1, MAX_BATCH)), "threads": Opt(Int(0, 4096)), "runs": Opt(Int(1, 10**6)),
+             "warmup": Opt(Int(0, 10**6)), "n_puzzles": Opt(Int(1, MAX_PUZZLES)), "depths": Opt(ListOf(Int(1, MAX_N_SUP)))}
+_DEVICE = {"name": Opt(Str()), "platform": Opt(Str()), "cores": Opt(Int(0, 2**20)),
+           "load_avg": Opt(ListOf(Num(0, 1e6), 3)), "browser": Opt(Type(dict))}
+
+
+def bench_result(d, where: str, fmt: str) -> dict:
+    """A trm-edge-bench/1 result: every field the report, the summary and the plots read, typed."""
+    versioned(d, where, "schema", fmt)
+    check_fields(d, {"schema": Str((fmt,)), "created": Str(), "command": Str(max_len=20000), "fixture": Opt(Bool()),
+                     "device": Fields(_DEVICE), "model": Fields({"task": Opt(Str()), "n_sup": Opt(Int(1, MAX_N_SUP))}),
+                     "settings": Fields(_SETTINGS), "notes": Opt(ListOf(Str(max_len=4000), 256)),
+                     "roofline": Opt(Fields({"flops_per_step": Opt(Num(0)), "peak_gflops": Opt(Num(0)),
+                                             "peak_method": Opt(Str(max_len=1000))})),
+                     "quiet": Opt(Type(dict)),
+                     "runtimes": ListOf(Fields(_RUNTIME, required=("name", "target", "precision", "mode")), 1024)},
+                 where, required=("schema", "created", "command", "device", "model", "settings", "runtimes"),
+                 unknown=True)
+    if not d["runtimes"]:
+        fail(where, "runtimes", "is empty")
+    for i, rt in enumerate(d["runtimes"]):
+        if not rt.get("error") and rt.get("depths") is None:
+            fail(where, f"runtimes[{i}].depths", "is missing (a runtime without an error has depths)")
+    if d.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
+        bench_quiet(d["quiet"], f"{where}: quiet")
+    return d
+
+
+# ---- the manifest's task block (trm_edge.artifact; the apps read tokens and board) -----------------
+def manifest_task(t, where: str, seq_len: int, vocab: int) -> dict:
+    """name a task with the model's cells; vocab_size / seq_len the model's; tokens in [0, vocab);
+    board a shape of seq_len cells."""
+    tok = Int(0, vocab - 1)
+    check_fields(t, {"name": TASK, "vocab_size": Int(vocab, vocab), "seq_len": Int(seq_len, seq_len),
+                     "board": ListOf(Int(1, 65536), 3), "box": ListOf(Int(1, 65536), 2, length=2),
+                     "tokens": Fields({"pad": tok, "blank": tok,
+                                       "symbols": DictOf(Str(max_len=8), tok, 4096), "rule": Str(max_len=1000)})},
+                 where, required=("name",), unknown=True)
+    if "board" in t:
+        cells = math.prod(t["board"])
+        if not t["board"] or cells != seq_len:
+            fail(where, "board", f"must be a shape of the model's {seq_len} cells, got {_show(t['board'])}")
+    return t
+
+
+# ---- the authors' run config and built data set (trm_edge.checkpoint.authors, tasks.generic) -------
+_COUNT = Int(1, 4096)
+AUTHORS_ARCH = {"name": Str(), "hidden_size": Int(1, 16384), "L_layers": Int(1, 64), "H_layers": Int(0, 64),
+                "L_cycles": Int(1, 64), "H_cycles": Int(1, 64), "num_heads": _COUNT, "num_key_value_heads": _COUNT,
+                "expansion": Num(0, 64, lo_open=True), "puzzle_emb_ndim": Int(0, 16384), "puzzle_emb_len": Int(0, 4096),
+                "halt_max_steps": Int(1, MAX_N_SUP), "rope_theta": Num(0, 1e9, lo_open=True),
+                "rms_norm_eps": Num(0, 1, lo_open=True), "pos_encodings": Str(), "mlp_t": Bool(),
+                "no_ACT_continue": Bool()}
+
+
+def authors_arch(d, where: str) -> dict:
+    """all_config.yaml's `arch:` section: every field the importer maps, typed and ranged (num_heads
+    4.5 is refused, never truncated), all problems in one line."""
+    return check_all(d, AUTHORS_ARCH, where, required=("hidden_size", "L_layers", "L_cycles", "H_cycles"))
+
+
+AUTHORS_DATASET = {"seq_len": Int(1, 65536), "vocab_size": Int(2, 65536), "num_puzzle_identifiers": Int(1, 10_000_000),
+                   "ignore_label_id": Opt(Int(-100, 65536)), "pad_id": Opt(Int(0, 65536)),
+                   "blank_identifier_id": Opt(Int(0, 10_000_000)), "total_groups": Opt(Int(0, MAX_EXAMPLES)),
+                   "mean_puzzle_examples": Opt(Num(0)), "total_puzzles": Opt(Int(0, MAX_EXAMPLES)),
+                   "sets": ListOf(Str(check=lambda s: None if re.fullmatch(r"\w+", s, re.ASCII) else
+                                      "must be a plain name ([A-Za-z0-9_]+)"), 64)}
+
+
+def authors_dataset(d, where: str) -> dict:
+    """An authors' built data set's dataset.json, all problems in one line."""
+    check_all(d, AUTHORS_DATASET, where)
+    if "sets" in d and not d["sets"]:
+        fail(where, "sets", "must name at least one set")
+    return d
+
+
+# ---- .npy arrays: the header checked before the data is read -------------------------------------
+def read_npy(path, what: str, ndims=(1, 2), max_rows: int = MAX_EXAMPLES, max_cols: int = 65536, kinds: str = "iu"):
+    """An .npy array whose header (read first, with numpy.lib.format) says a shape of `ndims`
+    dimensions within (max_rows, max_cols) and a dtype of `kinds` (numpy kind codes; default
+    integers), and whose file holds that many bytes; only then is it loaded. Else one SchemaError."""
+    import numpy as np
+    from numpy.lib import format as npf
+
+    p = Path(path)
+    if not p.is_file():
+        raise SchemaError(f"no {what} at {p}" if not p.exists() else f"{p} is not a regular file ({what})")
+    try:
+        with open(p, "rb") as f:
+            version = npf.read_magic(f)
+            read = {(1, 0): npf.read_array_header_1_0, (2, 0): npf.read_array_header_2_0}.get(version)
+            if read is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = read(f, max_header_size=10_000)
+            offset = f.tell()
+    except (OSError, ValueError, SyntaxError, TypeError) as e:
+        raise SchemaError(f"{p} is not an .npy array ({what}): {str(e).splitlines()[0][:100] if str(e) else type(e).__name__}") \
+            from None
+    if dtype.hasobject or dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+        raise SchemaError(f"{p} ({what}) holds {dtype}, not {'integers' if kinds == 'iu' else kinds}")
+    if len(shape) not in ndims:
+        raise SchemaError(f"{p} ({what}) has shape {shape}: expected {' or '.join(f'{n}-D' for n in ndims)}")
+    if shape[0] > max_rows or (len(shape) > 1 and any(n > max_cols for n in shape[1:])):
+        raise SchemaError(f"{p} ({what}) has shape {shape}: more than {max_rows} rows or {max_cols} columns")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if p.stat().st_size < offset + nbytes:
+        raise SchemaError(f"{p} ({what}) is truncated: its header says {shape} {dtype} ({nbytes} bytes), the file "
+                          f"holds {p.stat().st_size - offset}")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise SchemaError(f"cannot read {p} ({what}): {str(e).splitlines()[0][:100]}") from None
+
+
+# ---- bench device profiles (trm_edge.bench.devices) ----------------------------------------------
+PLATFORMS = ("local", "linux", "macos", "windows", "android", "ios")
+REACH = ("local", "adb", "devicectl", "browser")
+
+
+def device_profile(d, where: str, targets) -> dict:
+    """One [profile] of devices.toml: every field typed, every number ranged."""
+    return check_fields(d, {"platform": Str(PLATFORMS), "reach": Str(REACH), "description": Str(max_len=1000),
+                            "serial": Str(), "cores": Either(Int(1, 4096), Str(("auto",)), what='an integer in '
+                                                             '[1, 4096] or "auto"'),
+                            "machine": Str(), "threads": Int(0, 1024), "targets": ListOf(Str(targets), 16),
+                            "delegates": DictOf(Str(targets), Str(max_len=1000), 16), "emulate_cpu": Str(),
+                            "webgpu": Str(("", "swiftshader"))},
+                        where, required=("platform", "reach"), unknown=True)

@@ -84,7 +84,7 @@ def test_wait_until_idle_then_go():
     logs = []
     r, reasons, waited = quiet.wait_for_idle(read, LIM, 600, clock=clock, sleep=clock.sleep, log=logs.append)
     assert reasons == [] and r["load_avg"][0] == 0.2 and waited == 2 + 5 + 2 + 5 + 2
-    assert len(logs) == 1 and "waiting for an idle machine" in logs[0]   # at most one line per 30 s
+    assert len(logs) == 1 and "waited 16 s for an idle machine" in logs[0]   # one line, once the wait is over
 
 
 def test_wait_refuses_after_the_limit_with_one_line():
@@ -94,11 +94,13 @@ def test_wait_refuses_after_the_limit_with_one_line():
         clock.t += 2.0
         return reading(load1=3, others=[("stress", 150.0)])
 
+    logs = []
     with pytest.raises(DeviceError) as e:
-        quiet.wait_for_idle(read, LIM, 20, clock=clock, sleep=clock.sleep)
+        quiet.wait_for_idle(read, LIM, 20, clock=clock, sleep=clock.sleep, log=logs.append)
     msg = str(e.value)
     assert "\n" not in msg and "not idle after 22 s (--require-idle 20)" in msg and "stress" in msg
     assert clock.t == 22   # sleeps up to the limit, then one last reading (one window)
+    assert logs == []   # the error is the one line: no "waiting" line before it (issue 32)
 
 
 def test_zero_checks_once_and_none_only_records():

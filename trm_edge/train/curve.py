@@ -39,7 +39,7 @@ def read_run(run: str | Path) -> tuple[list[dict], list[dict]]:
         raise SchemaError(f"{log} has no log lines (train with --log-every > 0)")
     evals = []
     for f in sorted((run / "evals").glob("step-*.json")):
-        m = re.fullmatch(r"step-(\d+)\.json", f.name)
+        m = re.fullmatch(r"step-([0-9]+)\.json", f.name)
         if m:
             e = check_fields(read_json(f, "eval result"), {"exact": Type(list), "n": Int(1, MAX_PUZZLES),
                                                            "givens": Opt(Type(list))},
