@@ -486,6 +486,8 @@ class Fields:
         self.spec, self.required = spec, tuple(required)
 
     def check(self, v, where, field):
+        if not isinstance(v, dict):
+            fail(where, field, f"must be an object, got {_show(v)}")
         check_fields(v, self.spec, f"{where} {field}", required=self.required, unknown=True)
         return v
 

@@ -304,7 +304,7 @@ def _summary_section(path: Path, r: dict) -> list[str]:
     return lines
 
 
-def summary_markdown(paths: list[Path]) -> str:
+def summary_markdown(paths: list[Path], folder: bool = True) -> str:
     """The generated block of benchmarks/SUMMARY.md: every bench result file with its command.
     Files that say they are bench results must be valid ones (else one error); other JSON files
     (quant reports, parity runs) are listed by name."""
@@ -313,7 +313,7 @@ def summary_markdown(paths: list[Path]) -> str:
              "section from the `trm-edge-bench/1` files below (markdown and plot next to each JSON)."]
     other, n = [], 0
     for p in sorted(paths):
-        if len(paths) > 1 and not is_bench_result(p):
+        if folder and not is_bench_result(p):   # a file named on its own must be a bench result
             other.append(p.name)
             continue
         lines += _summary_section(p, load_result(p))
@@ -335,7 +335,7 @@ def update_summary(results: Path, out: Path) -> Path:
     paths = sorted(results.glob("*.json")) if results.is_dir() else [results]
     if not paths:
         raise ArtifactError(f"no result JSON in {results}")
-    block = summary_markdown(paths)
+    block = summary_markdown(paths, folder=results.is_dir())
     old = read_text(out, "markdown file") if out.exists() else ""
     n_begin, n_end = old.count(SUMMARY_BEGIN), old.count(SUMMARY_END)
     if n_begin or n_end:
