@@ -256,6 +256,12 @@ def test_imported_checkpoint_works_with_eval_solve_calibrate(imported, tmp_path,
     code, out, err = run_main(["solve", maze.render(inputs[0]), "--checkpoint", str(d), "--max-steps", "2"])
     assert code in (0, 1), err   # 1: the random-weight model's answer is not a valid path
     assert "step" in out
+    # golden vectors of a task without a symbol table (maze): the task's own text (was KeyError 'symbols')
+    code, out, err = run_main(["vectors", "--checkpoint", str(d), "--n-puzzles", "2", "--out", str(tmp_path / "v.json")])
+    assert code == 0 and "2 puzzles x 16 steps" in out, err
+    from trm_edge.validate.vectors import load as load_vectors
+    v = load_vectors(tmp_path / "v.json")
+    assert v["task"] == "maze8" and v["cases"][0]["puzzle"] == maze.render(np.asarray(v["cases"][0]["tokens"]))
 
 
 def test_validate_imported_models(artifacts):
