@@ -10,7 +10,7 @@ import sys
 import click
 
 from .bench.quiet import IdleLimits
-from .errors import MissingExtraError, TRMEdgeError, extra_for
+from .errors import MissingExtraError, TRMEdgeError, extra_for, held_warnings
 from .schema import MAX_BATCH, MAX_DEPTH, MAX_N_SUP, MAX_PUZZLES, MAX_STEPS
 from .tasks.base import PuzzleError
 from .train.config import TRAIN_PRESETS, RESUMABLE, TrainConfig, preset_config
@@ -621,7 +621,8 @@ def report_curve(run, out, title):
 
 def main(argv=None):
     try:
-        cli.main(args=argv, standalone_mode=False, obj={"argv": list(sys.argv[1:] if argv is None else argv)})
+        with held_warnings(drop_on=(click.ClickException, TRMEdgeError, PuzzleError)):   # an error is one line
+            cli.main(args=argv, standalone_mode=False, obj={"argv": list(sys.argv[1:] if argv is None else argv)})
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
