@@ -12,7 +12,6 @@ Text form (`solve`): seq_len integers in [0, vocab), separated by spaces, commas
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -68,7 +67,7 @@ class GenericTask(Task):
 
 def _load(path: Path, what: str, ndims=(1, 2), max_cols: int = MAX_SEQ_LEN) -> np.ndarray:
     """A plain integer array (never pickled), its header checked before any allocation."""
-    from ..schema import read_npy
+    from ..spec import read_npy
 
     return read_npy(path, what, ndims=ndims, max_cols=max_cols)
 
@@ -87,7 +86,7 @@ def read_built(d: str | Path, seq_len: int | None = None, vocab: int | None = No
     """An authors' built split directory -> {"inputs", "labels": int32 (N, seq_len), "puzzle_ids":
     int32 (N,) (zeros without the identifier files), "ignore_label_id": int | None, "meta"}.
     seq_len / vocab: what the model expects (checked against dataset.json and the arrays)."""
-    from ..schema import authors_dataset, obj, read_json
+    from ..spec import authors_dataset, obj, read_json
 
     d = Path(d)
     f = d / "dataset.json"
