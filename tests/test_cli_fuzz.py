@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_main
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import fuzz, run_main, summary_fixture
+from hypothesis import given, strategies as st
 
 from trm_edge import schema
 from trm_edge.schema import Bool, Int, Num, Opt, Str, Type
@@ -30,24 +30,12 @@ ISSUE32 = {"cases": 0, "s": 0.0}   # the issue-32 tests' share (bad documents pe
 FIXTURES = Path(__file__).parent / "fixtures" / "official-trm"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _count(request):
-    """Prints how many bad invocations this module ran (the closing note's number)."""
-    t0 = time.monotonic()
-    yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line(f"CLI fuzz: {SEEN['cases']} bad invocations in {time.monotonic() - t0:.0f} s, "
-                      "each exit 2 with one error line, no traceback, no file touched")
-        if ISSUE32["cases"]:
-            tr.write_line(f"CLI fuzz, issue 32 (bad documents per command + the sweep's cases): {ISSUE32['cases']} "
-                          f"of them in {ISSUE32['s']:.1f} s")
-
-
-def fuzz(n: int):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.filter_too_much])
+# how many bad invocations this module ran, and in how long (the closing notes' numbers)
+_count = summary_fixture(lambda s: [
+    f"CLI fuzz: {SEEN['cases']} bad invocations in {s:.0f} s, each exit 2 with one error line, no traceback, "
+    "no file touched",
+    *([f"CLI fuzz, issue 32 (bad documents per command + the sweep's cases): {ISSUE32['cases']} of them in "
+       f"{ISSUE32['s']:.1f} s"] if ISSUE32["cases"] else [])])
 
 
 # ---- bad values from a schema spec -------------------------------------------------------------

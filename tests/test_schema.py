@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import fuzz, summary_fixture
+from hypothesis import given, strategies as st
 
 from trm_edge import schema
 from trm_edge.errors import TRMEdgeError
@@ -29,20 +29,9 @@ AUTHORS = ROOT / "tests" / "fixtures" / "official-trm" / "maze-att-tiny"
 SEEN = {"cases": 0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _count(request):
-    """Prints how many bad documents this module fed to the readers (the closing note's number)."""
-    t0 = time.monotonic()
-    yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line(f"reader fuzz: {SEEN['cases']} bad documents in {time.monotonic() - t0:.0f} s, each a "
-                      "TRMEdgeError (or accepted), no other exception")
-
-
-def fuzz(n: int):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# how many bad documents this module fed to the readers, and in how long (the closing notes' numbers)
+_count = summary_fixture(lambda s: [f"reader fuzz: {SEEN['cases']} bad documents in {s:.1f} s, each a TRMEdgeError "
+                                    "(or accepted), no other exception"])
 
 
 # ---- the bounded readers ------------------------------------------------------------------------
