@@ -36,3 +36,29 @@ def run_main(args: list[str]) -> tuple[int, str, str]:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         return code, out.getvalue().decode(errors="replace"), err.getvalue().decode(errors="replace")
+
+
+def summary_fixture(line):
+    """A module fixture (autouse) that writes `line(seconds the module took)` to pytest's terminal when
+    the module's tests end: the fuzz modules' case counts and run times (pytest -s shows it)."""
+    import time
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _summary(request):
+        t0 = time.monotonic()
+        yield
+        tr = request.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            for text in line(time.monotonic() - t0):
+                tr.write_line(text)
+    return _summary
+
+
+def fuzz(n: int):
+    """hypothesis settings of the fuzz tests: n examples, derandomized (CI runs the same cases), no
+    deadline or example database (bounded by n, not by time)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                           HealthCheck.filter_too_much])

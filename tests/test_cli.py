@@ -121,3 +121,30 @@ def test_train_cli_writes_run(tmp_path):
     summary = json.loads(r.output.strip().splitlines()[-1])
     assert summary["step"] == 3 and "threshold" in summary["calibration"]
     assert (tmp_path / "r" / "model" / "config.json").exists()
+
+
+def test_a_clean_error_is_one_line_even_after_a_library_warning(monkeypatch):
+    """Issue 32: a library's UserWarning (torch's, say) raised before a clean error is not printed
+    above it; on success it is shown after the command."""
+    import warnings
+
+    from conftest import run_main
+    from trm_edge.apps import demo
+    from trm_edge.errors import TRMEdgeError
+
+    def warn_then(fail):
+        def open_for_solve(*a, **k):
+            warnings.warn("a torch-style notice", UserWarning)
+            if fail:
+                raise TRMEdgeError("the one line")
+            return type("Session", (), {"backend": "eager"})(), None, None
+        return open_for_solve
+
+    monkeypatch.setattr(demo, "open_for_solve", warn_then(True))
+    code, _, err = run_main(["solve", "1..."])
+    assert code == 2 and err == "error: the one line\n", err
+    monkeypatch.setattr(demo, "open_for_solve", warn_then(False))
+    monkeypatch.setattr(demo, "solve_steps", lambda *a, **k: (None, None, True))
+    with pytest.warns(UserWarning, match="a torch-style notice"):
+        code, _, err = run_main(["solve", "1..."])
+    assert code == 0

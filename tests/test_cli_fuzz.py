@@ -18,32 +18,24 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_main
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import fuzz, run_main, summary_fixture
+from hypothesis import given, strategies as st
 
 from trm_edge import schema
 from trm_edge.schema import Bool, Int, Num, Opt, Str, Type
 
 TIME_BOUND_S = 20.0   # one bad invocation; they all fail before any real work
 SEEN = {"cases": 0}
+ISSUE32 = {"cases": 0, "s": 0.0}   # the issue-32 tests' share (bad documents per command, the sweep's cases)
 FIXTURES = Path(__file__).parent / "fixtures" / "official-trm"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _count(request):
-    """Prints how many bad invocations this module ran (the closing note's number)."""
-    t0 = time.monotonic()
-    yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line(f"CLI fuzz: {SEEN['cases']} bad invocations in {time.monotonic() - t0:.0f} s, "
-                      "each exit 2 with one error line, no traceback, no file touched")
-
-
-def fuzz(n: int):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.filter_too_much])
+# how many bad invocations this module ran, and in how long (the closing notes' numbers)
+_count = summary_fixture(lambda s: [
+    f"CLI fuzz: {SEEN['cases']} bad invocations in {s:.0f} s, each exit 2 with one error line, no traceback, "
+    "no file touched",
+    *([f"CLI fuzz, issue 32 (bad documents per command + the sweep's cases): {ISSUE32['cases']} of them in "
+       f"{ISSUE32['s']:.1f} s"] if ISSUE32["cases"] else [])])
 
 
 # ---- bad values from a schema spec -------------------------------------------------------------
@@ -294,6 +286,10 @@ MANIFEST = {  # (path in the manifest) -> spec; trm_edge.artifact.validate_manif
                                                          "bool")),
     ("entry_points", "step", "inputs", 0, "shape"): Type(list),
     ("entry_points", "init", "file"): Str(("init.onnx",)),
+    # the task block (issue 32): what the apps read, typed and consistent with the model
+    ("task", "seq_len"): Int(16, 16), ("task", "vocab_size"): Int(6, 6), ("task", "tokens", "pad"): Int(0, 5),
+    ("task", "tokens", "symbols", "1"): Int(0, 5), ("task", "tokens", "symbols"): Type(dict),
+    ("task", "board"): Type(list),
 }
 
 
@@ -428,3 +424,195 @@ def test_symlinked_artifact_file_is_refused(box, tmp_path):
     (art / "step.onnx").unlink()
     (art / "step.onnx").symlink_to(tmp_path / "outside.onnx")
     assert "step.onnx" in check_bad(box, ["solve", box["puzzle"], "--artifact", art])
+
+
+# ---- issue 32: every reader's bad documents, through every command that reads them ---------------
+from test_schema import BENCH, DATASET, bad_json, bad_npy, bad_yaml   # noqa: E402  (the reader fuzz's generators)
+
+AUTHORS = FIXTURES / "maze-att-tiny"
+
+
+def _rejects(read, path: Path) -> bool:
+    """Whether the library's reader refuses the file (a generated document may happen to be valid)."""
+    from trm_edge.errors import TRMEdgeError
+
+    try:
+        read(path)
+    except TRMEdgeError:
+        return True
+    return False
+
+
+def _doc_cases(box):
+    """(name, file the document goes to, the reader, argv) per command that reads it."""
+    from trm_edge.artifact import read_manifest
+    from trm_edge.bench.report import load_result
+    from trm_edge.checkpoint.authors import _read_dataset, _read_yaml
+    from trm_edge.export.puzzles import puzzle_ids_from
+    from trm_edge.tasks.generic import read_built
+
+    c, ck, P, new = box["root"] / "case", box["ck"], box["puzzle"], box["root"] / "new"
+    art = c / "art"
+    return {
+        "manifest/solve": (art / "manifest.json", lambda f: read_manifest(f.parent),
+                           ["solve", P, "--artifact", art]),
+        "manifest/validate": (art / "manifest.json", lambda f: read_manifest(f.parent),
+                              ["validate", art, "--vectors", box["vec"]]),
+        "manifest/bench": (art / "manifest.json", lambda f: read_manifest(f.parent),
+                           ["bench", art, "--no-eager", "--json", new / "b.json"]),
+        "manifest/eval": (art / "manifest.json", lambda f: read_manifest(f.parent), ["eval", "--artifact", art]),
+        "bench result/report bench-summary": (c / "r.json", load_result,
+                                              ["report", "bench-summary", c / "r.json", "--out", new / "S.md"]),
+        "all_config.yaml/import": (c / "run" / "all_config.yaml", _read_yaml,
+                                   ["import", c / "run", "--dataset", c / "run", "--out", new / "m"]),
+        "dataset.json/import": (c / "run" / "dataset.json", _read_dataset,
+                                ["import", c / "run", "--dataset", c / "run", "--out", new / "m"]),
+        "dataset.json/eval --data": (c / "data" / "test" / "dataset.json", lambda f: read_built(f.parent, 16, 6),
+                                     ["eval", "--checkpoint", ck, "--data", c / "data", "--device", "cpu"]),
+        "inputs .npy/eval --data": (c / "data" / "test" / "all__inputs.npy", lambda f: read_built(f.parent, 16, 6),
+                                    ["eval", "--checkpoint", ck, "--data", c / "data", "--device", "cpu"]),
+        "ids .json/export --puzzles": (c / "ids.json", lambda f: puzzle_ids_from(str(f)),
+                                       ["export", "--checkpoint", ck, "--out", new, "--puzzles", c / "ids.json"]),
+        "ids .npy/export --puzzles": (c / "ids.npy", lambda f: puzzle_ids_from(str(f)),
+                                      ["export", "--checkpoint", ck, "--out", new, "--puzzles", c / "ids.npy"]),
+    }
+
+
+def _fill_case(box, c: Path) -> None:
+    """The valid files around the one document under test."""
+    import numpy as np
+
+    _copy(box["art"], c / "art")
+    (c / "art" / "manifest.json").unlink()   # hard-linked: the document replaces it, never writes through
+    shutil.copytree(AUTHORS, c / "run", ignore=shutil.ignore_patterns("reference.safetensors"))
+    (c / "data" / "test").mkdir(parents=True)
+    meta = {**DATASET, "seq_len": 16, "vocab_size": 6, "num_puzzle_identifiers": 1}
+    (c / "data" / "test" / "dataset.json").write_text(json.dumps(meta))
+    np.save(c / "data" / "test" / "all__inputs.npy", np.ones((2, 16), np.int32))
+    np.save(c / "data" / "test" / "all__labels.npy", np.full((2, 16), 2, np.int32))
+
+
+@fuzz(60)
+@given(data=st.data())
+def test_every_command_on_bad_documents(box, data):
+    """A generated bad document (test_schema's generators) in the file a command reads: exit 2, one
+    error line, nothing written, for every command that reads that format."""
+    from hypothesis import assume
+
+    cases = _doc_cases(box)
+    name = data.draw(st.sampled_from(sorted(cases)), label="case")
+    target, read, argv = cases[name]
+    c = case_dir(box)
+    _fill_case(box, c)
+    if target.name == "manifest.json":
+        doc = data.draw(bad_json(json.loads((box["art"] / "manifest.json").read_text())))
+    elif target.suffix == ".json" and "dataset" in target.name:
+        doc = data.draw(bad_json(json.loads(target.read_text())))
+    elif target.suffix == ".json":
+        doc = data.draw(bad_json(BENCH if target.name == "r.json" else [0]))
+    elif target.suffix == ".yaml":
+        doc = data.draw(bad_yaml())
+    else:
+        doc = data.draw(bad_npy())
+    target.unlink(missing_ok=True)   # never write through a hard link
+    target.write_bytes(doc)
+    assume(_rejects(read, target))
+    t0 = time.monotonic()
+    check_bad(box, argv)
+    ISSUE32["cases"] += 1
+    ISSUE32["s"] += time.monotonic() - t0
+
+
+def _profile(box, **over) -> Path:
+    f = box["root"] / "devices" / ("-".join(f"{k}{v}" for k, v in over.items()) + ".toml")
+    f.parent.mkdir(exist_ok=True)
+    fields = {"platform": '"linux"', "reach": '"local"', "cores": "4", "threads": "2", "targets": '["eager", "onnx"]',
+              **over}
+    f.write_text("[dev]\n" + "\n".join(f"{k} = {v}" for k, v in fields.items()) + "\n")
+    return f
+
+
+def test_issue_32_cases_are_one_line(box, monkeypatch):
+    """The sweep's cases (2026-12-06), each now exit 2 with one error line, nothing written."""
+    t0, n0 = time.monotonic(), SEEN["cases"]
+    ck, art, P, root, new = box["ck"], box["art"], box["puzzle"], box["root"], box["root"] / "new"
+    c = case_dir(box)
+    deep = c / "deep"
+    _copy(art, deep)
+    (deep / "manifest.json").unlink()
+    (deep / "manifest.json").write_text("[" * 100_000)
+    linked = c / "linked"
+    _copy(art, linked)
+    (c / "outside.json").write_text((art / "manifest.json").read_text())
+    (linked / "manifest.json").unlink()
+    (linked / "manifest.json").symlink_to(c / "outside.json")
+    task_block = {}
+    for key, value in (("seq_len", "36"), ("seq_len", 10**12), ("board", [0, 0]), ("tokens", {"symbols": {"1": 999}})):
+        a = _copy(art, c / f"task-{key}-{len(task_block)}")
+        _rewrite_json(a / "manifest.json", lambda m: m["task"].update({key: value}))
+        task_block[f"{key}={value!r}"] = a
+    res = c / "res"
+    res.mkdir()
+    data = json.loads((Path(__file__).parent / "fixtures" / "bench" / "android_app_result.fixture.json").read_text())
+    (res / "null.json").write_text(json.dumps({**data, "settings": None}))
+    (res / "other.json").write_text(json.dumps({"rows": []}))
+    swapped = c / "S.md"
+    from trm_edge.bench.report import SUMMARY_BEGIN, SUMMARY_END
+    swapped.write_text(f"{SUMMARY_END}\n{SUMMARY_BEGIN}\n")
+    (res / "ok.json").write_text(json.dumps(data))
+    npy = c / "data" / "test"
+    npy.mkdir(parents=True)
+    (npy / "dataset.json").write_text(json.dumps({"seq_len": 16, "vocab_size": 6, "sets": ["all"]}))
+    from numpy.lib import format as npf
+    with open(npy / "all__inputs.npy", "wb") as f:   # the header claims 23 TiB
+        npf.write_array_header_1_0(f, {"descr": "<i4", "fortran_order": False, "shape": (10**11, 64)})
+    quant = c / "quant"
+    quant.mkdir()
+    (quant / "quant_report.md").write_text("the user's own report")
+    bout = c / "bout"
+    bout.mkdir()
+    (bout / "res.md").write_text("the user's own notes")
+    app = c / "app"
+    app.mkdir()
+    cases = [
+        ["solve", P, "--artifact", deep], ["validate", deep, "--vectors", box["vec"]],
+        ["bench", deep, "--no-eager", "--json", new / "b.json"],
+        ["solve", P, "--artifact", linked], ["validate", linked, "--vectors", box["vec"]],
+        *[["solve", P, "--artifact", a] for a in task_block.values()],
+        *[["validate", a, "--vectors", box["vec"]] for a in task_block.values()],
+        ["report", "bench-summary", res / "null.json", "--out", new / "S.md"],
+        ["report", "bench-summary", res / "other.json", "--out", new / "S.md"],
+        ["report", "bench-summary", res / "ok.json", "--out", swapped],
+        ["eval", "--checkpoint", ck, "--data", c / "data", "--device", "cpu"],
+        ["solve", "/dev/zero", "--checkpoint", ck],
+        ["export", "--checkpoint", ck, "--out", new, "--puzzles", ""],
+        ["export", "--checkpoint", ck, "--out", new, "--puzzles", "0,0"],
+        ["import", AUTHORS, "--dataset", AUTHORS, "--task", "generic-\u0666\u0664-6", "--out", new / "m"],
+        ["train", "--out", new, "--task", "sudoku\u0664"],
+        ["report", "quant", "--checkpoint", ck, "--option", "bogus=1", "--out", new],
+        ["report", "quant", "--checkpoint", ck, "--option", "ops=$(id)", "--out", new],
+        ["report", "quant", "--checkpoint", ck, "--out", quant],     # its quant_report.md is the user's
+        ["bench", art, "--no-eager", "--json", bout / "res.json"],  # res.md beside it is the user's
+        ["export", "--for-app", "web", "--app-dir", app, art, art],  # the same artifact twice: no assets/ left
+    ]
+    said = {tuple(map(str, args)): check_bad(box, args) for args in cases}
+    for args, words in (
+            (["solve", P, "--artifact", deep], "nested deeper than 64"), (["solve", P, "--artifact", linked], "symlink"),
+            (["solve", "/dev/zero", "--checkpoint", ck], "is not a regular file"),
+            (["export", "--checkpoint", ck, "--out", new, "--puzzles", ""], "empty SPEC"),
+            (["export", "--checkpoint", ck, "--out", new, "--puzzles", "0,0"], "listed more than once"),
+            (["report", "quant", "--checkpoint", ck, "--option", "bogus=1", "--out", new], "unknown quantization option"),
+            (["report", "quant", "--checkpoint", ck, "--out", quant], "quant_report.md exists and was not named"),
+            (["bench", art, "--no-eager", "--json", bout / "res.json"], "res.md exists and was not named"),
+            (["export", "--for-app", "web", "--app-dir", app, art, art], "given more than once"),
+            (["eval", "--checkpoint", ck, "--data", c / "data", "--device", "cpu"], "more than 10000000 rows")):
+        assert words in said[tuple(map(str, args))], said[tuple(map(str, args))]
+    assert "no such puzzle file" not in said[("solve", "/dev/zero", "--checkpoint", str(ck))]
+    assert not (app / "assets").exists()
+    for over in ({"threads": "-1"}, {"cores": "-4"}, {"platform": "5"}):
+        monkeypatch.setenv("TRM_EDGE_DEVICES", str(_profile(box, **over)))
+        for args in (["devices", "--no-check"], ["bench", art, "--no-eager", "--device", "dev", "--json", new / "b.json"]):
+            check_bad(box, args)
+    monkeypatch.delenv("TRM_EDGE_DEVICES")
+    ISSUE32["cases"] += SEEN["cases"] - n0
+    ISSUE32["s"] += time.monotonic() - t0

@@ -17,6 +17,7 @@ PKG = Path(__file__).resolve().parents[1] / "trm_edge"
 # only its own layer or below; every module of trm_edge/ must sit in a package named here.
 LAYERS = {
     "errors": 0, "package_data": 0, "safe_io": 0, "schema": 0,   # errors, data files, safe writes, file schemas
+    "spec": 0,                                                    # schema's primitives + bounded readers (no tasks)
     "tasks": 0, "data": 0, "artifact": 0, "targets": 0,           # puzzles, data sets, the artifact on disk, targets
     "model": 1, "checkpoint": 1,                                  # the network; checkpoints (+ authors' importers)
     "runtime": 2,                                                 # Session over every artifact, host loop (torch-free)

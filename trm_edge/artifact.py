@@ -40,8 +40,8 @@ from typing import Any
 from . import __version__
 from .errors import ArtifactError
 from .safe_io import NAME_RE, inside
-from .schema import (MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields, task_shape,
-                     versioned)
+from .schema import (MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields,
+                     manifest_task, read_json, task_shape, versioned)
 from .targets import PRECISIONS, TARGETS   # the registry of export targets (trm_edge.targets)
 
 SCHEMA_VERSION = 1
@@ -143,6 +143,12 @@ def _validate(manifest, where: str) -> dict:
         "n_puzzle_ids": Int(1, 10_000_000), "n_sup": Int(1, MAX_N_SUP), "halt_threshold": Num(),
         "d_model": Int(1, 16384), "total_len": Int(1, 65536), "config": Type(dict)},
         f"{where} model", required=MODEL_KEYS, unknown=True)
+    if "total_len" in model and model["total_len"] != model["puzzle_emb_len"] + model["seq_len"]:
+        bad(f"model.total_len {model['total_len']} is not puzzle_emb_len + seq_len "
+            f"({model['puzzle_emb_len']} + {model['seq_len']})")
+    for k in ("seq_len", "vocab_size", "n_sup", "puzzle_emb_len", "n_puzzle_ids"):
+        if isinstance(model.get("config"), dict) and k in model["config"] and model["config"][k] != model[k]:
+            bad(f"model.config.{k} {model['config'][k]!r} is not model.{k} {model[k]!r}")
     rows = model.get("puzzle_rows")   # export --puzzles: row i of the artifact's table = puzzle id rows[i]
     if rows is not None and not (isinstance(rows, list) and len(rows) == model["n_puzzle_ids"]
                                  and all(type(r) is int and 0 <= r < 10**9 for r in rows)):
@@ -150,6 +156,7 @@ def _validate(manifest, where: str) -> dict:
     task = check_fields(manifest["task"], {"name": TASK}, f"{where} task", required=("name",), unknown=True)
     if task_shape(task["name"])[1] != model["seq_len"]:
         bad(f"task {task['name']!r} has {task_shape(task['name'])[1]} cells, the model {model['seq_len']}")
+    manifest_task(task, f"{where} task", model["seq_len"], model["vocab_size"])
     if isinstance(model.get("config"), dict) and model["config"].get("task") not in (None, task["name"]):
         bad(f"task {task['name']!r} is not the model's task {model['config']['task']!r}")
     files = manifest["files"]
@@ -187,13 +194,12 @@ def _plain(name: str) -> str | None:
 def read_manifest(root: Path) -> dict:
     """root/manifest.json, parsed and validated (files are not hashed: see `read`)."""
     m = Path(root) / MANIFEST
+    if m.is_symlink():
+        raise ArtifactError(f"artifact {root}: {MANIFEST} is a symlink (artifacts hold plain files only)")
     if not m.is_file():
-        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})")
-    try:
-        manifest = json.loads(m.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{m} is not valid JSON: {e}") from None
-    return validate_manifest(manifest, str(m))
+        raise ArtifactError(f"{root} is not an artifact (no {MANIFEST})" if not m.exists() else
+                            f"artifact {root}: {MANIFEST} is not a regular file")
+    return validate_manifest(read_json(m, "manifest"), str(m))
 
 
 def read(path, verify: bool = True) -> Artifact:
@@ -211,9 +217,10 @@ def read(path, verify: bool = True) -> Artifact:
 def owned_files(root: Path) -> set[str] | None:
     """The paths a previous export wrote in root (its manifest and the files it lists), or None
     when root holds no readable manifest (not an artifact: trm_edge.safe_io.atomic_write_dir)."""
+    m = Path(root) / MANIFEST
     try:
-        files = json.loads((Path(root) / MANIFEST).read_text()).get("files")
-    except (OSError, ValueError, AttributeError):
+        files = None if m.is_symlink() else read_json(m, "manifest").get("files")
+    except (ArtifactError, AttributeError):
         return None
     return {MANIFEST, *files} if isinstance(files, dict) else None
 

@@ -1,7 +1,9 @@
 """User-facing errors: the CLI prints each as one line and exits non-zero (no traceback)."""
 from __future__ import annotations
 
+import contextlib
 import importlib
+import warnings
 
 
 class TRMEdgeError(Exception):
@@ -57,3 +59,20 @@ def extra_for(module: str) -> str | None:
         if extra and extra.group(1) not in ("all", "test") and {"pyyaml": "yaml"}.get(name, name.replace("-", "_")) == module:
             return extra.group(1)
     return None
+
+
+@contextlib.contextmanager
+def held_warnings(drop_on: tuple[type[BaseException], ...]):
+    """Hold the Python warnings raised inside (a library's UserWarning, ...) and show them when the
+    block ends, unless it ends in one of `drop_on` (a clean error): then its one line is all the
+    user sees. The CLI wraps every command in it."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            yield
+        except drop_on:
+            caught.clear()
+            raise
+        finally:
+            held = list(caught)
+    for w in held:   # after the block: the filters and showwarning are the caller's again
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)

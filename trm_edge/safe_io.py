@@ -7,6 +7,10 @@
   recognises it as its own output (`owned(target)` returns the relative paths it wrote before), or
   with force=True; either way every other entry of the old folder (a user's notes, plots, evals/)
   is carried into the new one (hard link, else copy) before the swap, so nothing foreign is lost.
+* `check_outputs(outputs, force)`: before the work, every output file must be writable, and an
+  existing file the user did not name (derived: a bench result's .md / .png beside its --json, the
+  default benchmarks/results/<device>-<date>.json, a report's files in --out DIR) is refused without
+  --force, in one line naming it (the rule export / import / train follow for folders).
 * `safe_name` / `inside`: names and relative paths read from files never leave their root.
 """
 from __future__ import annotations
@@ -75,6 +79,21 @@ def check_writable(path) -> Path:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: {ancestor} is not writable")
     return path
+
+
+def check_outputs(outputs, force: bool = False) -> list[Path]:
+    """The one rule for the files a command writes, before the work: `outputs` is (path, named)
+    pairs, named = the user gave that path. Every path must be writable (check_writable); an existing
+    file the user did not name (a bench result's .md / .png, a report's files in --out DIR) is not
+    overwritten unless force (--force): one OutputError line naming it. -> the paths."""
+    out = []
+    for path, named in outputs:
+        p = check_writable(path)
+        if not named and not force and (p.exists() or p.is_symlink()):
+            raise OutputError(f"{path} exists and was not named on the command line: pass --force to overwrite it, "
+                              "or choose another output")
+        out.append(Path(path))
+    return out
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -162,10 +181,12 @@ def atomic_write_dir(target, write_fn: Callable[[Path], None], *, owned: Owned |
     the folder is not this kind of output; a non-empty folder that is not refuses unless force."""
     target = Path(os.path.abspath(target))
     prev = check_dir_target(target, owned, force, kind)
+    made = [d for d in target.parents if not d.exists()][::-1]   # folders this call creates (outermost first)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as e:
+        _remove_empty(made)
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     try:
         write_fn(tmp)
@@ -184,7 +205,18 @@ def atomic_write_dir(target, write_fn: Callable[[Path], None], *, owned: Owned |
             shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(made)
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(made)
         raise
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """A failed write leaves no empty folder behind that it created (innermost first)."""
+    for d in reversed(made):
+        try:
+            d.rmdir()
+        except OSError:
+            return

@@ -12,168 +12,33 @@ the file, the field and what is allowed, and every number has a range:
     recipe *.toml      recipe(d, known, where)  export recipes (trm_edge.export.Recipe)
     train_log.jsonl    log_line(d, where)       trm_edge.train.curve
     bench result quiet bench_quiet(d, where)    the `quiet` block of a trm-edge-bench/1 result (trm_edge.bench.report)
+    bench result       bench_result(d, where)   a whole trm-edge-bench/1 result (`report bench-summary`)
+    manifest task      manifest_task(d, ...)    the manifest's task block (tokens, board: what the apps read)
+    all_config.yaml    authors_arch(d, where)   the `arch:` section of an authors' run (trm_edge.checkpoint.authors)
+    dataset.json       authors_dataset(d, where) an authors' built data set's metadata (import, eval --data)
+    *.npy              read_npy(path, ...)      shape and dtype from the header, checked before any allocation
+    devices.toml       device_profile(d, where) bench device profiles (trm_edge.bench.devices)
+
+Every JSON file is read by `read_json` / `loads`: its size (MAX_JSON_BYTES) and nesting depth
+(MAX_JSON_DEPTH, counted on the text before parsing) are bounded, so no file makes the parser
+recurse or allocate without limit; text files by `read_text` (size-bounded, UTF-8 or one error).
 
 A spec is a small object with `check(value, where, field) -> value`; new optional fields are one
 line in a spec dict (TRMConfig fields without an entry are checked against their default's type).
+The spec objects, the shared ranges and the bounded readers live in trm_edge/spec.py (below the
+tasks layer, which reads dataset.json and .npy through them) and are re-exported here.
 """
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import fields as dc_fields
-from pathlib import Path
 
-from .errors import ArtifactError
-
-# ranges shared by the formats (and by the CLI's options)
-MAX_N_SUP = 1024          # supervision steps a model may declare
-MAX_DEPTH = 64            # unrolled export depth: K copies of the step in one graph
-MAX_BATCH = 4096          # static batch of an artifact's entry points
-MAX_PUZZLES = 1_000_000   # puzzles one command generates / scores
-MAX_OPT_STEPS = 10_000_000    # optimizer steps (training); not supervision steps (MAX_N_SUP)
-MAX_N_TRAIN = 100_000_000    # generated training puzzles
-
-
-class SchemaError(ArtifactError):
-    """A file whose field has the wrong type, range or value (the CLI prints it as one line)."""
-
-
-def fail(where: str, field: str, msg: str):
-    raise SchemaError(f"{where}: field {field!r} {msg}")
-
-
-def _show(v) -> str:
-    s = repr(v)
-    return s if len(s) <= 40 else s[:37] + "..."
-
-
-class Int:
-    def __init__(self, lo: int | None = None, hi: int | None = None):
-        self.lo, self.hi = lo, hi
-
-    def check(self, v, where, field):
-        if isinstance(v, bool) or not isinstance(v, int) or (self.lo is not None and v < self.lo) \
-                or (self.hi is not None and v > self.hi):
-            fail(where, field, f"must be an integer in [{self.lo}, {self.hi}], got {_show(v)}")
-        return v
-
-
-class Num:
-    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False):
-        self.lo, self.hi, self.lo_open = lo, hi, lo_open
-
-    def check(self, v, where, field):
-        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
-        ok = ok and (self.lo is None or (v > self.lo if self.lo_open else v >= self.lo))
-        ok = ok and (self.hi is None or v <= self.hi)
-        if not ok:
-            lo = "-inf" if self.lo is None else self.lo
-            fail(where, field, f"must be a finite number in {'(' if self.lo_open else '['}{lo}, "
-                               f"{'inf' if self.hi is None else self.hi}], got {_show(v)}")
-        return v
-
-
-class Str:
-    def __init__(self, choices=None, check=None, max_len: int = 200):
-        self.choices, self.fn, self.max_len = choices, check, max_len
-
-    def check(self, v, where, field):
-        if not isinstance(v, str) or len(v) > self.max_len:
-            fail(where, field, f"must be a string, got {_show(v)}")
-        if self.choices is not None and v not in self.choices:
-            fail(where, field, f"must be one of {', '.join(map(str, self.choices))}; got {_show(v)}")
-        if self.fn is not None:
-            why = self.fn(v)
-            if why:
-                fail(where, field, why)
-        return v
-
-
-class Bool:
-    def check(self, v, where, field):
-        if not isinstance(v, bool):
-            fail(where, field, f"must be true or false, got {_show(v)}")
-        return v
-
-
-class Type:
-    def __init__(self, *types):
-        self.types = types
-
-    def check(self, v, where, field):
-        if isinstance(v, bool) and bool not in self.types or not isinstance(v, self.types):
-            fail(where, field, f"must be a {' or '.join(t.__name__ for t in self.types)}, got {_show(v)}")
-        return v
-
-
-class Opt:
-    def __init__(self, spec):
-        self.spec = spec
-
-    def check(self, v, where, field):
-        return None if v is None else self.spec.check(v, where, field)
-
-
-class ListOf:
-    """A list of at most max_len items, each checked by `item` (a spec, or a callable(v, where, field))."""
-
-    def __init__(self, item, max_len: int = 1024, length: int | None = None):
-        self.item, self.max_len, self.length = item, max_len, length
-
-    def check(self, v, where, field):
-        if not isinstance(v, list) or len(v) > self.max_len or (self.length is not None and len(v) != self.length):
-            n = self.length if self.length is not None else f"at most {self.max_len}"
-            fail(where, field, f"must be a list of {n} items, got {_show(v)}")
-        for i, x in enumerate(v):
-            (self.item.check if hasattr(self.item, "check") else self.item)(x, where, f"{field}[{i}]")
-        return v
-
-
-def obj(d, where: str, what: str = "the file") -> dict:
-    if not isinstance(d, dict):
-        raise SchemaError(f"{where}: {what} must be a JSON object, got {type(d).__name__}")
-    return d
-
-
-def versioned(d, where: str, key: str, expected: str) -> dict:
-    """A JSON object whose `key` names the one format version this trm-edge reads."""
-    obj(d, where)
-    if d.get(key) != expected:
-        raise SchemaError(f"{where}: unsupported {key} {d.get(key)!r} (this trm-edge reads {expected})")
-    return d
-
-
-def check_fields(d, spec: dict, where: str, required=(), unknown: bool = False) -> dict:
-    """Check d's fields against spec (name -> spec); `required` must be present; unknown names are
-    refused unless unknown=True."""
-    obj(d, where)
-    if not unknown:
-        extra = sorted(set(d) - set(spec))
-        if extra:
-            raise SchemaError(f"{where}: unknown field(s) {extra} (known: {', '.join(spec)})")
-    for name in required:
-        if name not in d:
-            raise SchemaError(f"{where}: field {name!r} is missing")
-    for name, s in spec.items():
-        if name in d:
-            s.check(d[name], where, name)
-    return d
-
-
-def read_json(path, what: str = "file"):
-    """A JSON file -> its value, or one SchemaError (missing, unreadable, not UTF-8, not JSON)."""
-    p = Path(path)
-    try:
-        return json.loads(p.read_text())
-    except FileNotFoundError:
-        raise SchemaError(f"no {what} at {p}") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{p} is a folder, not a {what}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise SchemaError(f"{p} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
-    except OSError as e:
-        raise SchemaError(f"cannot read {p}: {e.strerror or e}") from None
+from .spec import (  # noqa: F401  (re-exported: `from trm_edge.schema import Int` etc.)
+    AUTHORS_DATASET, MAX_BATCH, MAX_DEPTH, MAX_EXAMPLES, MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_N_SUP, MAX_PUZZLES,
+    MAX_OPT_STEPS, MAX_N_TRAIN, MAX_TEXT_BYTES, Bool, DictOf, Either, Fields, Int, ListOf, Num, Opt, SchemaError, Str, Type, _show,
+    authors_dataset, check_all, check_fields, fail, json_depth, loads, obj, read_bytes, read_json, read_npy,
+    read_text, versioned)
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
@@ -366,3 +231,97 @@ def bench_quiet(d, where: str) -> dict:
     if d.get("during_run") is not None:
         _reading(d["during_run"], where, "during_run")
     return d
+
+
+# ---- a whole bench result (trm-edge-bench/1; trm_edge.bench.report) ------------------------------
+MS = Num(0, 1e9, lo_open=True)   # a latency in ms: positive (ratios divide by it)
+_STATS = Fields({"median": MS, "p90": MS, "min": MS}, required=("median", "p90", "min"))
+_ACC = Opt(Num(0, 1))
+_DEPTH = {"depth": Int(1, MAX_N_SUP), "step_ms": Opt(_STATS), "solve_ms": Opt(_STATS), "exact_acc": _ACC,
+          "cell_acc": _ACC, "speedup_vs_eager": Opt(Num(0)), "roofline_pct": Opt(Num(0))}
+_HALTING = {k: Opt(Num()) for k in ("threshold", "mean_steps", "exact_acc", "full_depth_exact_acc", "acc_loss_pt",
+                                    "ms_per_puzzle", "full_depth_ms_per_puzzle", "ms_per_solved",
+                                    "speedup_vs_full_depth")}
+_RUNTIME = {"name": Str(max_len=400), "target": Str(), "precision": Str(), "mode": Str(), "error": Opt(Str(max_len=4000)),
+            "size_bytes": Opt(Int(0, 2**50)), "load_ms": Opt(Num(0)), "first_call_ms": Opt(Num(0)),
+            "peak_rss_mb": Opt(Num(0)), "baseline_rss_mb": Opt(Num(0)),
+            "depths": Opt(ListOf(Fields(_DEPTH, required=("depth", "step_ms", "solve_ms", "exact_acc", "cell_acc")),
+                                 MAX_N_SUP)),
+            "halting": Opt(Fields(_HALTING, required=("threshold", "mean_steps", "exact_acc", "full_depth_exact_acc",
+                                                      "acc_loss_pt", "ms_per_puzzle", "full_depth_ms_per_puzzle",
+                                                      "speedup_vs_full_depth")))}
+_SETTINGS = {"batch": Opt(Int(1, MAX_BATCH)), "threads": Opt(Int(0, 4096)), "runs": Opt(Int(1, 10**6)),
+             "warmup": Opt(Int(0, 10**6)), "n_puzzles": Opt(Int(1, MAX_PUZZLES)), "depths": Opt(ListOf(Int(1, MAX_N_SUP)))}
+_DEVICE = {"name": Opt(Str()), "platform": Opt(Str()), "cores": Opt(Int(0, 2**20)),
+           "load_avg": Opt(ListOf(Num(0, 1e6), 3)), "browser": Opt(Type(dict))}
+
+
+def bench_result(d, where: str, fmt: str) -> dict:
+    """A trm-edge-bench/1 result: every field the report, the summary and the plots read, typed."""
+    versioned(d, where, "schema", fmt)
+    check_fields(d, {"schema": Str((fmt,)), "created": Str(), "command": Str(max_len=20000), "fixture": Opt(Bool()),
+                     "device": Fields(_DEVICE), "model": Fields({"task": Opt(Str()), "n_sup": Opt(Int(1, MAX_N_SUP))}),
+                     "settings": Fields(_SETTINGS), "notes": Opt(ListOf(Str(max_len=4000), 256)),
+                     "roofline": Opt(Fields({"flops_per_step": Opt(Num(0)), "peak_gflops": Opt(Num(0)),
+                                             "peak_method": Opt(Str(max_len=1000))})),
+                     "quiet": Opt(Type(dict)),
+                     "runtimes": ListOf(Fields(_RUNTIME, required=("name", "target", "precision", "mode")), 1024)},
+                 where, required=("schema", "created", "command", "device", "model", "settings", "runtimes"),
+                 unknown=True)
+    if not d["runtimes"]:
+        fail(where, "runtimes", "is empty")
+    for i, rt in enumerate(d["runtimes"]):
+        if not rt.get("error") and rt.get("depths") is None:
+            fail(where, f"runtimes[{i}].depths", "is missing (a runtime without an error has depths)")
+    if d.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
+        bench_quiet(d["quiet"], f"{where}: quiet")
+    return d
+
+
+# ---- the manifest's task block (trm_edge.artifact; the apps read tokens and board) -----------------
+def manifest_task(t, where: str, seq_len: int, vocab: int) -> dict:
+    """name a task with the model's cells; vocab_size / seq_len the model's; tokens in [0, vocab);
+    board a shape of seq_len cells."""
+    tok = Int(0, vocab - 1)
+    check_fields(t, {"name": TASK, "vocab_size": Int(vocab, vocab), "seq_len": Int(seq_len, seq_len),
+                     "board": ListOf(Int(1, 65536), 3), "box": ListOf(Int(1, 65536), 2, length=2),
+                     "tokens": Fields({"pad": tok, "blank": tok,
+                                       "symbols": DictOf(Str(max_len=8), tok, 4096), "rule": Str(max_len=1000)})},
+                 where, required=("name",), unknown=True)
+    if "board" in t:
+        cells = math.prod(t["board"])
+        if not t["board"] or cells != seq_len:
+            fail(where, "board", f"must be a shape of the model's {seq_len} cells, got {_show(t['board'])}")
+    return t
+
+
+# ---- the authors' run config and built data set (trm_edge.checkpoint.authors, tasks.generic) -------
+_COUNT = Int(1, 4096)
+AUTHORS_ARCH = {"name": Str(), "hidden_size": Int(1, 16384), "L_layers": Int(1, 64), "H_layers": Int(0, 64),
+                "L_cycles": Int(1, 64), "H_cycles": Int(1, 64), "num_heads": _COUNT, "num_key_value_heads": _COUNT,
+                "expansion": Num(0, 64, lo_open=True), "puzzle_emb_ndim": Int(0, 16384), "puzzle_emb_len": Int(0, 4096),
+                "halt_max_steps": Int(1, MAX_N_SUP), "rope_theta": Num(0, 1e9, lo_open=True),
+                "rms_norm_eps": Num(0, 1, lo_open=True), "pos_encodings": Str(), "mlp_t": Bool(),
+                "no_ACT_continue": Bool()}
+
+
+def authors_arch(d, where: str) -> dict:
+    """all_config.yaml's `arch:` section: every field the importer maps, typed and ranged (num_heads
+    4.5 is refused, never truncated), all problems in one line."""
+    return check_all(d, AUTHORS_ARCH, where, required=("hidden_size", "L_layers", "L_cycles", "H_cycles"))
+
+
+# ---- bench device profiles (trm_edge.bench.devices) ----------------------------------------------
+PLATFORMS = ("local", "linux", "macos", "windows", "android", "ios")
+REACH = ("local", "adb", "devicectl", "browser")
+
+
+def device_profile(d, where: str, targets) -> dict:
+    """One [profile] of devices.toml: every field typed, every number ranged."""
+    return check_fields(d, {"platform": Str(PLATFORMS), "reach": Str(REACH), "description": Str(max_len=1000),
+                            "serial": Str(), "cores": Either(Int(1, 4096), Str(("auto",)), what='an integer in '
+                                                             '[1, 4096] or "auto"'),
+                            "machine": Str(), "threads": Int(0, 1024), "targets": ListOf(Str(targets), 16),
+                            "delegates": DictOf(Str(targets), Str(max_len=1000), 16), "emulate_cpu": Str(),
+                            "webgpu": Str(("", "swiftshader"))},
+                        where, required=("platform", "reach"), unknown=True)

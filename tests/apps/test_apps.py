@@ -211,3 +211,23 @@ def test_app_dir_is_required_outside_the_checkout(tmp_path, monkeypatch, tiny_mo
     monkeypatch.chdir(repo)   # inside the checkout the demo apps are the default
     assert apps.assets_dir("android") == repo / "android_demo/app/src/main/assets/trm"
     assert apps.assets_dir("web") == repo / "trm_edge/web_demo/assets/trm"
+
+
+def test_install_twice_the_same_and_into_a_foreign_folder(tmp_path, tiny_model):
+    """Issue 32: the same artifact twice is refused before anything is created (no empty assets/);
+    a trm/ folder no install wrote is refused with "pass --force", and with --force (force=True) it
+    is written, the user's files kept."""
+    from conftest import run_main
+
+    onnx = fake_artifact(tmp_path / "a", tiny_model, "onnx", suffix="onnx")
+    with pytest.raises(TRMEdgeError, match="onnx-fp32-looped given more than once"):
+        apps.install([onnx, onnx], "web", tmp_path / "p1")
+    assert not (tmp_path / "p1").exists()
+    foreign = tmp_path / "p2" / "assets" / "trm"
+    foreign.mkdir(parents=True)
+    (foreign / "keep.txt").write_text("mine")
+    code, _, err = run_main(["export", "--for-app", "web", "--app-dir", str(tmp_path / "p2"), str(onnx)])
+    assert code == 2 and "pass --force" in err and err.count("\n") == 1, err
+    code, out, err = run_main(["export", "--for-app", "web", "--app-dir", str(tmp_path / "p2"), "--force", str(onnx)])
+    assert code == 0 and "pass --force" not in out + err, err
+    assert (foreign / "keep.txt").read_text() == "mine" and (foreign / "onnx-fp32-looped" / "manifest.json").is_file()

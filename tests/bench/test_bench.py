@@ -159,6 +159,49 @@ def test_cli_bench_require_idle_refuses_a_busy_machine(tiny_ckpt, onnx_artifact,
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and err[-1].startswith("error: machine not idle after 0 s (--require-idle 0): 1-min load")
     assert "stress pid 7 180%" in err[-1] and not list(tmp_path.iterdir())
+    assert len(err) == 1, err   # checked before any export or model load prints a line (issue 32)
+
+
+def test_bench_outputs_it_derives_are_never_overwritten(tmp_path, monkeypatch):
+    """bench --json B/res.json: an existing B/res.md / B/res.png (not named) is refused before the
+    work, in one line naming it, unless --force; so is an existing default results file."""
+    from trm_edge.safe_io import OutputError
+
+    (tmp_path / "res.json").write_text("old")   # named: overwriting it is what the user asked for
+    assert report.output_paths("host", tmp_path / "res.json") == (tmp_path / "res.json", tmp_path / "res.md",
+                                                                 tmp_path / "res.png")
+    for name in ("res.md", "res.png"):
+        (tmp_path / name).write_text("the user's own")
+        with pytest.raises(OutputError, match=f"{name} exists and was not named on the command line: pass --force"):
+            report.output_paths("host", tmp_path / "res.json")
+        assert report.output_paths("host", tmp_path / "res.json", force=True)[0] == tmp_path / "res.json"
+        assert report.output_paths("host", tmp_path / "res.json", md_out=tmp_path / "res.md",
+                                   plot_out=tmp_path / "res.png")   # named: fine
+        (tmp_path / name).unlink()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "host-2026-12-06.json").write_text("{}")
+    with pytest.raises(OutputError, match="host-2026-12-06.json exists"):
+        report.output_paths("host", date="2026-12-06")
+
+
+def test_quant_report_options_are_checked_and_its_command_is_quoted():
+    from trm_edge.bench.quant import QuantReportConfig, command_of
+    from trm_edge.errors import TRMEdgeError
+    from trm_edge.export.quantize import check_options
+
+    with pytest.raises(TRMEdgeError, match="unknown quantization option 'bogus'"):
+        check_options({"bogus": 1}, "--option")
+    with pytest.raises(TRMEdgeError, match=r"option ops must be one of linear, all, got '\$\(id\)'"):
+        check_options({"ops": "$(id)"}, "--option")
+    with pytest.raises(TRMEdgeError, match="option n_calib must be an integer"):
+        check_options({"n_calib": 4.5}, "--option")
+    assert check_options({"ops": "all", "keep_float": ["head"], "weight_only": False}) is not None
+    cmd = command_of("my ckpt", "out dir", QuantReportConfig(options={"ops": "$(id)", "keep_float": ["a b"]}))
+    words = shlex.split(cmd)
+    assert "$(id)" not in cmd.replace("'ops=$(id)'", "")   # only ever inside quotes
+    assert words[:3] == ["trm-edge", "report", "quant"] and "ops=$(id)" in words and 'keep_float=["a b"]' in words
+    assert words[words.index("--checkpoint") + 1] == "my ckpt" and words[-1] == "out dir"
 
 
 @pytest.mark.parametrize("opt, value", [("--idle-load", "-1"), ("--idle-cpu", "nan"), ("--idle-window", "0"),
@@ -352,7 +395,7 @@ def test_schema_validation_names_the_problem(tmp_path):
     data = json.loads((FIX / "android_app_result.fixture.json").read_text())
     del data["runtimes"][0]["depths"][1]["cell_acc"]
     (tmp_path / "bad.json").write_text(json.dumps(data))
-    with pytest.raises(ArtifactError, match="depth 2 misses 'cell_acc'"):
+    with pytest.raises(ArtifactError, match=r"runtimes\[0\] depths\[1\]: field 'cell_acc' is missing"):
         report.load_result(tmp_path / "bad.json")
     (tmp_path / "v2.json").write_text(json.dumps({**data, "schema": "other/2"}))
     with pytest.raises(ArtifactError, match="schema"):

@@ -84,7 +84,7 @@ def test_wait_until_idle_then_go():
     logs = []
     r, reasons, waited = quiet.wait_for_idle(read, LIM, 600, clock=clock, sleep=clock.sleep, log=logs.append)
     assert reasons == [] and r["load_avg"][0] == 0.2 and waited == 2 + 5 + 2 + 5 + 2
-    assert len(logs) == 1 and "waiting for an idle machine" in logs[0]   # at most one line per 30 s
+    assert len(logs) == 1 and "waited 16 s for an idle machine" in logs[0]   # one line, once the wait is over
 
 
 def test_wait_refuses_after_the_limit_with_one_line():
@@ -94,11 +94,13 @@ def test_wait_refuses_after_the_limit_with_one_line():
         clock.t += 2.0
         return reading(load1=3, others=[("stress", 150.0)])
 
+    logs = []
     with pytest.raises(DeviceError) as e:
-        quiet.wait_for_idle(read, LIM, 20, clock=clock, sleep=clock.sleep)
+        quiet.wait_for_idle(read, LIM, 20, clock=clock, sleep=clock.sleep, log=logs.append)
     msg = str(e.value)
     assert "\n" not in msg and "not idle after 22 s (--require-idle 20)" in msg and "stress" in msg
     assert clock.t == 22   # sleeps up to the limit, then one last reading (one window)
+    assert logs == []   # the error is the one line: no "waiting" line before it (issue 32)
 
 
 def test_zero_checks_once_and_none_only_records():
@@ -218,3 +220,32 @@ def test_summary_block_is_replaced_and_hand_text_kept(tmp_path):
     with pytest.raises(ArtifactError, match="no result JSON"):
         (tmp_path / "empty").mkdir()
         report.update_summary(tmp_path / "empty", out)
+
+
+def test_summary_refuses_what_it_cannot_read_and_leaves_the_file(tmp_path):
+    """`report bench-summary`: `"settings": null`, markers out of order, a file that is no bench
+    result: one error (ArtifactError), the markdown file unchanged (issue 32)."""
+    from conftest import run_main
+
+    data = json.loads(FIX.read_text())
+    out = tmp_path / "SUMMARY.md"
+    out.write_text("mine\n")
+    (tmp_path / "null.json").write_text(json.dumps({**data, "settings": None}))
+    (tmp_path / "quant.json").write_text(json.dumps({"rows": []}))
+    (tmp_path / "good.json").write_text(json.dumps(data))
+    for f, msg in (("null.json", "field 'settings' must be"), ("quant.json", "unsupported schema None")):
+        code, _, err = run_main(["report", "bench-summary", str(tmp_path / f), "--out", str(out)])
+        assert code == 2 and err.count("\n") == 1 and msg in err, err
+    swapped = f"head\n{report.SUMMARY_END}\nx\n{report.SUMMARY_BEGIN}\ntail\n"
+    out.write_text(swapped)
+    code, _, err = run_main(["report", "bench-summary", str(tmp_path / "good.json"), "--out", str(out)])
+    assert code == 2 and "markers are out of order" in err and err.count("\n") == 1, err
+    assert out.read_text() == swapped
+    folder = tmp_path / "none"
+    folder.mkdir()
+    (folder / "quant.json").write_text("{}")
+    with pytest.raises(ArtifactError, match="none of the 1 JSON files"):
+        report.update_summary(folder, out)
+    (folder / "bad.json").write_text(json.dumps({**data, "runtimes": None}))   # says it is one: must be valid
+    with pytest.raises(ArtifactError, match="field 'runtimes' must be a list"):
+        report.update_summary(folder, out)

@@ -190,6 +190,16 @@ P = "_orig_mod.model.inner."
     (None, lambda a: a.update(pos_encodings="alibi"), "unsupported pos_encodings 'alibi'"),
     (None, lambda a: a.update(L_layers=3), "missing tensors .*L_level.layers.2"),
     (lambda s: {"weights": datetime.datetime(2025, 1, 1)}, None, "cannot read .* as a tensor state dict"),
+    # issue 32: every arch field typed (never int()-converted or truncated), weights floating and finite
+    (None, lambda a: a.update(hidden_size="big"), r"arch: field 'hidden_size' must be an integer in \[1, 16384\], got 'big'"),
+    (None, lambda a: a.update(num_heads=4.5, L_cycles="two"),
+     r"field 'L_cycles' must be an integer in \[1, 64\], got 'two'; field 'num_heads' must be an integer in "
+     r"\[1, 4096\], got 4.5"),   # every problem, in the one line
+    (None, lambda a: a.update(mlp_t="yes"), "field 'mlp_t' must be true or false"),
+    (lambda s: s[P + "lm_head.weight"].__setitem__((0, 0), float("nan")), None,
+     r"step_1000: _orig_mod.model.inner.lm_head.weight has 1 NaN/Inf value\(s\)"),
+    (lambda s: s.update({P + "lm_head.weight": s[P + "lm_head.weight"].to(torch.int64)}), None,
+     r"lm_head.weight is int64 \(not floating point\)"),
 ])
 def test_bad_checkpoints_are_one_clear_line(edit_state, edit_arch, msg, tmp_path, capsys):
     d = _variant(tmp_path, edit_state=edit_state, edit_arch=edit_arch)
@@ -246,6 +256,12 @@ def test_imported_checkpoint_works_with_eval_solve_calibrate(imported, tmp_path,
     code, out, err = run_main(["solve", maze.render(inputs[0]), "--checkpoint", str(d), "--max-steps", "2"])
     assert code in (0, 1), err   # 1: the random-weight model's answer is not a valid path
     assert "step" in out
+    # golden vectors of a task without a symbol table (maze): the task's own text (was KeyError 'symbols')
+    code, out, err = run_main(["vectors", "--checkpoint", str(d), "--n-puzzles", "2", "--out", str(tmp_path / "v.json")])
+    assert code == 0 and "2 puzzles x 16 steps" in out, err
+    from trm_edge.validate.vectors import load as load_vectors
+    v = load_vectors(tmp_path / "v.json")
+    assert v["task"] == "maze8" and v["cases"][0]["puzzle"] == maze.render(np.asarray(v["cases"][0]["tokens"]))
 
 
 def test_validate_imported_models(artifacts):
@@ -279,7 +295,29 @@ def test_hrm_import_says_what_it_mapped(tmp_path, capsys):
     assert torch.equal(got["net_H.blocks.1.mlp.down.weight"], src[P + "H_level.layers.1.mlp.down_proj.weight"])
 
 
+def test_bad_config_bytes_and_dataset_types_are_one_clear_line(tmp_path):
+    """all_config.yaml starting with bytes 0xff 0xfe, dataset.json `num_puzzle_identifiers: "five"`."""
+    d = _variant(tmp_path)
+    good = (d / "all_config.yaml").read_bytes()
+    (d / "all_config.yaml").write_bytes(b"\xff\xfe" + good)
+    code, _, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")])
+    assert code == 2 and err.count("\n") == 1 and "is not UTF-8 text (byte 0" in err, err
+    (d / "all_config.yaml").write_bytes(b"arch: " + b"[" * 5000)
+    code, _, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")])
+    assert code == 2 and err.count("\n") == 1 and "nested deeper than 64" in err, err
+    (d / "all_config.yaml").write_bytes(good)
+    import json
+
+    meta = json.loads((d / "dataset.json").read_text())
+    (d / "dataset.json").write_text(json.dumps({**meta, "num_puzzle_identifiers": "five", "seq_len": 10**12}))
+    code, _, err = run_main(["import", str(d), "--dataset", str(d), "--out", str(tmp_path / "out")])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "field 'seq_len' must be an integer in [1, 65536], got 1000000000000; field 'num_puzzle_identifiers'" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("edit_state,edit_arch,msg", [
+    (None, lambda a: a.update(H_layers="two"), r"field 'H_layers' must be an integer in \[0, 64\], got 'two'"),
     (None, lambda a: a.update(H_layers=3), "missing tensors .*H_level.layers.2"),
     (lambda s: s.pop(P + "H_level.layers.0.self_attn.o_proj.weight"), None,
      "missing tensors .*H_level.layers.0.self_attn.o_proj.weight"),

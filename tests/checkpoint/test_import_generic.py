@@ -185,7 +185,10 @@ def test_export_keeps_only_the_selected_puzzle_rows(tmp_path, capsys):
     assert code == 0, err
     res = json.loads((tmp_path / "e.json").read_text())
     assert res["n"] == 2 and res["skipped_puzzles_not_in_artifact"] == 6 and res["exact"][1] == 1.0, res
-    for spec, msg in (("7,3000", "distinct and in 0..2999"), ("x", "neither ids")):
+    assert "note: 6 of the data set's puzzles not scored: their puzzle ids are not among the rows" in out   # said
+    np.save(tmp_path / "ids2d.npy", np.array([[1, 3]]))
+    for spec, msg in (("7,3000", "distinct and in 0..2999"), ("x", "neither ids"), ("", "empty SPEC"),
+                      ("0,0", "id(s) 0 listed more than once"), (str(tmp_path / "ids2d.npy"), "expected 1-D")):
         code, _, err = run_main(["export", "--checkpoint", str(tmp_path / "m"), "--puzzles", spec,
                              "--out", str(tmp_path / "bad")])
         assert code == 2 and msg in err and err.count("\n") == 1, err

@@ -72,8 +72,9 @@ def sample_puzzles(task_name: str, n: int = 12, seed: int = 7) -> dict:
 
 
 def install(artifact_dirs: list[str | Path], app: str, project: str | Path | None = None,
-            n_puzzles: int = 12) -> Path:
-    """Verify and copy looped artifacts into the app's `trm/` folder; returns that folder."""
+            n_puzzles: int = 12, force: bool = False) -> Path:
+    """Verify and copy looped artifacts into the app's `trm/` folder; returns that folder. A `trm/`
+    folder that no install wrote is refused unless force (its other files are kept)."""
     from .. import artifact
 
     allowed = targets_for(app)
@@ -88,6 +89,10 @@ def install(artifact_dirs: list[str | Path], app: str, project: str | Path | Non
         if m["mode"] != "looped":
             raise TRMEdgeError(f"{m['name']}: the apps run looped artifacts (init + step), not {m['mode']}")
         manifests.append((d, m))
+    names = [m["name"] for _, m in manifests]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:   # before anything is created
+        raise TRMEdgeError(f"artifact {', '.join(twice)} given more than once (one artifact per name in an app)")
     tasks = {m["task"]["name"] for _, m in manifests}
     if len(tasks) != 1:
         raise TRMEdgeError(f"artifacts for one app must share a task, got {sorted(tasks)}")
@@ -108,15 +113,17 @@ def install(artifact_dirs: list[str | Path], app: str, project: str | Path | Non
         (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "puzzles.json").write_text(json.dumps(puzzles) + "\n")
 
-    atomic_write_dir(out, write, owned=_owned, kind="trm-edge app assets folder (index.json)")
+    atomic_write_dir(out, write, owned=_owned, force=force, kind="trm-edge app assets folder (index.json)")
     return out
 
 
 def _owned(d: Path) -> set[str] | None:
     """What a previous install wrote in d (index.json names it), or None when d holds no index."""
+    from ..schema import SchemaError, read_json
+
     try:
-        index = json.loads((d / "index.json").read_text())
+        index = read_json(d / "index.json", "app index")
         names = [a["name"] for a in index["artifacts"] if isinstance(a["name"], str)]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (SchemaError, KeyError, TypeError):
         return None
     return {"index.json", "puzzles.json", *names}

@@ -16,13 +16,24 @@ from ..tasks.base import PuzzleError
 
 def read_puzzle(puzzle: str) -> str:
     """PUZZLE as given: a file's text if it names a file, else the string itself."""
+    from ..schema import SchemaError, read_bytes
+
     p = Path(puzzle)
-    if len(puzzle) < 4096 and p.is_file():
+    try:
+        exists = len(puzzle) < 4096 and "\x00" not in puzzle and p.exists()
+    except (OSError, ValueError):
+        exists = False
+    if exists and p.is_dir():
+        raise TRMEdgeError(f"puzzle {puzzle} is a folder, not a puzzle file")
+    if exists and not p.is_file():   # /dev/zero, a fifo: never read (it might not end)
+        raise TRMEdgeError(f"puzzle {puzzle} is not a regular file (a device, pipe or socket), not a puzzle file")
+    if exists:
         try:
-            return p.read_text()
-        except (UnicodeDecodeError, OSError) as e:
-            reason = "is not a text file" if isinstance(e, UnicodeDecodeError) else f"cannot be read ({e.strerror})"
-            raise TRMEdgeError(f"puzzle file {puzzle} {reason}") from None
+            return read_bytes(p, "puzzle file", max_bytes=1 << 20).decode("utf-8")
+        except SchemaError as e:
+            raise TRMEdgeError(f"puzzle file: {e}") from None
+        except UnicodeDecodeError:
+            raise TRMEdgeError(f"puzzle file {puzzle} is not a text file") from None
     return puzzle
 
 

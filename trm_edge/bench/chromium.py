@@ -161,7 +161,7 @@ def browser_ratios(result: dict) -> list[dict]:
         by_depth = {d["depth"]: d for d in nat["depths"]}
         for d in rt["depths"]:
             n = by_depth.get(d["depth"])
-            if not n:
+            if not n or not d.get("step_ms") or not n.get("step_ms"):
                 continue
             rows.append({"runtime": rt["name"], "native": nat["name"], "depth": d["depth"],
                          "ratio_median": d["step_ms"]["median"] / n["step_ms"]["median"],

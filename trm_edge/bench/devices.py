@@ -51,23 +51,25 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
     p = Path(path or os.environ.get("TRM_EDGE_DEVICES") or package_data.path(*DEVICES_FILE))
     if not p.is_file():
         raise DeviceError(f"no device profiles at {p}")
+    from trm_edge.artifact import TARGETS
+    from trm_edge.schema import SchemaError, device_profile, read_text
+
     try:
-        raw = _toml().loads(p.read_text())
+        raw = _toml().loads(read_text(p, "device profiles file"))
+    except SchemaError as e:
+        raise DeviceError(str(e)) from None
     except Exception as e:  # tomllib.TOMLDecodeError; keep one line
-        raise DeviceError(f"cannot parse device profiles {p}: {e}") from None
+        raise DeviceError(f"cannot parse device profiles {p}: {str(e).splitlines()[0][:200]}") from None
     out = {}
     for name, d in raw.items():
         if not isinstance(d, dict):
             raise DeviceError(f"{p}: [{name}] must be a table of profile fields, got {type(d).__name__}")
-        known = {k: v for k, v in d.items() if k in DeviceProfile.__dataclass_fields__}
-        try:
-            out[name] = DeviceProfile(name=name, **known)
-        except TypeError as e:
-            raise DeviceError(f"device profile {name!r} in {p}: {e}") from None
-        if out[name].reach not in ("local", "adb", "devicectl", "browser"):
-            raise DeviceError(f"device profile {name!r}: reach must be local, adb, devicectl or browser")
-        if out[name].webgpu not in ("", "swiftshader"):
-            raise DeviceError(f"device profile {name!r}: webgpu must be \"\" or \"swiftshader\", got {out[name].webgpu!r}")
+        try:   # every field typed, every number ranged (threads >= 0, cores >= 1, platform from the list)
+            device_profile(d, f"device profile {name!r} in {p}", ("eager", *TARGETS))
+        except SchemaError as e:
+            raise DeviceError(str(e)) from None
+        known = {k: v for k, v in d.items() if k in DeviceProfile.__dataclass_fields__ and k != "name"}
+        out[name] = DeviceProfile(name=name, **known)
     return out
 
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..artifact import PRECISIONS, TARGETS
-from ..safe_io import check_writable, write_text
+from ..safe_io import check_outputs, write_text
 
 SIZE_GOAL, ACC_GOAL_POINTS, HALT_AGREE_GOAL = 0.30, 1.0, 0.95
 
@@ -64,24 +64,29 @@ def _row(res: dict, depths: list[int]) -> dict:
 
 def command_of(checkpoint, out_dir, cfg: "QuantReportConfig") -> str:
     """The CLI line that reproduces a report (written into it)."""
-    parts = ["trm-edge report quant"]
+    import shlex
+
+    parts = ["trm-edge", "report", "quant"]
     if checkpoint:
-        parts.append(f"--checkpoint {checkpoint}")
-    parts += [f"--targets {','.join(cfg.targets)}", f"--precisions {','.join(cfg.precisions)}",
-              f"--mode {cfg.mode}", f"--n {cfg.n}"]
-    parts += [f"--option {k}={v}" for k, v in sorted(cfg.options.items())]
-    return " ".join(parts + [f"--out {out_dir}"])
+        parts += ["--checkpoint", str(checkpoint)]
+    parts += ["--targets", ",".join(cfg.targets), "--precisions", ",".join(cfg.precisions), "--mode", cfg.mode,
+              "--n", str(cfg.n)]
+    for k, v in sorted(cfg.options.items()):
+        parts += ["--option", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
+    return shlex.join(parts + ["--out", str(out_dir)])   # every word quoted: a copy-paste runs nothing else
 
 
 def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig = QuantReportConfig(),
-                 log=print) -> dict:
+                 log=print, force: bool = False) -> dict:
+    """The report (see the module doc) into out_dir; existing report files there are refused unless force."""
     from ..export import Recipe, UnsupportedError, export, load_source
+    from ..export.quantize import check_options
     from ..targets import supported
     from ..evaluate import evaluate_artifact
 
+    check_options(cfg.options, "--option")   # a typo is an error, not a "not supported" row
     out = Path(out_dir)
-    for f in ("quant_report.json", "quant_report.md"):
-        check_writable(out / f)   # before the work, not after it
+    check_outputs([(out / f, False) for f in ("quant_report.json", "quant_report.md")], force)   # before the work
     art_dir = out / "artifacts"
     model = load_source(checkpoint)
     n_sup = model.cfg.n_sup

@@ -37,7 +37,6 @@ from ..errors import DeviceError, require
 POLL_S = 5.0        # --require-idle: seconds between the end of one reading and the next
 TOP_N = 5           # busiest other processes recorded
 TOP_MIN_PCT = 0.5   # ... if they used at least this % of one core
-LOG_EVERY_S = 30.0  # --require-idle: a progress line at most this often
 
 
 @dataclass
@@ -130,19 +129,19 @@ def wait_for_idle(read: Callable[[], dict], limits: IdleLimits, wait_s: float | 
     wait_s None: read once and return whatever it says (record only). Otherwise re-read every
     POLL_S until idle; when wait_s has passed and the machine is still busy, DeviceError (one line).
     """
-    t0, last_log = clock(), None
+    t0, first = clock(), None
     while True:
         reading = read()
         reasons = busy_reasons(reading, limits)
         waited = clock() - t0
         if not reasons or wait_s is None:
+            if log and first:   # said once it is over: a wait that ends in the error is that one line
+                log(f"waited {waited:.0f} s for an idle machine (at first: {'; '.join(first)})")
             return reading, reasons, waited
         if waited >= wait_s:
             raise DeviceError(f"machine not idle after {waited:.0f} s (--require-idle {wait_s:g}): "
                               + "; ".join(reasons))
-        if log and (last_log is None or clock() - last_log >= LOG_EVERY_S):
-            log(f"waiting for an idle machine ({waited:.0f}/{wait_s:g} s): " + "; ".join(reasons))
-            last_log = clock()
+        first = first or reasons
         sleep(min(POLL_S, wait_s - waited))
 
 

@@ -9,56 +9,47 @@ import math
 from pathlib import Path
 
 from ..errors import ArtifactError
-from ..schema import SchemaError, versioned
+from ..schema import bench_result, read_json, read_text
 
 SCHEMA = "trm-edge-bench/1"
-_TOP = ("schema", "created", "command", "device", "model", "settings", "runtimes")
-_RUNTIME = ("name", "target", "precision", "mode", "load_ms", "first_call_ms", "peak_rss_mb", "depths", "halting")
-_DEPTH = ("depth", "step_ms", "solve_ms", "exact_acc", "cell_acc")
-_STATS = ("median", "p90", "min")
 
 
 # ---- schema ----------------------------------------------------------------------------------
-def validate(result: dict, source: str = "result") -> dict:
-    """Check the fields every consumer relies on; raise ArtifactError naming the first problem."""
-    def bad(msg):
-        raise ArtifactError(f"{source} is not a {SCHEMA} result: {msg}")
-
-    try:
-        versioned(result, source, "schema", SCHEMA)
-    except SchemaError as e:
-        raise ArtifactError(str(e)) from None
-    for k in _TOP:
-        if k not in result:
-            bad(f"missing {k!r}")
-    if not isinstance(result["runtimes"], list) or not result["runtimes"]:
-        bad("'runtimes' is empty")
-    if result.get("quiet") is not None:   # added to trm-edge-bench/1 later: older files have none
-        from ..schema import bench_quiet
-
-        bench_quiet(result["quiet"], f"{source}: quiet")
-    for rt in result["runtimes"]:
-        for k in _RUNTIME:
-            if k not in rt:
-                bad(f"runtime {rt.get('name', '?')!r} misses {k!r}")
-        if rt.get("error"):
-            continue
-        for d in rt["depths"]:
-            for k in _DEPTH:
-                if k not in d:
-                    bad(f"runtime {rt['name']!r} depth {d.get('depth', '?')} misses {k!r}")
-            for k in ("step_ms", "solve_ms"):
-                if d[k] is not None and any(s not in d[k] for s in _STATS):
-                    bad(f"runtime {rt['name']!r} depth {d['depth']} {k} needs {', '.join(_STATS)}")
-    return result
+def validate(result, source: str = "result") -> dict:
+    """Check every field the report, the summary and the plots read (trm_edge.schema.bench_result);
+    one SchemaError (an ArtifactError) naming the first problem."""
+    return bench_result(result, source, SCHEMA)
 
 
 def load_result(path: str | Path) -> dict:
+    """A bench result file -> the validated result (size and JSON nesting bounded before parsing)."""
+    return validate(read_json(path, "bench result"), str(path))
+
+
+def is_bench_result(path: Path) -> bool:
+    """Whether a JSON file says it is a trm-edge-bench/1 result (valid or not)."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"cannot read bench result {path}: {e}") from None
-    return validate(data, str(path))
+        d = read_json(path, "bench result")
+    except ArtifactError:
+        return False
+    return isinstance(d, dict) and d.get("schema") == SCHEMA
+
+
+def output_paths(device: str, json_out=None, md_out=None, plot_out=None, force: bool = False,
+                 date: str | None = None) -> tuple[Path, Path, Path]:
+    """Where `trm-edge bench` writes (JSON, markdown, PNG): the paths given, else the JSON under
+    benchmarks/results/<device>-<date>.json and the others beside it. Checked before measuring
+    (trm_edge.safe_io.check_outputs): an existing file the user did not name is refused unless force."""
+    import time
+
+    from trm_edge.safe_io import check_outputs
+
+    stem = Path("benchmarks/results") / f"{device}-{date or time.strftime('%Y-%m-%d')}"
+    js = Path(json_out) if json_out else stem.with_suffix(".json")
+    md = Path(md_out) if md_out else js.with_suffix(".md")
+    png = Path(plot_out) if plot_out else js.with_suffix(".png")
+    check_outputs([(js, json_out is not None), (md, md_out is not None), (png, plot_out is not None)], force)
+    return js, md, png
 
 
 def write_json(result: dict, path: str | Path) -> Path:
@@ -300,7 +291,7 @@ def _summary_section(path: Path, r: dict) -> list[str]:
 
         lines.append(
             f"| {rt['name']} | {_f(size / 1024 if size else None, '{:.0f}')} "
-            f"| {_f(a['step_ms']['median'])} (d{a['depth']}) / {_f(b['step_ms']['median'])} (d{b['depth']}) "
+            f"| {_f((a['step_ms'] or {}).get('median'))} (d{a['depth']}) / {_f((b['step_ms'] or {}).get('median'))} (d{b['depth']}) "
             f"| {pair('speedup_vs_eager', '{:.2f}x')} | {pair('exact_acc', '{:.3f}')} "
             f"| {_f(h['mean_steps'], '{:.2f}') + ', ' + _f(h['ms_per_puzzle']) + ' (' + _f(h['full_depth_ms_per_puzzle']) + ')' if h else '—'} |")
     if r["device"].get("browser"):
@@ -313,17 +304,22 @@ def _summary_section(path: Path, r: dict) -> list[str]:
     return lines
 
 
-def summary_markdown(paths: list[Path]) -> str:
-    """The generated block of benchmarks/SUMMARY.md: every bench result file with its command."""
+def summary_markdown(paths: list[Path], folder: bool = True) -> str:
+    """The generated block of benchmarks/SUMMARY.md: every bench result file with its command.
+    Files that say they are bench results must be valid ones (else one error); other JSON files
+    (quant reports, parity runs) are listed by name."""
     lines = [SUMMARY_BEGIN, "", "## Bench results (generated)", "",
              "`trm-edge report bench-summary benchmarks/results --out benchmarks/SUMMARY.md` wrote this "
              "section from the `trm-edge-bench/1` files below (markdown and plot next to each JSON)."]
-    other = []
+    other, n = [], 0
     for p in sorted(paths):
-        try:
-            lines += _summary_section(p, load_result(p))
-        except ArtifactError:
+        if folder and not is_bench_result(p):   # a file named on its own must be a bench result
             other.append(p.name)
+            continue
+        lines += _summary_section(p, load_result(p))
+        n += 1
+    if not n:
+        raise ArtifactError(f"none of the {len(paths)} JSON files in {paths[0].parent} is a {SCHEMA} result")
     if other:
         lines += ["", "Other JSON files there (not bench results; see their own .md): "
                   + ", ".join(f"`{n}`" for n in other)]
@@ -332,15 +328,20 @@ def summary_markdown(paths: list[Path]) -> str:
 
 def update_summary(results: Path, out: Path) -> Path:
     """Write the generated block into `out`: replace it between the markers, else append it (the
-    hand-written rest of the file is kept)."""
+    hand-written rest of the file is kept). Markers out of order, or more than one pair, are refused
+    (the file is left as it is)."""
     from ..safe_io import write_text
 
     paths = sorted(results.glob("*.json")) if results.is_dir() else [results]
     if not paths:
         raise ArtifactError(f"no result JSON in {results}")
-    block = summary_markdown(paths)
-    old = out.read_text() if out.exists() else ""
-    if SUMMARY_BEGIN in old and SUMMARY_END in old:
+    block = summary_markdown(paths, folder=results.is_dir())
+    old = read_text(out, "markdown file") if out.exists() else ""
+    n_begin, n_end = old.count(SUMMARY_BEGIN), old.count(SUMMARY_END)
+    if n_begin or n_end:
+        if n_begin != 1 or n_end != 1 or old.index(SUMMARY_END) < old.index(SUMMARY_BEGIN):
+            raise ArtifactError(f"{out}: its bench-summary markers are out of order or repeated ({n_begin} begin, "
+                                f"{n_end} end; one begin line, then one end line): fix them, the file is unchanged")
         head, rest = old.split(SUMMARY_BEGIN, 1)
         new = head + block.rstrip("\n") + rest.split(SUMMARY_END, 1)[1]
     else:

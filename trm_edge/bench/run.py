@@ -94,6 +94,10 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
         install_runtimes(log=(lambda m: print(m, file=sys.stderr, flush=True)) if req.progress else None)
     if req.require_idle is not None and profile.reach not in ("local", "browser"):
         raise DeviceError(f"--require-idle checks this machine's load; device {profile.name} measures on its own CPU")
+    if req.require_idle is not None:   # a busy machine stops here, before any export or model load prints a line
+        from trm_edge.bench import quiet
+
+        quiet.gate(req.idle, req.require_idle)
     notes: list[str] = []
     if req.preset:
         ckpt = random_checkpoint(req.preset)
@@ -231,16 +235,13 @@ class BenchOutputs:
     plot: Path
 
     @classmethod
-    def choose(cls, device: str, json_out=None, md_out=None, plot_out=None) -> "BenchOutputs":
-        """The paths (default: benchmarks/results/<device>-<date>.json, the others beside it), each
-        checked writable before any work."""
-        from ..safe_io import check_writable
+    def choose(cls, device: str, json_out=None, md_out=None, plot_out=None, force: bool = False) -> "BenchOutputs":
+        """The paths (default: benchmarks/results/<device>-<date>.json, the others beside it), checked
+        before any work by report.output_paths (an existing file the user did not name: refused
+        unless force)."""
+        from .report import output_paths
 
-        j = Path(json_out) if json_out else Path("benchmarks/results") / f"{device}-{time.strftime('%Y-%m-%d')}.json"
-        outs = cls(j, Path(md_out) if md_out else j.with_suffix(".md"), Path(plot_out) if plot_out else j.with_suffix(".png"))
-        for p in (outs.json, outs.markdown, outs.plot):
-            check_writable(p)
-        return outs
+        return cls(*output_paths(device, json_out, md_out, plot_out, force))
 
     def write(self, result: dict) -> tuple[str, str]:
         """Write the result -> (its Markdown table, a line saying what was written)."""

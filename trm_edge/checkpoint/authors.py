@@ -45,6 +45,7 @@ from pathlib import Path
 
 from . import atomic_write_dir, file_sha256, owned_files
 from ..errors import TRMEdgeError
+from ..schema import MAX_JSON_DEPTH, authors_arch, authors_dataset, json_depth, obj, read_json, read_text
 
 CONFIG_FILE = "all_config.yaml"
 DATASET_FILE = "dataset.json"
@@ -62,7 +63,7 @@ class AuthorsCheckpointError(TRMEdgeError):
 def _find_files(path: Path) -> tuple[Path, Path]:
     """-> (weights file, all_config.yaml) from a `step_N` file or a run directory."""
     if path.is_dir():
-        steps = sorted((p for p in path.iterdir() if re.fullmatch(r"step_\d+", p.name)),
+        steps = sorted((p for p in path.iterdir() if re.fullmatch(r"step_[0-9]+", p.name)),
                        key=lambda p: int(p.name[5:]))
         named = [path / n for n in ("checkpoint", "checkpoint.pt") if (path / n).is_file()]
         if not steps and not named:
@@ -83,22 +84,24 @@ def _read_yaml(path: Path) -> dict:
         import yaml
     except ImportError:
         raise TRMEdgeError("reading all_config.yaml needs PyYAML: pip install 'trm-edge[import]'") from None
+    text = read_text(path, CONFIG_FILE)   # size-bounded, UTF-8 (bytes 0xff 0xfe: one error line)
+    if json_depth(text) > MAX_JSON_DEPTH:   # flow-style [[[...: bounded before the recursive composer
+        raise AuthorsCheckpointError(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        cfg = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise AuthorsCheckpointError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        cfg = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as e:
+        raise AuthorsCheckpointError(f"{path} is not valid YAML: {(str(e).splitlines() or [type(e).__name__])[0][:120]}") \
+            from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("arch"), dict):
         raise AuthorsCheckpointError(f"{path} has no 'arch:' section")
+    authors_arch(cfg["arch"], f"{path}: arch")
     return cfg
 
 
 def _read_dataset(d: Path) -> dict:
     for p in (d, d / DATASET_FILE, d / "train" / DATASET_FILE, d / "test" / DATASET_FILE):
         if p.is_file():
-            try:
-                return json.loads(p.read_text())
-            except json.JSONDecodeError as e:
-                raise AuthorsCheckpointError(f"{p} is not valid JSON: {e}") from None
+            return authors_dataset(obj(read_json(p, DATASET_FILE), str(p)), str(p))
     raise AuthorsCheckpointError(f"no {DATASET_FILE} in {d} (nor in its train/ or test/)")
 
 
@@ -111,13 +114,19 @@ def load_state(weights: Path) -> dict:
     except Exception as e:  # pickle refusal, truncated file, not a torch file
         raise AuthorsCheckpointError(f"cannot read {weights} as a tensor state dict (weights_only): "
                            f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
-    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in raw.items()):
         raise AuthorsCheckpointError(f"{weights} is not a state dict of tensors")
+    bad = [f"{k} is {str(v.dtype).replace('torch.', '')} (not floating point)" for k, v in raw.items()
+           if not v.is_floating_point()]
+    bad += [f"{k} has {int((~torch.isfinite(v)).sum())} NaN/Inf value(s)" for k, v in raw.items()
+            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise AuthorsCheckpointError(f"{weights}: {'; '.join(bad[:6])}" + (f" (+{len(bad) - 6} more)" if len(bad) > 6 else ""))
     out = {}
     for k, v in raw.items():
         for prefix in ("_orig_mod.", "model.inner.", "inner."):
             k = k[len(prefix):] if k.startswith(prefix) else k
-        out[k] = v.float() if v.is_floating_point() else v
+        out[k] = v.float()
     return out
 
 
@@ -182,7 +191,7 @@ def _rename(name: str, hrm: bool = False) -> str | None:
              "lm_head.weight": "lm_head.weight", "q_head.weight": "q_head.weight", "q_head.bias": "q_head.bias"}
     if name in fixed:
         return fixed[name]
-    m = re.fullmatch(r"([LH])_level\.layers\.(\d+)\.(self_attn|mlp_t|mlp)\.(\w+)\.weight", name)
+    m = re.fullmatch(r"([LH])_level\.layers\.([0-9]+)\.(self_attn|mlp_t|mlp)\.(\w+)\.weight", name, re.ASCII)
     if not m or (m.group(1) == "H" and not hrm):   # TRM has no H_level: an unknown tensor there
         return None
     level, i, part, lin = m.groups()

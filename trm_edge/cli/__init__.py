@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..errors import TRMEdgeError, extra_for
+from ..errors import TRMEdgeError, extra_for, held_warnings
 from ..tasks.base import PuzzleError
 from . import bench, export, run, train, web  # noqa: F401  (their commands register on the group)
 from ._group import cli
@@ -20,7 +20,8 @@ __all__ = ["cli", "main"]
 
 def main(argv=None):
     try:
-        cli.main(args=argv, standalone_mode=False, obj={"argv": list(sys.argv[1:] if argv is None else argv)})
+        with held_warnings(drop_on=(click.ClickException, TRMEdgeError, PuzzleError)):   # an error is one line
+            cli.main(args=argv, standalone_mode=False, obj={"argv": list(sys.argv[1:] if argv is None else argv)})
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -42,6 +42,8 @@ BENCH_FLAGS = {   # BenchSettings fields
 @json_opt("Result JSON (default: benchmarks/results/<device>-<date>.json).")
 @opt("--plot", "plot_out", help="PNG plots (default: next to the JSON).")
 @opt("--markdown", "md_out", help="Markdown table (default: next to the JSON).")
+@opt("--force", is_flag=True, help="Overwrite existing result files this command names itself "
+     "(the default JSON, the .md / .png beside --json).")
 @opt("--require-idle", type=click.IntRange(0, 86400), metavar="SECONDS",
      help="Before measuring, wait up to SECONDS for an idle machine, else stop (exit 2); 0: check once. "
           "Default: only record the load (the `quiet` block of the result).")
@@ -52,7 +54,7 @@ BENCH_FLAGS = {   # BenchSettings fields
 @opt("--idle-window", default=IDLE.window_s, type=Finite(0.1, 600),
      help="Seconds over which other processes' CPU is measured.")
 def bench(artifacts, all_targets, checkpoint, preset, device, precisions, no_eager, in_process, runner, json_out,
-          plot_out, md_out, require_idle, idle_load, idle_cpu, idle_window, **values):
+          plot_out, md_out, force, require_idle, idle_load, idle_cpu, idle_window, **values):
     """Latency, memory and accuracy per recursion depth, for eager PyTorch and each artifact."""
     import shlex
 
@@ -67,7 +69,7 @@ def bench(artifacts, all_targets, checkpoint, preset, device, precisions, no_eag
                        device=device, precisions=precisions, eager=not no_eager, isolate=not in_process,
                        runner=runner, command=command, require_idle=require_idle,
                        idle=IdleLimits(load_per_cpu=idle_load, others_cpu_pct=idle_cpu, window_s=idle_window))
-    outputs = BenchOutputs.choose(device, json_out, md_out, plot_out)   # checked writable before the work
+    outputs = BenchOutputs.choose(device, json_out, md_out, plot_out, force)   # checked before the work
     md, wrote = outputs.write(run_bench(req, settings))
     click.echo(md)
     click.echo(wrote, err=True)
@@ -101,13 +103,14 @@ def report():
 @opt("--option", "options", multiple=True, metavar="KEY=VALUE",
      help="Quantizer option (docs/quantization.md), e.g. ops=all; repeatable.")
 @opt("--out", required=True, type=DIR, help="Writes OUT/quant_report.{json,md} and OUT/artifacts/.")
-def report_quant(checkpoint, targets, precisions, mode, n, options, out):
+@opt("--force", is_flag=True, help="Overwrite an existing OUT/quant_report.{json,md}.")
+def report_quant(checkpoint, targets, precisions, mode, n, options, out, force):
     """Per target x precision: size, exact accuracy per depth, halting, drift vs eager fp32."""
     from ..bench.quant import QuantReportConfig, quant_report, to_markdown
 
     cfg = QuantReportConfig(targets=targets, precisions=precisions, mode=mode, n=n,
                             options=_kv_overrides(options, "--option"))
-    click.echo(to_markdown(quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True))))
+    click.echo(to_markdown(quant_report(checkpoint, out, cfg, log=lambda m: click.echo(m, err=True), force=force)))
 
 
 @report.command("bench-summary")

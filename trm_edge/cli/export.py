@@ -75,7 +75,7 @@ def export_cmd(target, mode, depth, precision, batch, graph, checkpoint, recipe,
         if not for_app:
             return
         artifacts = app_artifacts(for_app, arts)
-    click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir)}")
+    click.echo(f"installed {len(artifacts)} artifact(s) into {install(list(artifacts), for_app, app_dir, force=force)}")
 
 
 @cli.command()

@@ -221,6 +221,9 @@ def format_table(result: dict) -> str:
         lines.append(f"{s:>5}  {e:.3f}  {c:.3f}")
     h = result["halt"]
     lines.append(f"halting (q_halt > {h['threshold']:.3g}): exact {h['exact']:.3f}, mean steps {h['mean_steps']:.2f}")
+    if result.get("skipped_puzzles_not_in_artifact"):   # eval --artifact A --data DIR: never silently fewer
+        lines.append(f"note: {result['skipped_puzzles_not_in_artifact']} of the data set's puzzles not scored: their "
+                     "puzzle ids are not among the rows this artifact keeps (export --puzzles)")
     return "\n".join(lines)
 
 

@@ -139,10 +139,12 @@ def load_spec(ckpt_dir: Path, version: str) -> tuple[ArcSpec, bool]:
     """The checkpoint's ArcSpec (-> ids known), or a default spec for `version` (ids unknown)."""
     f = Path(ckpt_dir) / ARC_DATA_FILE
     if f.exists():
+        from ..schema import obj, read_json
+
         try:
-            spec = ArcSpec(**json.loads(f.read_text()))
+            spec = ArcSpec(**obj(read_json(f, ARC_DATA_FILE), str(f)))
         except (TypeError, ValueError) as e:
-            raise ArtifactError(f"bad {f}: {e}") from None
+            raise ArtifactError(f"bad {f}: {str(e).splitlines()[0][:200]}") from None
         if spec.version != version:
             raise TRMEdgeError(f"checkpoint was trained on {spec.version}, not {version}")
         return spec, True

@@ -15,11 +15,8 @@ SPEC is one of
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import TRMEdgeError
 
@@ -27,33 +24,39 @@ MAX_IDS = 1 << 24
 
 
 def puzzle_ids_from(spec: str) -> list[int]:
-    """SPEC (see the module doc) -> sorted distinct puzzle ids."""
+    """SPEC (see the module doc) -> sorted distinct puzzle ids. An id listed twice on the command
+    line is refused (a typo, not a request); files may repeat ids (a split lists one per example)."""
+    from ..schema import SchemaError, read_json, read_npy
+
+    if not spec.strip():
+        raise TRMEdgeError("--puzzles: empty SPEC (give ids 3,17,42, a .json / .npy file or a data set directory)")
     p = Path(spec)
-    if re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", spec):
+    if re.fullmatch(r"\s*[0-9]+(\s*,\s*[0-9]+)*\s*", spec, re.ASCII):
         ids = [int(v) for v in spec.split(",")]
+        twice = sorted({v for v in ids if ids.count(v) > 1})
+        if twice:
+            raise TRMEdgeError(f"--puzzles: id(s) {', '.join(map(str, twice[:8]))} listed more than once")
     elif p.is_dir():
         from ..tasks.generic import read_built, split_dir
 
         ids = read_built(split_dir(p, "test"))["puzzle_ids"].tolist()
-    elif p.suffix == ".npy" and p.is_file():
+    elif p.suffix == ".npy" and p.exists():
         try:
-            a = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise TRMEdgeError(f"--puzzles: cannot read {p}: {str(e).splitlines()[0]}") from None
-        if not np.issubdtype(a.dtype, np.integer):
-            raise TRMEdgeError(f"--puzzles: {p} holds {a.dtype}, not integer puzzle ids")
-        ids = a.reshape(-1).tolist()
-    elif p.suffix == ".json" and p.is_file():
+            ids = read_npy(p, "--puzzles ids", ndims=(1,), max_rows=MAX_IDS).tolist()
+        except SchemaError as e:
+            raise TRMEdgeError(f"--puzzles: {e}") from None
+    elif p.suffix == ".json" and p.exists():
         try:
-            ids = json.loads(p.read_text())
-        except (OSError, ValueError) as e:
-            raise TRMEdgeError(f"--puzzles: cannot read {p}: {e}") from None
+            ids = read_json(p, "--puzzles ids (a JSON list)")
+        except SchemaError as e:
+            raise TRMEdgeError(f"--puzzles: {e}") from None
         if not (isinstance(ids, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in ids)):
             raise TRMEdgeError(f"--puzzles: {p} must be a JSON list of integer puzzle ids")
     else:
         raise TRMEdgeError(f"--puzzles: {spec!r} is neither ids (3,17,42) nor a .json / .npy file nor a "
                            "built data set directory")
     ids = sorted(set(ids))
-    if not ids or ids[0] < 0 or len(ids) > MAX_IDS:
-        raise TRMEdgeError(f"--puzzles: need 1..{MAX_IDS} puzzle ids >= 0, got {len(ids)} (min {ids[:1]})")
+    if not ids or ids[0] < 0 or ids[-1] >= 2**31 or len(ids) > MAX_IDS:
+        raise TRMEdgeError(f"--puzzles: need 1..{MAX_IDS} puzzle ids in 0..2^31-1, got {len(ids)} "
+                           f"(min {ids[:1]}, max {ids[-1:]})")
     return ids

@@ -15,6 +15,29 @@ from ..errors import TRMEdgeError
 from .common import UnsupportedError
 
 
+# the recipe options (module doc) and the type each value must have
+OPTIONS = {"ops": str, "n_calib": int, "calib_method": str, "keep_float": list, "activations": str,
+           "weight_only": bool, "gptq": bool}
+CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",)}
+
+
+def check_options(options: dict, where: str = "options") -> dict:
+    """Quantizer options given by name (a recipe's [options], `report quant --option K=V`): every
+    name known and every value of its type, or one TRMEdgeError (before any export)."""
+    for k, v in options.items():
+        if k not in OPTIONS:
+            raise TRMEdgeError(f"{where}: unknown quantization option {k!r}; known: {', '.join(sorted(OPTIONS))}")
+        t = OPTIONS[k]
+        if not isinstance(v, t) or (t is int and isinstance(v, bool)) or (t is int and not 1 <= v <= 100_000):
+            raise TRMEdgeError(f"{where}: option {k} must be {'an integer in 1..100000' if t is int else t.__name__}, "
+                               f"got {v!r}")
+        if t is list and not all(isinstance(x, str) for x in v):
+            raise TRMEdgeError(f"{where}: option {k} must be a list of strings, got {v!r}")
+        if k in CHOICES and v not in CHOICES[k]:
+            raise TRMEdgeError(f"{where}: option {k} must be one of {', '.join(CHOICES[k])}, got {v!r}")
+    return options
+
+
 @dataclass(frozen=True)
 class QuantConfig:
     precision: str = "int8"            # int8 (static) | int8-dynamic | fp16
@@ -33,10 +56,9 @@ class QuantConfig:
     @classmethod
     def from_recipe(cls, recipe) -> "QuantConfig":
         o = effective_options(recipe.target, recipe.precision, recipe.options)
-        known = {"ops", "n_calib", "calib_method", "keep_float", "activations", "weight_only", "gptq"}
-        unknown = set(o) - known
+        unknown = set(o) - set(OPTIONS)
         if unknown:
-            raise UnsupportedError(f"unknown quantization option(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise UnsupportedError(f"unknown quantization option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
         for k in ("weight_only", "gptq"):
             if not isinstance(o.get(k, False), bool):
                 raise UnsupportedError(f"options.{k} must be true or false, got {o[k]!r}")

@@ -29,7 +29,7 @@ def _sudoku9_hard() -> Task:
 
 
 # "sudoku9-30-36": 9x9 Sudoku with 30..36 givens (the plain name uses the size's default range)
-_SUDOKU_GIVENS = re.compile(r"sudoku(4|6|9)-(\d+)-(\d+)")
+_SUDOKU_GIVENS = re.compile(r"sudoku(4|6|9)-([0-9]+)-([0-9]+)", re.ASCII)
 
 
 def get_task(name: str) -> Task:

@@ -12,7 +12,6 @@ Text form (`solve`): seq_len integers in [0, vocab), separated by spaces, commas
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 from ..errors import TRMEdgeError
 from .base import PuzzleError, Task
 
-PATTERN = re.compile(r"generic-(\d+)-(\d+)")
+PATTERN = re.compile(r"generic-([0-9]+)-([0-9]+)", re.ASCII)
 MAX_SEQ_LEN, MAX_VOCAB = 1 << 16, 1 << 16
 
 
@@ -52,7 +51,7 @@ class GenericTask(Task):
 
     def parse(self, text: str) -> np.ndarray:
         parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-        if len(parts) != self.seq_len or not all(p.isdigit() for p in parts):
+        if len(parts) != self.seq_len or not all(p.isascii() and p.isdigit() for p in parts):
             raise PuzzleError(f"{self.name}: expected {self.seq_len} integers, got {len(parts)} fields")
         tokens = np.array([int(p) for p in parts], np.int64)
         if tokens.max() >= self.vocab_size:
@@ -66,11 +65,11 @@ class GenericTask(Task):
         return "\n".join(" ".join(t[i:i + width]) for i in range(0, len(t), width))
 
 
-def _load(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)   # plain arrays only
-    except (OSError, ValueError) as e:
-        raise TRMEdgeError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+def _load(path: Path, what: str, ndims=(1, 2), max_cols: int = MAX_SEQ_LEN) -> np.ndarray:
+    """A plain integer array (never pickled), its header checked before any allocation."""
+    from ..spec import read_npy
+
+    return read_npy(path, what, ndims=ndims, max_cols=max_cols)
 
 
 def split_dir(data: str | Path, split: str) -> Path:
@@ -87,37 +86,39 @@ def read_built(d: str | Path, seq_len: int | None = None, vocab: int | None = No
     """An authors' built split directory -> {"inputs", "labels": int32 (N, seq_len), "puzzle_ids":
     int32 (N,) (zeros without the identifier files), "ignore_label_id": int | None, "meta"}.
     seq_len / vocab: what the model expects (checked against dataset.json and the arrays)."""
+    from ..spec import authors_dataset, obj, read_json
+
     d = Path(d)
-    try:
-        meta = json.loads((d / "dataset.json").read_text())
-    except (OSError, ValueError) as e:
-        raise TRMEdgeError(f"cannot read {d}/dataset.json: {e}") from None
-    if not isinstance(meta, dict):
-        raise TRMEdgeError(f"{d}/dataset.json is not an object")
+    f = d / "dataset.json"
+    meta = authors_dataset(obj(read_json(f, "dataset.json"), str(f)), str(f))
     if seq_len is not None and (meta.get("seq_len"), meta.get("vocab_size")) != (seq_len, vocab):
         raise TRMEdgeError(f"{d}/dataset.json: seq_len {meta.get('seq_len')}, vocab {meta.get('vocab_size')} "
                            f"is not {what} ({seq_len}, {vocab})")
     sets = meta.get("sets", ["all"])
-    if not (isinstance(sets, list) and sets and all(isinstance(s, str) and re.fullmatch(r"\w+", s) for s in sets)):
-        raise TRMEdgeError(f"{d}/dataset.json: 'sets' must be a list of plain names")
+    S = seq_len if seq_len is not None else meta.get("seq_len")
+    if S is None:
+        raise TRMEdgeError(f"{d}/dataset.json: field 'seq_len' is missing")
     inputs, labels, ids = [], [], []
     for s in sets:
-        x, y = _load(d / f"{s}__inputs.npy"), _load(d / f"{s}__labels.npy")
-        if x.ndim != 2 or x.shape != y.shape:
-            raise TRMEdgeError(f"{d}: {s} inputs {x.shape} / labels {y.shape} are not the same (N, seq_len)")
+        x = _load(d / f"{s}__inputs.npy", "inputs (N, seq_len)", ndims=(2,))
+        y = _load(d / f"{s}__labels.npy", "labels (N, seq_len)", ndims=(2,))
+        if x.shape != y.shape or x.shape[1] != S:
+            raise TRMEdgeError(f"{d}: {s} inputs {x.shape} / labels {y.shape} are not both (N, seq_len={S})")
         pid_file, idx_file = d / f"{s}__puzzle_identifiers.npy", d / f"{s}__puzzle_indices.npy"
         if pid_file.is_file() and idx_file.is_file():   # one id per puzzle; puzzle i = examples idx[i]:idx[i+1]
-            pid, idx = _load(pid_file).reshape(-1), _load(idx_file).reshape(-1)
+            pid = _load(pid_file, "puzzle identifiers (one per puzzle)", ndims=(1,))
+            idx = _load(idx_file, "puzzle indices (example boundaries)", ndims=(1,))
             counts = np.diff(idx)
             if len(idx) != len(pid) + 1 or idx[0] != 0 or idx[-1] != len(x) or (counts < 0).any():
                 raise TRMEdgeError(f"{d}: {s}__puzzle_indices.npy does not cover the {len(x)} examples")
+            if len(pid) and (pid.min() < 0 or pid.max() > 2**31 - 1):
+                raise TRMEdgeError(f"{d}: {s}__puzzle_identifiers.npy has ids outside 0..2^31-1")
             ids.append(np.repeat(pid, counts))
         else:
             ids.append(np.zeros(len(x), np.int64))
         inputs.append(x)
         labels.append(y)
     x, y, pid = np.concatenate(inputs), np.concatenate(labels), np.concatenate(ids)
-    S = seq_len if seq_len is not None else meta.get("seq_len")
     V = vocab if vocab is not None else meta.get("vocab_size")
     ignore = meta.get("ignore_label_id")
     for key, v, lo, hi in (("seq_len", S, 1, MAX_SEQ_LEN), ("vocab_size", V, 2, MAX_VOCAB),

@@ -8,13 +8,13 @@ Left panel: training loss; right panel: held-out exact accuracy at depth 1 and a
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 
 from ..errors import TRMEdgeError, require
 from ..safe_io import check_writable, write_bytes
-from ..schema import MAX_PUZZLES, Int, Opt, SchemaError, Type, check_fields, log_line, read_json
+from ..schema import (MAX_JSON_BYTES, MAX_PUZZLES, Int, Opt, SchemaError, Type, check_fields, loads, log_line, read_json,
+                      read_text)
 
 
 def read_run(run: str | Path) -> tuple[list[dict], list[dict]]:
@@ -23,23 +23,16 @@ def read_run(run: str | Path) -> tuple[list[dict], list[dict]]:
     log = run / "train_log.jsonl"
     if not log.is_file():
         raise TRMEdgeError(f"{run} has no train_log.jsonl (is it a `trm-edge train --out` directory?)")
-    try:
-        text = log.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SchemaError(f"cannot read {log}: {e}") from None
+    text = read_text(log, "training log", max_bytes=MAX_JSON_BYTES)
     lines = []
     for i, s in enumerate(text.splitlines(), 1):
         if s.strip():
-            try:
-                line = json.loads(s)
-            except (ValueError, RecursionError):
-                raise SchemaError(f"{log} line {i} is not valid JSON") from None
-            lines.append(log_line(line, f"{log} line {i}"))
+            lines.append(log_line(loads(s, f"{log} line {i}"), f"{log} line {i}"))
     if not lines:
         raise SchemaError(f"{log} has no log lines (train with --log-every > 0)")
     evals = []
     for f in sorted((run / "evals").glob("step-*.json")):
-        m = re.fullmatch(r"step-(\d+)\.json", f.name)
+        m = re.fullmatch(r"step-([0-9]+)\.json", f.name)
         if m:
             e = check_fields(read_json(f, "eval result"), {"exact": Type(list), "n": Int(1, MAX_PUZZLES),
                                                            "givens": Opt(Type(list))},

@@ -177,6 +177,10 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
 
     info = task_info(mc)  # exactly the manifest's "task" block
     enc = info["tokens"]
+    if "symbols" in enc:   # the apps' text form (Sudoku digits)
+        text = lambda t: decode_tokens(t, enc)  # noqa: E731
+    else:                  # a task without a symbol table (maze, ARC, generic): the task's own text
+        text = lambda t: task.render(np.asarray(t))  # noqa: E731
     cases = []
     for i in range(len(inputs)):
         steps = []
@@ -193,12 +197,12 @@ def generate(cfg: VectorsConfig = VectorsConfig()) -> dict:
         final = res.final[i]
         cases.append({
             "name": f"{mc.task}-seed{cfg.seed}-{i}",
-            "puzzle": decode_tokens(inputs[i], enc),
+            "puzzle": text(inputs[i]),
             "tokens": inputs[i].tolist(),
             "labels": labels[i].tolist(),
             "halted_at": int(res.halted_at[i]),
             "final_preds": final.tolist(),
-            "final_text": decode_tokens(final, enc),
+            "final_text": text(final),
             "final_correct": bool(task.verify(inputs[i:i + 1], final[None])[0]),
             "steps": steps,
         })
