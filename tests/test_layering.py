@@ -135,3 +135,13 @@ def test_every_module_sits_in_a_named_package():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_library_imports_itself_relatively():
+    """Inside trm_edge/ every import of trm_edge is relative (`from ..schema import x`), as each layer's
+    modules are written: an absolute `from trm_edge.x` in one module is how bench/ drifted before."""
+    absolute = [f"{mod}:{node.lineno}" for mod, path in modules().items()
+                for node in ast.walk(ast.parse(path.read_text()))
+                if (isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("trm_edge"))
+                or (isinstance(node, ast.Import) and any(a.name.startswith("trm_edge") for a in node.names))]
+    assert not absolute, absolute

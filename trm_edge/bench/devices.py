@@ -51,8 +51,8 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, DeviceProf
     p = Path(path or os.environ.get("TRM_EDGE_DEVICES") or package_data.path(*DEVICES_FILE))
     if not p.is_file():
         raise DeviceError(f"no device profiles at {p}")
-    from trm_edge.artifact import TARGETS
-    from trm_edge.schema import SchemaError, device_profile, read_text
+    from ..artifact import TARGETS
+    from ..schema import SchemaError, device_profile, read_text
 
     try:
         raw = _toml().loads(read_text(p, "device profiles file"))

@@ -42,7 +42,7 @@ def output_paths(device: str, json_out=None, md_out=None, plot_out=None, force: 
     (trm_edge.safe_io.check_outputs): an existing file the user did not name is refused unless force."""
     import time
 
-    from trm_edge.safe_io import check_outputs
+    from ..safe_io import check_outputs
 
     stem = Path("benchmarks/results") / f"{device}-{date or time.strftime('%Y-%m-%d')}"
     js = Path(json_out) if json_out else stem.with_suffix(".json")

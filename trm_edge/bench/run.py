@@ -95,7 +95,7 @@ def run_bench(req: BenchRequest, settings: BenchSettings) -> dict:
     if req.require_idle is not None and profile.reach not in ("local", "browser"):
         raise DeviceError(f"--require-idle checks this machine's load; device {profile.name} measures on its own CPU")
     if req.require_idle is not None:   # a busy machine stops here, before any export or model load prints a line
-        from trm_edge.bench import quiet
+        from . import quiet
 
         quiet.gate(req.idle, req.require_idle)
     notes: list[str] = []
