@@ -241,3 +241,22 @@ def test_resume_conflicts_names_only_changed_run_settings():
     assert resume_conflicts(saved, {**given, "lr": 3e-4, "model": {"d_model": 32}, "force": True}) == \
         ["lr", "model", "force"]
     assert resume_conflicts(saved, {"data": "train.csv"}) == ["data"] and resume_conflicts({}, {"seed": 1}) == ["seed"]
+
+
+def test_log_line_is_the_mean_over_its_window(tmp_path):
+    """A log line every 4 steps carries the mean of those 4 steps' loss / accuracy (not the last
+    step's, which alternates with the supervision phase): the same run logged every step gives the
+    per-step values to average."""
+    import json
+
+    def log(every):
+        run = tmp_path / f"every{every}"
+        train(tiny_cfg(steps=8, halt=False, log_every=every), run, device="cpu", progress=False)
+        return [json.loads(s) for s in (run / "train_log.jsonl").read_text().splitlines()]
+
+    each, four = log(1), log(4)
+    assert [d["step"] for d in four] == [4, 8] and all(d["window_steps"] == 4 for d in four)
+    for line, chunk in zip(four, (each[:4], each[4:])):
+        for k in ("loss", "acc", "exact"):
+            assert line[k] == pytest.approx(np.mean([d[k] for d in chunk]), abs=2e-4), (k, line, chunk)
+    assert len({round(d["loss"], 4) for d in each}) > 1   # per-step values differ: the mean is not trivial

@@ -52,7 +52,7 @@ class TrainConfig:
     halt_loss_weight: float = 0.5
     seed: int = 0                   # model init + halting exploration
     checkpoint_every: int = 1000    # steps between checkpoints (0: only at the end / on signal)
-    log_every: int = 100            # steps between log lines (train_log.jsonl + tqdm.write)
+    log_every: int = 100            # steps between log lines (train_log.jsonl + tqdm.write): means over them
     time_budget: float | None = None  # seconds of this session (resume: a fresh budget); then save and stop
     val_n: int = 1000               # validation puzzles for halting calibration at the end (0: skip)
     max_acc_drop: float = 0.005     # calibration: allowed exact-accuracy loss vs full depth

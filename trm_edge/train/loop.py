@@ -66,6 +66,10 @@ def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch
 
 
 COUNTS = ("halted", "halted_exact", "halted_steps")  # integer metrics; the rest are floats
+# averaged over every step of a log window, not read at its last step: each step of a batch sits at
+# another supervision step of its carry (loss falls from step 1 to n_sup), so a single step's value
+# alternates with that phase; with log_every >= n_sup the mean spans whole supervision cycles
+MEANS = ("loss", "lm_loss", "q_loss", "acc", "exact")
 
 
 def to_host(m: dict[str, torch.Tensor]) -> dict:
@@ -312,7 +316,8 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress or rank != 0,
                desc=f"train {trainer.mcfg.task} ({count_params(trainer.model) / 1e3:.0f}k params)")
-    window = {"t": time.perf_counter(), "samples": 0, **{k: 0 for k in COUNTS}}  # counts: device tensors
+    sums = COUNTS + MEANS
+    window = {"t": time.perf_counter(), "samples": 0, "steps": 0, **{k: 0 for k in sums}}  # sums: device tensors
     logf = open(out / "train_log.jsonl", "a" if resume else "w") if rank == 0 else None
     m, reason = {}, "steps"
     session_start = trainer.elapsed  # --time-budget is per session: a resumed run gets its own budget
@@ -322,24 +327,27 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
             m = trainer.train_step(host=False)
             trainer.elapsed += time.perf_counter() - t0
             window["samples"] += trainer.B * world
-            for k in COUNTS:
+            window["steps"] += 1
+            for k in sums:
                 window[k] = window[k] + m[k]
             bar.update(1)
             if cfg.log_every and trainer.step % cfg.log_every == 0 and rank == 0:
-                w = to_host(m | {k: window[k] for k in COUNTS})  # the one read-back per log line
+                w = to_host({k: window[k] for k in sums})  # the one read-back per log line
+                w.update({k: w[k] / window["steps"] for k in MEANS})
                 dt = time.perf_counter() - window["t"]
                 bar.set_postfix(loss=f"{w['loss']:.3f}", acc=f"{w['acc']:.3f}", exact=f"{w['exact']:.3f}")
                 h = max(1, w["halted"])
                 line = {"step": trainer.step, **{k: round(w[k], 4) for k in ("loss", "lm_loss", "q_loss", "acc", "exact")},
                         "halted_exact": round(w["halted_exact"] / h, 4),
                         "halted_mean_steps": round(w["halted_steps"] / h, 2),
-                        "samples_per_s": round(window["samples"] / dt, 1), "elapsed_s": round(trainer.elapsed, 1)}
+                        "window_steps": window["steps"], "samples_per_s": round(window["samples"] / dt, 1),
+                        "elapsed_s": round(trainer.elapsed, 1)}
                 if trainer.device.type == "cuda":  # peak GPU memory of this process so far
                     line["gpu_mem_gib"] = round(torch.cuda.max_memory_allocated(trainer.device) / 2**30, 2)
                 logf.write(json.dumps(line) + "\n")
                 logf.flush()
                 bar.write(" ".join(f"{k}={v}" for k, v in line.items()))
-                window.update(t=time.perf_counter(), samples=0, **{k: 0 for k in COUNTS})
+                window.update(t=time.perf_counter(), samples=0, steps=0, **{k: 0 for k in sums})
             over = cfg.time_budget is not None and trainer.elapsed - session_start >= cfg.time_budget
             if any_rank(stop["signal"] is not None or over, world, trainer.device):
                 reason = stop["signal"] or "time budget"
