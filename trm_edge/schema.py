@@ -238,7 +238,8 @@ MS = Num(0, 1e9, lo_open=True)   # a latency in ms: positive (ratios divide by i
 _STATS = Fields({"median": MS, "p90": MS, "min": MS}, required=("median", "p90", "min"))
 _ACC = Opt(Num(0, 1))
 _DEPTH = {"depth": Int(1, MAX_N_SUP), "step_ms": Opt(_STATS), "solve_ms": Opt(_STATS), "exact_acc": _ACC,
-          "cell_acc": _ACC, "speedup_vs_eager": Opt(Num(0)), "roofline_pct": Opt(Num(0))}
+          "cell_acc": _ACC, "speedup_vs_eager": Opt(Num(0)), "roofline_pct": Opt(Num(0)),
+          "int8_roofline_pct": Opt(Num(0))}
 _HALTING = {k: Opt(Num()) for k in ("threshold", "mean_steps", "exact_acc", "full_depth_exact_acc", "acc_loss_pt",
                                     "ms_per_puzzle", "full_depth_ms_per_puzzle", "ms_per_solved",
                                     "speedup_vs_full_depth")}
@@ -263,7 +264,8 @@ def bench_result(d, where: str, fmt: str) -> dict:
                      "device": Fields(_DEVICE), "model": Fields({"task": Opt(Str()), "n_sup": Opt(Int(1, MAX_N_SUP))}),
                      "settings": Fields(_SETTINGS), "notes": Opt(ListOf(Str(max_len=4000), 256)),
                      "roofline": Opt(Fields({"flops_per_step": Opt(Num(0)), "peak_gflops": Opt(Num(0)),
-                                             "peak_method": Opt(Str(max_len=1000))})),
+                                             "peak_method": Opt(Str(max_len=1000)), "int8_peak_gops": Opt(Num(0)),
+                                             "int8_peak_method": Opt(Str(max_len=1000))})),
                      "quiet": Opt(Type(dict)),
                      "runtimes": ListOf(Fields(_RUNTIME, required=("name", "target", "precision", "mode")), 1024)},
                  where, required=("schema", "created", "command", "device", "model", "settings", "runtimes"),

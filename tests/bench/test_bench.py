@@ -81,6 +81,22 @@ def test_peak_is_positive_and_described():
         assert "torch.matmul" in p.method and "onnxruntime MatMul" in p.method and "also" in p.method
 
 
+def test_int8_peak_times_the_integer_gemm():
+    """The int8 roofline times int8 x int8 -> int32 GEMMs (onnxruntime MatMulInteger, torch._int_mm),
+    and the result's int8 rows get % of it beside % of the fp32 peak."""
+    p = measure_peak_gflops(threads=1, n=256, repeats=2, dtype="int8")
+    assert p.gflops > 0 and "int8 256x256" in p.method and "MatMulInteger" in p.method
+    with pytest.raises(ValueError, match="fp32 or int8"):
+        measure_peak_gflops(n=8, dtype="int4")
+    res = {"settings": {"batch": 2}, "roofline": {"flops_per_step": 1e9, "peak_gflops": 100.0, "int8_peak_gops": 400.0},
+           "runtimes": [{"name": n, "target": "onnx", "precision": prec, "mode": "looped",
+                         "depths": [{"depth": 1, "step_ms": {"median": 10.0}}]}
+                        for n, prec in (("a", "fp32"), ("b", "int8"))]}
+    fp32, int8 = (rt["depths"][0] for rt in report.add_derived(res)["runtimes"])
+    assert fp32["roofline_pct"] == int8["roofline_pct"] == pytest.approx(200.0)   # 2e9 FLOP / 10 ms / 100 GFLOP/s
+    assert "int8_roofline_pct" not in fp32 and int8["int8_roofline_pct"] == pytest.approx(50.0)
+
+
 # ---- depths ------------------------------------------------------------------------------------
 def test_depths_clipped_with_note():
     depths, notes = clip_depths([1, 2, 4, 8, 16], 8)
@@ -126,6 +142,7 @@ def test_cli_bench_host_end_to_end(tiny_ckpt, onnx_artifact, tmp_path, capsys):
     assert any("clipped" in n for n in res["notes"])
     assert res["roofline"]["flops_per_step"] == flops_per_step(TRMConfig.preset("sudoku4-tiny"))
     assert res["roofline"]["peak_gflops"] > 0 and res["fixture"] is False
+    assert res["roofline"]["int8_peak_gops"] > 0 and "int8" in res["roofline"]["int8_peak_method"]
     assert "trm-edge bench" in res["command"] and "--runs 2" in res["command"]
     names = [r["name"] for r in res["runtimes"]]
     assert names[0] == "eager-fp32" and (not onnx_artifact or "onnx-fp32-looped" in names)

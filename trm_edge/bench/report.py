@@ -65,9 +65,10 @@ def add_derived(result: dict) -> dict:
                   and not r.get("error")), None)
     eager_ms = {d["depth"]: d["step_ms"]["median"] for d in eager["depths"]} if eager else {}
     roof = result.get("roofline") or {}
-    flops, peak = roof.get("flops_per_step"), roof.get("peak_gflops")
+    flops, peak, peak8 = roof.get("flops_per_step"), roof.get("peak_gflops"), roof.get("int8_peak_gops")
     batch = result["settings"].get("batch", 1)
     for rt in result["runtimes"]:
+        int8 = rt["precision"].startswith("int8")
         for d in rt.get("depths", []):
             ms = (d.get("step_ms") or {}).get("median")
             if not ms:
@@ -76,6 +77,8 @@ def add_derived(result: dict) -> dict:
                 d["speedup_vs_eager"] = eager_ms[d["depth"]] / ms
             if flops and peak:
                 d["roofline_pct"] = 100 * flops * batch / (ms / 1e3) / (peak * 1e9)
+            if flops and peak8 and int8:   # against the integer-GEMM peak: what int8 arithmetic could reach
+                d["int8_roofline_pct"] = 100 * flops * batch / (ms / 1e3) / (peak8 * 1e9)
     return result
 
 
@@ -137,6 +140,9 @@ def to_markdown(result: dict) -> str:
     if roof:
         lines.append(f"- roofline: {_f(roof.get('flops_per_step'), '{:.4g}')} FLOPs per supervision step; "
                      f"peak {_f(roof.get('peak_gflops'), '{:.1f}')} GFLOP/s ({roof.get('peak_method')})")
+        if roof.get("int8_peak_gops"):
+            lines.append(f"- int8 roofline: peak {_f(roof['int8_peak_gops'], '{:.1f}')} GOP/s ({roof.get('int8_peak_method')}); "
+                         "int8 rows show % of the fp32 / the int8 peak")
     for n in result.get("notes") or []:
         lines.append(f"- note: {n}")
     lines += ["", "## Runtimes", "",
@@ -157,7 +163,8 @@ def to_markdown(result: dict) -> str:
                 f"| {rt['name']} | {d['depth']} | {_f(s.get('median'))} / {_f(s.get('p90'))} / {_f(s.get('min'))} "
                 f"| {_f(v.get('median'))} / {_f(v.get('p90'))} | {_f(d.get('exact_acc'), '{:.3f}')} "
                 f"| {_f(d.get('cell_acc'), '{:.3f}')} | {_f(d.get('speedup_vs_eager'), '{:.2f}x')} "
-                f"| {_f(d.get('roofline_pct'), '{:.1f}')} |")
+                f"| {_f(d.get('roofline_pct'), '{:.1f}')}"
+                + (f" / {_f(d['int8_roofline_pct'], '{:.1f}')}" if d.get("int8_roofline_pct") is not None else "") + " |")
     halts = [rt for rt in result["runtimes"] if rt.get("halting")]
     if halts:
         lines += ["", "## Adaptive halting (batch of the run, up to the largest depth)", "",

@@ -8,7 +8,9 @@ them out too); `tests/bench/test_bench.py` checks the count against `torch.utils
 `measure_peak_gflops(threads)` times a large fp32 GEMM (the best of torch and onnxruntime) in this
 process with the same thread count the runtimes get, so "% of roofline" is a ratio taken under the
 same machine load. It is a measured peak, a lower bound of the hardware's: a runtime whose kernels
-beat both GEMMs shows above 100 %.
+beat both GEMMs shows above 100 %. `dtype="int8"` times the integer GEMM (int8 x int8 -> int32:
+onnxruntime's MatMulInteger, torch._int_mm) in GOP/s: the ceiling of an artifact that does its
+matmuls in int8 (dynamically quantized activations); a weight-only int8 artifact computes in fp32.
 """
 from __future__ import annotations
 
@@ -81,15 +83,19 @@ def _best_seconds(fn, repeats: int) -> float:
     return best
 
 
-def _onnxruntime_matmul(n: int, threads: int | None):
-    """A one-MatMul ONNX graph on onnxruntime's CPU provider (MLAS), or None without onnxruntime."""
+def _onnxruntime_matmul(n: int, threads: int | None, dtype: str = "fp32"):
+    """A one-MatMul ONNX graph on onnxruntime's CPU provider (MLAS): fp32 MatMul, or int8
+    MatMulInteger (uint8 x int8 -> int32, what onnxruntime's dynamic quantization runs); None
+    without onnxruntime."""
     try:
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:
         return None
-    io = [helper.make_tensor_value_info(k, TensorProto.FLOAT, [n, n]) for k in "ABC"]
-    graph = helper.make_graph([helper.make_node("MatMul", ["A", "B"], ["C"])], "matmul", io[:2], io[2:])
+    T = TensorProto
+    types, op = ((T.FLOAT, T.FLOAT, T.FLOAT), "MatMul") if dtype == "fp32" else ((T.UINT8, T.INT8, T.INT32), "MatMulInteger")
+    io = [helper.make_tensor_value_info(k, t, [n, n]) for k, t in zip("ABC", types)]
+    graph = helper.make_graph([helper.make_node(op, ["A", "B"], ["C"])], "matmul", io[:2], io[2:])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     opts = ort.SessionOptions()
@@ -98,35 +104,50 @@ def _onnxruntime_matmul(n: int, threads: int | None):
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
-def measure_peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5) -> Peak:
-    """Best fp32 (n x n) @ (n x n) GEMM throughput on `threads` threads, over the GEMM libraries at
+def measure_peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5, dtype: str = "fp32") -> Peak:
+    """Best (n x n) @ (n x n) GEMM throughput on `threads` threads, over the GEMM libraries at
     hand: torch (MKL / oneDNN) and onnxruntime (MLAS) when installed. One library's GEMM is not the
     machine's peak (at 1024x1024 torch reached less than XNNPACK did inside a TRM step here), so the
     best of several, at a size large enough to amortise threading, is the yardstick. Without torch
-    (a runtime-only install) numpy's BLAS stands in for it."""
+    (a runtime-only install) numpy's BLAS stands in for it (fp32 only). dtype "int8": the integer
+    GEMM, in GOP/s (module doc)."""
+    if dtype not in ("fp32", "int8"):
+        raise ValueError(f"dtype must be fp32 or int8, got {dtype!r}")
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    if dtype == "fp32":
+        a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    else:
+        a, b = rng.integers(0, 256, (n, n), np.uint8), rng.integers(-128, 128, (n, n), np.int8)
     results = {}
     try:
         import torch
     except ImportError:
-        out = np.empty((n, n), np.float32)
-        results["numpy.matmul (BLAS, its default threads)"] = _best_seconds(lambda: np.matmul(a, b, out=out), repeats)
+        if dtype == "fp32":
+            out = np.empty((n, n), np.float32)
+            results["numpy.matmul (BLAS, its default threads)"] = _best_seconds(lambda: np.matmul(a, b, out=out), repeats)
     else:
         old = torch.get_num_threads()
         if threads:
             torch.set_num_threads(threads)
         try:
-            ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.empty(n, n)
-            results[f"torch.matmul ({torch.get_num_threads()} threads)"] = \
-                _best_seconds(lambda: torch.matmul(ta, tb, out=tout), repeats)
+            if dtype == "fp32":
+                ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.empty(n, n)
+                results[f"torch.matmul ({torch.get_num_threads()} threads)"] = \
+                    _best_seconds(lambda: torch.matmul(ta, tb, out=tout), repeats)
+            elif hasattr(torch, "_int_mm"):   # int8 x int8 -> int32 (oneDNN on CPU)
+                ta, tb = torch.from_numpy((a.astype(np.int16) - 128).astype(np.int8)), torch.from_numpy(b)
+                results[f"torch._int_mm ({torch.get_num_threads()} threads)"] = _best_seconds(lambda: torch._int_mm(ta, tb), repeats)
         finally:
             torch.set_num_threads(old)
-    sess = _onnxruntime_matmul(n, threads)
+    sess = _onnxruntime_matmul(n, threads, dtype)
     if sess is not None:
         feeds = {"A": a, "B": b}
-        results[f"onnxruntime MatMul ({threads or 'default'} threads)"] = _best_seconds(lambda: sess.run(None, feeds), repeats)
+        op = "MatMul" if dtype == "fp32" else "MatMulInteger"
+        results[f"onnxruntime {op} ({threads or 'default'} threads)"] = _best_seconds(lambda: sess.run(None, feeds), repeats)
+    if not results:
+        raise RuntimeError(f"no {dtype} GEMM to time here (install torch or onnxruntime)")
     gflops = {k: 2 * n ** 3 / sec / 1e9 for k, sec in results.items()}
     best = max(gflops, key=gflops.get)
+    unit = "GFLOP/s" if dtype == "fp32" else "GOP/s"
     others = ", ".join(f"{k} {v:.1f}" for k, v in gflops.items() if k != best)
-    return Peak(gflops[best], f"{best}, fp32 {n}x{n}, best of {repeats}" + (f"; also {others} GFLOP/s" if others else ""))
+    return Peak(gflops[best], f"{best}, {dtype} {n}x{n}, best of {repeats}" + (f"; also {others} {unit}" if others else ""))
