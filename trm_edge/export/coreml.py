@@ -96,10 +96,10 @@ def spec_summary(path: str | Path) -> dict:
     return {"main": {"inputs": shapes(desc.input), "outputs": shapes(desc.output)}}
 
 
-# ---- the quantization hook (fp16, int8) --------------------------------------------------------
+# ---- the quantization hook (fp16, int8, int4) --------------------------------------------------
 def quantize(mlmodel, entry: str, ctx):
     """The fp16 / int8 hook on one function's MLModel: fp16 is the conversion's (nothing to do),
-    int8 linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""
+    int8 (per channel) / int4 (per block of 32) linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""
     cfg = ctx.recipe.quant
     require("coremltools", "coreml")
     if cfg.precision == "fp16":
@@ -109,8 +109,12 @@ def quantize(mlmodel, entry: str, ctx):
     if entry == "init":
         return mlmodel                                # kept float (docs/quantization.md)
     opt = require("coremltools.optimize.coreml", "coreml")
-    wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
-        mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+    if cfg.bits == 4:   # int4 weights, one scale per output channel and block of 32 inputs (iOS 18)
+        wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32))
+    else:
+        wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int8", granularity="per_channel"))
     if cfg.activations == "int8":
         import platform
         if platform.system() != "Darwin":

@@ -117,7 +117,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
 def _strip_debug(model) -> None:
     """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
     twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""
@@ -127,8 +127,9 @@ def _strip_debug(model) -> None:
 
 
 def quantize(path: Path, entry: str, ctx) -> Path:
-    """The int8 hook (registered precisions: trm_edge.targets): quant_pre_process, then MatMulNBits
-    weight-only | quantize_static (QDQ, per-channel, QInt8) | quantize_dynamic; `init` kept float."""
+    """The int8 / int4 hook (registered precisions: trm_edge.targets): quant_pre_process, then
+    MatMulNBits weight-only (8 bits, or 4 for int4) | quantize_static (QDQ, per-channel, QInt8) |
+    quantize_dynamic; `init` kept float."""
     cfg = ctx.recipe.quant
     onnx_ = require("onnx", "onnx")
     if entry == "init":                               # kept float (docs/quantization.md), debug text dropped
@@ -150,14 +151,15 @@ def quantize(path: Path, entry: str, ctx) -> Path:
         exclude = [n.name for n in model.graph.node
                    if any(re.search(rx, n.name) for rx in cfg.keep_float)]
         linear_ops = ["MatMul", "Gemm"]
-        if cfg.weight_only and not cfg.dynamic:
+        if cfg.bits == 4 or (cfg.weight_only and not cfg.dynamic):
             # int8 weights (symmetric, one scale per output channel and block of 32 inputs), float
             # activations and compute: onnxruntime's MatMulNBits (com.microsoft; runs in onnxruntime
             # and onnxruntime-web). Block 32: K is padded to whole blocks, so 32 wastes least on
             # K = 36 / 64 / 81 / 256 (measured: sudoku9 step 303 KB at 32, 323 KB at 64, 383 KB at 128)
             from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-            wq = MatMulNBitsQuantizer(model, bits=8, block_size=32, is_symmetric=True,
+            # int4: the same operator with bits=4 (the only width onnxruntime-web's WebGPU kernel has)
+            wq = MatMulNBitsQuantizer(model, bits=cfg.bits, block_size=32, is_symmetric=True,
                                       nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",))
             wq.process()
             wq.model.save_model_to_file(str(out), use_external_data_format=False)
