@@ -110,10 +110,12 @@ INT4_GROUP = 32   # inputs per 4-bit weight scale (layers whose K is not a multi
 
 
 def _int4(module, args, cfg):
-    """int4: torchao Int8DynamicActivationIntxWeightConfig (int4 weights symmetric per group of
-    INT4_GROUP inputs, or per output channel where K % INT4_GROUP != 0; int8 activations per token at
-    run time) on a copy of the module's nn.Linear layers, exported for XNNPACK's qd8-f32-qb4w /
-    qc4w linear. keep_float: regexes of module names left float."""
+    """int4: torchao Int8DynamicActivationIntxWeightConfig on a copy of the module's nn.Linear layers:
+    int4 weights symmetric per group of INT4_GROUP inputs, int8 activations per token at run time
+    (XNNPACK's qd8-f32-qb4w linear). A layer whose K is not a multiple of INT4_GROUP (the token
+    mixer's first linear: K = seq_len) keeps int8 weights per channel (qd8-f32-qc8w): XNNPACK's
+    4-bit linear needs group_size % 32 == 0, and torchao's per-channel int4 is a group of K.
+    keep_float: regexes of module names left float."""
     import copy
 
     import torch
@@ -124,8 +126,8 @@ def _int4(module, args, cfg):
     linear = lambda grouped: lambda m, fqn: (  # noqa: E731
         isinstance(m, torch.nn.Linear) and (m.in_features % INT4_GROUP == 0) == grouped
         and not any(re.search(rx, fqn) for rx in cfg.keep_float))
-    for grouped, gran in ((True, PerGroup(INT4_GROUP)), (False, PerAxis(0))):
-        quantize_(module, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4, weight_granularity=gran),
+    for grouped, dtype, gran in ((True, torch.int4, PerGroup(INT4_GROUP)), (False, torch.int8, PerAxis(0))):
+        quantize_(module, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=gran),
                   filter_fn=linear(grouped))
     gm = torch.export.export(module, args, strict=False).module()
     return torch.export.export(xnnpack_friendly(gm), args, strict=False)   # fresh node metadata

@@ -126,6 +126,32 @@ def _strip_debug(model) -> None:
     del model.graph.value_info[:]
 
 
+def _int4_algorithm(cfg, entry: str, ctx):
+    """MatMulNBits' rounding for int4 (options.algorithm): None = its default round-to-nearest;
+    gptq: onnxruntime's GPTQ, calibrated on the recursion states; hqq: half-quadratic (no data)."""
+    if cfg.bits != 4 or cfg.algorithm == "rtn":
+        return None
+    from onnxruntime.quantization import matmul_nbits_quantizer as mnb
+
+    if cfg.algorithm == "hqq":
+        return mnb.HQQWeightOnlyQuantConfig(block_size=32, bits=4, op_types_to_quantize=("MatMul",))
+    names = [i["name"] for i in ctx.spec[entry]["inputs"]]
+    rows = [dict(zip(names, row)) for row in calibration_feeds(entry, ctx)]
+
+    class Reader(mnb.CalibrationDataReader):   # deep-copied per use by the quantizer: restartable
+        def __init__(self):
+            self.i = 0
+
+        def get_next(self):
+            self.i += 1
+            return rows[self.i - 1] if self.i <= len(rows) else None
+
+        def __iter__(self):
+            return iter(rows)
+
+    return mnb.GPTQWeightOnlyQuantConfig(Reader(), block_size=128, op_types_to_quantize=("MatMul",))
+
+
 def quantize(path: Path, entry: str, ctx) -> Path:
     """The int8 / int4 hook (registered precisions: trm_edge.targets): quant_pre_process, then
     MatMulNBits weight-only (8 bits, or 4 for int4) | quantize_static (QDQ, per-channel, QInt8) |
@@ -160,7 +186,8 @@ def quantize(path: Path, entry: str, ctx) -> Path:
 
             # int4: the same operator with bits=4 (the only width onnxruntime-web's WebGPU kernel has)
             wq = MatMulNBitsQuantizer(model, bits=cfg.bits, block_size=32, is_symmetric=True,
-                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",))
+                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",),
+                                      algo_config=_int4_algorithm(cfg, entry, ctx))
             wq.process()
             wq.model.save_model_to_file(str(out), use_external_data_format=False)
         elif cfg.dynamic or entry == "loop":

@@ -17,8 +17,9 @@ from .common import UnsupportedError
 
 # the recipe options (module doc) and the type each value must have
 OPTIONS = {"ops": str, "n_calib": int, "calib_method": str, "keep_float": list, "activations": str,
-           "weight_only": bool, "gptq": bool}
-CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",)}
+           "weight_only": bool, "gptq": bool, "algorithm": str}
+CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",),
+           "algorithm": ("rtn", "gptq", "hqq")}
 
 
 def check_options(options: dict, where: str = "options") -> dict:
@@ -48,6 +49,7 @@ class QuantConfig:
     activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only)
     weight_only: bool = False          # int8 weights, float activations and compute (static recipes)
     gptq: bool = False                 # TFLite weight-only / int4: ai_edge_quantizer's GPTQ rounding (calibrated)
+    algorithm: str = "rtn"             # ONNX int4: MatMulNBits rounding: rtn | gptq (calibrated) | hqq
 
     @property
     def dynamic(self) -> bool:
@@ -76,6 +78,10 @@ class QuantConfig:
                                    "int8-dynamic (int8 weights, activations quantized per row at run time)")
         if o.get("gptq") and not ((o.get("weight_only") or recipe.precision == "int4") and recipe.target == "tflite"):
             raise UnsupportedError("options.gptq applies to TFLite int4, and int8 with weight_only = true")
+        if o.get("algorithm", "rtn") != "rtn" and not (recipe.target == "onnx" and recipe.precision == "int4"):
+            raise UnsupportedError("options.algorithm applies to ONNX int4 (MatMulNBits: rtn, gptq, hqq)")
+        if o.get("algorithm", "rtn") not in CHOICES["algorithm"]:
+            raise UnsupportedError(f"options.algorithm must be one of {', '.join(CHOICES['algorithm'])}, got {o['algorithm']!r}")
         if o.get("ops", "linear") not in ("linear", "all"):
             raise UnsupportedError(f"options.ops must be 'linear' or 'all', got {o['ops']!r}")
         o["keep_float"] = tuple(o.get("keep_float", ()))
