@@ -13,7 +13,7 @@ removes or re-means a field bumps the number, and readers refuse formats they do
     name            "<target>-<precision>-<mode>[-d<depth>][-web]"
     target          onnx | executorch | coreml | tflite
     mode            looped (entry points init + step [+ loop]) | unrolled (entry point forward)
-    precision       fp32 | fp16 | int8 | int8-dynamic
+    precision       fp32 | fp16 | int8 | int8-dynamic | int4
     depth           unrolled: supervision steps K in the graph; looped: null
     graph           optional, onnx only: "web" = the graph shaped for onnxruntime-web (trm_edge.export.web);
                     absent or "plain" = the graph as torch.onnx exported it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")   # every precision an artifact may have
+PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic", "int4")   # every precision an artifact may have
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,14 @@ class Target:
 
 REGISTRY = (
     Target("onnx", "trm_edge.export.onnx", "trm_edge.runtime.backends:OnnxSession",
-           ("fp32", "int8", "int8-dynamic"), ".onnx", int8={"weight_only": True}),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".onnx", int8={"weight_only": True}),
     Target("executorch", "trm_edge.export.executorch", "trm_edge.runtime.backends:ExecuTorchSession",
-           ("fp32", "int8", "int8-dynamic"), ".pte"),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".pte"),
     Target("coreml", "trm_edge.export.coreml", "trm_edge.runtime.backends:CoreMLSession",
-           ("fp32", "fp16", "int8"), ".mlpackage", runs_on=("darwin",),
+           ("fp32", "fp16", "int8", "int4"), ".mlpackage", runs_on=("darwin",),
            refusals={"int8-dynamic": "Core ML has no dynamic activation quantization (use int8: weight-only int8)"}),
     Target("tflite", "trm_edge.export.tflite", "trm_edge.runtime.backends:TFLiteSession",
-           ("fp32", "int8", "int8-dynamic"), ".tflite", int8={"weight_only": True}),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".tflite", int8={"weight_only": True}),
 )
 BY_NAME = {t.name: t for t in REGISTRY}
 TARGETS = tuple(BY_NAME)            # onnx, executorch, coreml, tflite

@@ -48,7 +48,8 @@ def test_precision_check_and_int8_defaults_follow_the_registration(target):
         else:
             with pytest.raises(UnsupportedError, match=re.escape(why)):
                 Recipe(target=target, precision=p).check()
-    assert targets.supported(target, "int4").startswith("unknown precision")
+    assert targets.supported(target, "int2").startswith("unknown precision")
+    assert targets.supported(target, "int4") is None   # 4-bit weights on every target (issue 33)
 
 
 def test_cli_choices_and_defaults_come_from_the_registry():

@@ -11,8 +11,8 @@ runtime on `n` test puzzles beside eager fp32 (trm_edge.evaluate) and collects:
     drift at full depth: relative error of y and z vs eager fp32
     delta: exact at full depth minus eager fp32's (points); max_delta_points: the largest |delta|
     over every depth 1..n_sup
-    goal (int8 rows): size <= 0.30 x fp32, |delta| <= 1 point at every depth, and the same halting
-    step as eager on >= 95 % of puzzles
+    goal (int8 / int4 rows): size <= 0.30 x fp32 (int4: 0.17), |delta| <= 1 point at every depth,
+    and the same halting step as eager on >= 95 % of puzzles
 
 Core ML artifacts are exported and sized on every host, but evaluated only on macOS (coremltools
 cannot predict on Linux): their accuracy cells say so. Writes quant_report.json and
@@ -32,6 +32,7 @@ from ..artifact import PRECISIONS, TARGETS
 from ..safe_io import check_outputs, write_text
 
 SIZE_GOAL, ACC_GOAL_POINTS, HALT_AGREE_GOAL = 0.30, 1.0, 0.95
+SIZE_GOALS = {"int8": SIZE_GOAL, "int8-dynamic": SIZE_GOAL, "int4": 0.17}   # precision -> size / fp32 at most
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,11 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
             if target == "coreml":  # the spec says what the weights became (Linux and macOS)
                 from ..export.coreml import FILE, coreml_weights
                 w = coreml_weights(art.path / FILE).get("step", {})
-                row["coreml_step_weights"] = {k: w.get(k) for k in ("int8_params", "fp16_params", "float_params")}
+                row["coreml_step_weights"] = {k: w.get(k) for k in ("int8_params", "int4_params", "fp16_params", "float_params")}
             if target == "coreml" and sys.platform != "darwin":
                 row["note"] = "accuracy: macOS only (coremltools cannot predict on Linux)"
-                if prec.startswith("int8") and row["size_ratio"] is not None:
-                    row["size_goal_met"] = bool(row["size_ratio"] <= SIZE_GOAL)
+                if prec in SIZE_GOALS and row["size_ratio"] is not None:
+                    row["size_goal_met"] = bool(row["size_ratio"] <= SIZE_GOALS[prec])
                 rows.append(row)
                 log(f"{target} {prec}: {art.size_bytes} bytes (accuracy: macOS only)")
                 continue
@@ -138,8 +139,8 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
                          "exact_full": res["eager"]["exact"][-1], "halt_exact": res["eager"]["halt"]["exact"],
                          "halt_mean_steps": res["eager"]["halt"]["mean_steps"]}
             row["delta_points"] = round(100 * (row["exact_full"] - eager["exact_full"]), 2)
-            if prec.startswith("int8") and row["size_ratio"] is not None:
-                row["goal_met"] = bool(row["size_ratio"] <= SIZE_GOAL and row["max_delta_points"] <= ACC_GOAL_POINTS
+            if prec in SIZE_GOALS and row["size_ratio"] is not None:
+                row["goal_met"] = bool(row["size_ratio"] <= SIZE_GOALS[prec] and row["max_delta_points"] <= ACC_GOAL_POINTS
                                        and row["halt_agree"] >= HALT_AGREE_GOAL)
             rows.append(row)
             log(f"{target} {prec}: {art.size_bytes} bytes, exact@{n_sup} {row['exact_full']:.3f} "
@@ -149,7 +150,8 @@ def quant_report(checkpoint=None, out_dir="quant_report", cfg: QuantReportConfig
 
     report = {"checkpoint": getattr(model, "source_checkpoint", None), "task": model.cfg.task,
               "n": cfg.n, "n_sup": n_sup, "depths": depths, "config": asdict(cfg), "eager_fp32": eager,
-              "rows": rows, "goal": {"size_ratio_max": SIZE_GOAL, "accuracy_drop_max_points": ACC_GOAL_POINTS,
+              "rows": rows, "goal": {"size_ratio_max": SIZE_GOAL, "size_ratio_max_by_precision": SIZE_GOALS,
+                       "accuracy_drop_max_points": ACC_GOAL_POINTS,
                        "halt_agree_min": HALT_AGREE_GOAL},
               "command": command_of(checkpoint, out_dir, cfg),
               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

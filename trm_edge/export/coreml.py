@@ -96,10 +96,10 @@ def spec_summary(path: str | Path) -> dict:
     return {"main": {"inputs": shapes(desc.input), "outputs": shapes(desc.output)}}
 
 
-# ---- the quantization hook (fp16, int8) --------------------------------------------------------
+# ---- the quantization hook (fp16, int8, int4) --------------------------------------------------
 def quantize(mlmodel, entry: str, ctx):
     """The fp16 / int8 hook on one function's MLModel: fp16 is the conversion's (nothing to do),
-    int8 linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""
+    int8 (per channel) / int4 (per block of 32) linear_quantize_weights (runs on Linux), W8A8 activations with options.activations (macOS)."""
     cfg = ctx.recipe.quant
     require("coremltools", "coreml")
     if cfg.precision == "fp16":
@@ -111,6 +111,12 @@ def quantize(mlmodel, entry: str, ctx):
     opt = require("coremltools.optimize.coreml", "coreml")
     wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
         mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+    if cfg.bits == 4:
+        # int4 weights, one scale per output channel and block of 32 inputs (iOS 18); coremltools skips
+        # a weight whose K is not a multiple of 32 (the token mixer's first linear, K = seq_len): the
+        # int8 per-channel pass after it takes those
+        mlmodel = opt.linear_quantize_weights(mlmodel, opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32)))
     if cfg.activations == "int8":
         import platform
         if platform.system() != "Darwin":
@@ -126,20 +132,21 @@ def quantize(mlmodel, entry: str, ctx):
 
 
 def coreml_weights(path) -> dict:
-    """{function: {"int8_params", "fp16_params", "float_params", "ops": {op type: count}}} of a saved
+    """{function: {"int8_params", "int4_params", "fp16_params", "float_params", "ops": {op type: count}}} of a saved
     .mlpackage, read from its MIL spec (works on Linux, where Core ML cannot predict): the evidence
-    that a package's weights really are int8 / fp16. Counts elements of every constant tensor."""
+    that a package's weights really are int8 / int4 / fp16. Counts elements of every constant tensor."""
     ct = require("coremltools", "coreml")
     from coremltools.proto import MIL_pb2
 
     spec = ct.utils.load_spec(str(path))
-    names = {MIL_pb2.DataType.Value(n): n for n in ("INT8", "UINT8", "FLOAT16", "FLOAT32")}
+    names = {MIL_pb2.DataType.Value(n): n for n in ("INT8", "UINT8", "INT4", "UINT4", "FLOAT16", "FLOAT32")}
 
     def count(v, acc):
         t = v.type.tensorType
         if v.type.HasField("tensorType") and t.dimensions:
             n = int(np.prod([d.constant.size for d in t.dimensions]))
-            key = {"INT8": "int8_params", "UINT8": "int8_params", "FLOAT16": "fp16_params",
+            key = {"INT8": "int8_params", "UINT8": "int8_params", "INT4": "int4_params", "UINT4": "int4_params",
+                   "FLOAT16": "fp16_params",
                    "FLOAT32": "float_params"}.get(names.get(t.dataType))
             if key:
                 acc[key] += n
@@ -158,7 +165,7 @@ def coreml_weights(path) -> dict:
 
     out = {}
     for fname, fn in spec.mlProgram.functions.items():
-        acc = {"int8_params": 0, "fp16_params": 0, "float_params": 0, "ops": {}}
+        acc = {"int8_params": 0, "int4_params": 0, "fp16_params": 0, "float_params": 0, "ops": {}}
         for block in fn.block_specializations.values():
             walk(block, acc)
         out[fname] = acc

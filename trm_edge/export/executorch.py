@@ -54,7 +54,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
 def _is_norm_mean(node) -> bool:
     w = node.args[1] if len(node.args) > 1 else None
     return getattr(w, "op", None) in ("get_attr", "placeholder") and NORM_MEAN in str(getattr(w, "target", w.name))
@@ -75,6 +75,8 @@ def quantize(obj, entry: str, ctx):
     with torch.no_grad():
         if entry == "init":
             return torch.export.export(module, args, strict=False)   # kept float
+        if cfg.bits == 4:
+            return _int4(module, args, cfg)
         pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch")
         xq = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch")
         qconfig = xq.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=cfg.dynamic)
@@ -102,3 +104,30 @@ def quantize(obj, entry: str, ctx):
         converted.delete_all_unused_submodules()
         converted.recompile()
         return torch.export.export(converted, args, strict=False)
+
+
+INT4_GROUP = 32   # inputs per 4-bit weight scale (layers whose K is not a multiple: one scale per channel)
+
+
+def _int4(module, args, cfg):
+    """int4: torchao Int8DynamicActivationIntxWeightConfig on a copy of the module's nn.Linear layers:
+    int4 weights symmetric per group of INT4_GROUP inputs, int8 activations per token at run time
+    (XNNPACK's qd8-f32-qb4w linear). A layer whose K is not a multiple of INT4_GROUP (the token
+    mixer's first linear: K = seq_len) keeps int8 weights per channel (qd8-f32-qc8w): XNNPACK's
+    4-bit linear needs group_size % 32 == 0, and torchao's per-channel int4 is a group of K.
+    keep_float: regexes of module names left float."""
+    import copy
+
+    import torch
+    from torchao.quantization import Int8DynamicActivationIntxWeightConfig, quantize_
+    from torchao.quantization.granularity import PerAxis, PerGroup
+
+    module = copy.deepcopy(module)   # the wrappers share the model: quantize a copy
+    linear = lambda grouped: lambda m, fqn: (  # noqa: E731
+        isinstance(m, torch.nn.Linear) and (m.in_features % INT4_GROUP == 0) == grouped
+        and not any(re.search(rx, fqn) for rx in cfg.keep_float))
+    for grouped, dtype, gran in ((True, torch.int4, PerGroup(INT4_GROUP)), (False, torch.int8, PerAxis(0))):
+        quantize_(module, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=gran),
+                  filter_fn=linear(grouped))
+    gm = torch.export.export(module, args, strict=False).module()
+    return torch.export.export(xnnpack_friendly(gm), args, strict=False)   # fresh node metadata

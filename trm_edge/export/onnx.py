@@ -117,7 +117,7 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
 def _strip_debug(model) -> None:
     """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
     twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""
@@ -126,9 +126,36 @@ def _strip_debug(model) -> None:
     del model.graph.value_info[:]
 
 
+def _int4_algorithm(cfg, entry: str, ctx):
+    """MatMulNBits' rounding for int4 (options.algorithm): None = its default round-to-nearest;
+    gptq: onnxruntime's GPTQ, calibrated on the recursion states; hqq: half-quadratic (no data)."""
+    if cfg.bits != 4 or cfg.algorithm == "rtn":
+        return None
+    from onnxruntime.quantization import matmul_nbits_quantizer as mnb
+
+    if cfg.algorithm == "hqq":
+        return mnb.HQQWeightOnlyQuantConfig(block_size=32, bits=4, op_types_to_quantize=("MatMul",))
+    names = [i["name"] for i in ctx.spec[entry]["inputs"]]
+    rows = [dict(zip(names, row)) for row in calibration_feeds(entry, ctx)]
+
+    class Reader(mnb.CalibrationDataReader):   # deep-copied per use by the quantizer: restartable
+        def __init__(self):
+            self.i = 0
+
+        def get_next(self):
+            self.i += 1
+            return rows[self.i - 1] if self.i <= len(rows) else None
+
+        def __iter__(self):
+            return iter(rows)
+
+    return mnb.GPTQWeightOnlyQuantConfig(Reader(), block_size=128, op_types_to_quantize=("MatMul",))
+
+
 def quantize(path: Path, entry: str, ctx) -> Path:
-    """The int8 hook (registered precisions: trm_edge.targets): quant_pre_process, then MatMulNBits
-    weight-only | quantize_static (QDQ, per-channel, QInt8) | quantize_dynamic; `init` kept float."""
+    """The int8 / int4 hook (registered precisions: trm_edge.targets): quant_pre_process, then
+    MatMulNBits weight-only (8 bits, or 4 for int4) | quantize_static (QDQ, per-channel, QInt8) |
+    quantize_dynamic; `init` kept float."""
     cfg = ctx.recipe.quant
     onnx_ = require("onnx", "onnx")
     if entry == "init":                               # kept float (docs/quantization.md), debug text dropped
@@ -150,15 +177,17 @@ def quantize(path: Path, entry: str, ctx) -> Path:
         exclude = [n.name for n in model.graph.node
                    if any(re.search(rx, n.name) for rx in cfg.keep_float)]
         linear_ops = ["MatMul", "Gemm"]
-        if cfg.weight_only and not cfg.dynamic:
+        if cfg.bits == 4 or (cfg.weight_only and not cfg.dynamic):
             # int8 weights (symmetric, one scale per output channel and block of 32 inputs), float
             # activations and compute: onnxruntime's MatMulNBits (com.microsoft; runs in onnxruntime
             # and onnxruntime-web). Block 32: K is padded to whole blocks, so 32 wastes least on
             # K = 36 / 64 / 81 / 256 (measured: sudoku9 step 303 KB at 32, 323 KB at 64, 383 KB at 128)
             from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-            wq = MatMulNBitsQuantizer(model, bits=8, block_size=32, is_symmetric=True,
-                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",))
+            # int4: the same operator with bits=4 (the only width onnxruntime-web's WebGPU kernel has)
+            wq = MatMulNBitsQuantizer(model, bits=cfg.bits, block_size=32, is_symmetric=True,
+                                      nodes_to_exclude=exclude, op_types_to_quantize=("MatMul",),
+                                      algo_config=_int4_algorithm(cfg, entry, ctx))
             wq.process()
             wq.model.save_model_to_file(str(out), use_external_data_format=False)
         elif cfg.dynamic or entry == "loop":

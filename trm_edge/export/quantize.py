@@ -1,4 +1,4 @@
-"""int8 / fp16 post-training quantization: what every target's hook shares (the options, the
+"""int8 / int4 / fp16 post-training quantization: what every target's hook shares (the options, the
 calibration set). Each target's hook is `quantize(obj, entry, ctx)` in its own module
 (trm_edge/export/<target>.py), with its ecosystem's own tool; which precisions a target offers and
 its default int8 options are in its registration (trm_edge/targets.py). What each precision is per
@@ -17,8 +17,9 @@ from .common import UnsupportedError
 
 # the recipe options (module doc) and the type each value must have
 OPTIONS = {"ops": str, "n_calib": int, "calib_method": str, "keep_float": list, "activations": str,
-           "weight_only": bool, "gptq": bool}
-CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",)}
+           "weight_only": bool, "gptq": bool, "algorithm": str}
+CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",),
+           "algorithm": ("rtn", "gptq", "hqq")}
 
 
 def check_options(options: dict, where: str = "options") -> dict:
@@ -40,18 +41,24 @@ def check_options(options: dict, where: str = "options") -> dict:
 
 @dataclass(frozen=True)
 class QuantConfig:
-    precision: str = "int8"            # int8 (static) | int8-dynamic | fp16
+    precision: str = "int8"            # int8 (static) | int8-dynamic | int4 | fp16
     ops: str = "linear"                # "linear": matmuls only; "all": every op the tool quantizes
     n_calib: int = 64                  # training puzzles for calibration
     calib_method: str = "minmax"       # ONNX calibrator
     keep_float: tuple = field(default_factory=tuple)   # regexes of names kept float
     activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only)
     weight_only: bool = False          # int8 weights, float activations and compute (static recipes)
-    gptq: bool = False                 # TFLite weight-only: ai_edge_quantizer's GPTQ rounding (calibrated)
+    gptq: bool = False                 # TFLite weight-only / int4: ai_edge_quantizer's GPTQ rounding (calibrated)
+    algorithm: str = "rtn"             # ONNX int4: MatMulNBits rounding: rtn | gptq (calibrated) | hqq
 
     @property
     def dynamic(self) -> bool:
         return self.precision == "int8-dynamic"
+
+    @property
+    def bits(self) -> int:
+        """Weight bits: 4 for int4 (4-bit weights, per block of 32 inputs or per channel), else 8."""
+        return 4 if self.precision == "int4" else 8
 
     @classmethod
     def from_recipe(cls, recipe) -> "QuantConfig":
@@ -69,8 +76,12 @@ class QuantConfig:
             # and XNNPACK's int8 linear with float activations is its dynamic one (qd8-f32-qc8w)
             raise UnsupportedError("ExecuTorch (XNNPACK) has no weight-only int8 linear: use precision "
                                    "int8-dynamic (int8 weights, activations quantized per row at run time)")
-        if o.get("gptq") and not (o.get("weight_only") and recipe.target == "tflite"):
-            raise UnsupportedError("options.gptq applies to TFLite int8 with weight_only = true")
+        if o.get("gptq") and not ((o.get("weight_only") or recipe.precision == "int4") and recipe.target == "tflite"):
+            raise UnsupportedError("options.gptq applies to TFLite int4, and int8 with weight_only = true")
+        if o.get("algorithm", "rtn") != "rtn" and not (recipe.target == "onnx" and recipe.precision == "int4"):
+            raise UnsupportedError("options.algorithm applies to ONNX int4 (MatMulNBits: rtn, gptq, hqq)")
+        if o.get("algorithm", "rtn") not in CHOICES["algorithm"]:
+            raise UnsupportedError(f"options.algorithm must be one of {', '.join(CHOICES['algorithm'])}, got {o['algorithm']!r}")
         if o.get("ops", "linear") not in ("linear", "all"):
             raise UnsupportedError(f"options.ops must be 'linear' or 'all', got {o['ops']!r}")
         o["keep_float"] = tuple(o.get("keep_float", ()))

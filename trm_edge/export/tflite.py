@@ -64,13 +64,13 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic) ------------------------------------------------
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
 # op scopes (output tensor names, which litert-torch takes from module paths) kept float: the heads
 TFLITE_KEEP_FLOAT = (r"Linear_lm_head", r"Linear_q_head", r"_logits_output;", r"_q_halt_output;")  # scopes end in ";"
 
 def quantize(path: Path, entry, ctx) -> Path:
-    """The int8 hook on the converted .tflite (entry None: every signature): ai_edge_quantizer
-    weight-only (GPTQ optional) | static, calibrated per signature | dynamic int8."""
+    """The int8 / int4 hook on the converted .tflite (entry None: every signature): ai_edge_quantizer
+    weight-only int8 or int4 per channel (GPTQ optional) | static, calibrated per signature | dynamic int8."""
     cfg = ctx.recipe.quant
     aeq = require("ai_edge_quantizer.quantizer", "tflite")
     rm = require("ai_edge_quantizer.recipe_manager", "tflite")
@@ -83,11 +83,12 @@ def quantize(path: Path, entry, ctx) -> Path:
     for op in ops:
         if cfg.dynamic:
             rp.add_dynamic_config(regex=".*", operation_name=op, num_bits=8)
-        elif cfg.weight_only:   # int8 weights dequantized to float at load: float compute
+        elif cfg.weight_only or cfg.bits == 4:   # int8 / int4 weights dequantized to float: float compute
             # GPTQ (calibrated: Hessians of each FULLY_CONNECTED's inputs over the recursion states)
             # rounds each weight column to cancel the error of the ones before it
             algo = AlgorithmName.GPTQ if cfg.gptq and op == Op.FULLY_CONNECTED else AlgorithmName.MIN_MAX_UNIFORM_QUANT
-            rp.add_weight_only_config(regex=".*", operation_name=op, num_bits=8, algorithm_key=algo)
+            rp.add_weight_only_config(regex=".*", operation_name=op, num_bits=cfg.bits, algorithm_key=algo,
+                                      granularity=qtyping.QuantGranularity.CHANNELWISE)
         else:
             rp.add_static_config(regex=".*", operation_name=op, activation_num_bits=8, weight_num_bits=8)
     # float in / float out: the host loop and the apps exchange float32 state with every runtime
