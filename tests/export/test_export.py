@@ -208,8 +208,9 @@ def test_tampered_or_partial_artifact_is_refused(tiny, artifacts, tmp_path):
 
 
 def test_onnx_web_graph_has_no_sequence_ops_and_matches_eager(tiny, artifacts, tmp_path):
-    """--graph web: no SplitToSequence / SequenceAt (chunk) and no Transpose left in the step, fewer
-    nodes than the plain export, and the same parity with eager as every artifact."""
+    """--graph web: no SplitToSequence / SequenceAt (chunk; the plain graph has none either since
+    trm_edge.export.portable) and no Transpose left in the step, fewer nodes than the plain export,
+    and the same parity with eager as every artifact."""
     from trm_edge.export.web import op_counts
 
     model, _ = tiny
@@ -217,9 +218,9 @@ def test_onnx_web_graph_has_no_sequence_ops_and_matches_eager(tiny, artifacts, t
     assert art.name == "onnx-fp32-looped-web" and art.manifest["graph"] == "web"
     assert sorted(art.manifest["entry_points"]) == ["init", "step"]          # no loop.onnx for the page
     plain, web = (op_counts(a.path / "step.onnx") for a in (artifacts("onnx", "looped"), art))
-    assert {"SplitToSequence", "SequenceAt", "Transpose"} <= set(plain)
+    assert "Transpose" in plain and not {"SplitToSequence", "SequenceAt"} & set(plain), plain
     assert not {"SplitToSequence", "SequenceAt", "Transpose"} & set(web), web
-    assert sum(web.values()) < 0.7 * sum(plain.values()), (plain, web)
+    assert sum(web.values()) < sum(plain.values()), (plain, web)   # Transposes gone, fusions
     sess, ref = load(art.path), EagerSession(model)
     tokens, labels = puzzles(model.cfg.task, 64)
     rows = compare(sess, ref, tokens, labels)
