@@ -10,6 +10,8 @@ and Core ML MLProgram execution providers (onnxruntime.tools.mobile_helpers), so
       nn.Linear      -> MatMul(x, W^T) with W^T stored once (no Transpose node per call site)
       nn.Embedding   -> one-hot(ids) @ table (MLProgram has no Gather; exact: one 1.0, zeros else)
                         for tables of up to ONEHOT_MAX_ROWS rows (an ARC puzzle table keeps Gather)
+      initial y, z   -> x * 0 + y_init (exact for finite x): an optimizer cannot fold it into
+                        (B, L, D) constants stored in the file (quant_pre_process folds the Expand)
     graph side (portable_graph, on the exported .onnx):
       chunk's SplitToSequence + SequenceAt -> Split      (onnxscript's constant folder)
       Reciprocal(x) (torch.rsqrt)          -> Div(1, x)   (NNAPI has no Reciprocal)
@@ -27,6 +29,7 @@ pins the bytes the offsets point at.
 from __future__ import annotations
 
 import copy
+import types
 from pathlib import Path
 
 import torch
@@ -70,9 +73,15 @@ class OneHotEmbedding(nn.Module):
         return torch.matmul(torch.clamp(1.0 - d * d, min=0.0), self.table)
 
 
+def _initial_state(self, x):
+    zero = x * 0.0
+    return zero + self.y_init.to(x.dtype), zero + self.z_init.to(x.dtype)
+
+
 def portable_model(model):
     """A copy of `model` with the torch-side rewrites of the module doc (same weights, same math)."""
     out = copy.deepcopy(model).eval()
+    out.initial_state = types.MethodType(_initial_state, out)
     for parent in list(out.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
@@ -185,3 +194,31 @@ def share_weights(path: Path, sources: list[Path]) -> int:
                     break
     onnx.save(model, str(path))
     return shared
+
+
+# ---- onnxruntime's own check for ORT Mobile ----------------------------------------------------
+MOBILE_EPS = {"NNAPI": None, "MLProgram": "coreml_supported_mlprogram_ops.md"}
+
+
+def mobile_partitions(path: Path) -> dict[str, dict]:
+    """What `python -m onnxruntime.tools.check_onnx_model_mobile_usability` computes for an .onnx,
+    through its own functions (the BASIC-level optimization it runs first, the shape inference, the
+    partitioning per EP with fixed input sizes required): EP -> {"partitions", "supported", "nodes",
+    "unsupported_ops"}."""
+    import tempfile
+
+    require("onnxruntime", "onnxruntime")
+    from onnxruntime.tools.mobile_helpers import usability_checker as uc
+    from onnxruntime.tools.onnx_model_utils import ModelProtoWithShapeInfo, optimize_model
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        opt = Path(tmp) / Path(path).name
+        optimize_model(Path(path), opt, use_external_initializers=True)
+        model = ModelProtoWithShapeInfo(opt.resolve()).model_with_shape_info
+        for ep, ops in MOBILE_EPS.items():
+            info = (uc.check_nnapi_partitions(model, True) if ops is None else
+                    uc.check_coreml_partitions(model, True, ops))
+            out[ep] = {"partitions": info.num_partitions, "supported": info.num_supported_nodes,
+                       "nodes": info.num_nodes, "unsupported_ops": sorted(info.unsupported_ops)}
+    return out
