@@ -86,7 +86,7 @@ def _export_one(module, args, path: Path, spec: dict, recipe) -> None:
     with torch.no_grad():
         torch.onnx.export(module, args, str(path), dynamo=True, input_names=names_in,
                           output_names=names_out, opset_version=recipe.opset, external_data=False,
-                          optimize=False, verbose=False)  # optimize=True folds a transposed copy of every weight per use: 4x the size
+                          optimize=False, verbose=False)  # trm_edge.export.portable folds (at onnxscript's default size limits)
 
 
 def export(model, recipe, out_dir: Path):

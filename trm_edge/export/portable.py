@@ -94,11 +94,15 @@ def portable_model(model):
 # ---- graph side --------------------------------------------------------------------------------
 def fold(path: Path) -> None:
     """onnxscript's optimizer at its default size limits (SplitToSequence -> Split, shape arithmetic
-    folded), leaving Expand alone (init's y / z: folding writes (B, L, D) constants)."""
+    folded), leaving Expand alone (folding it writes (B, L, D) constants); then one initializer per
+    distinct tensor, whatever its size."""
     ir = require("onnx_ir", "onnx")
     optimizer = require("onnxscript.optimizer", "onnx")
+    from onnx_ir.passes.common import DeduplicateInitializersPass
+
     model = ir.load(str(path))
     optimizer.optimize_ir(model, should_fold=lambda node: False if node.op_type == "Expand" else None)
+    DeduplicateInitializersPass(size_limit=1 << 31)(model)   # e.g. every attention block's RoPE tables
     ir.save(model, str(path))
 
 
