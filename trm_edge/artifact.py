@@ -16,7 +16,7 @@ removes or re-means a field bumps the number, and readers refuse formats they do
     precision       fp32 | fp16 | int8 | int8-dynamic | int4
     depth           unrolled: supervision steps K in the graph; looped: null
     graph           optional, onnx only: "web" = the graph shaped for onnxruntime-web (trm_edge.export.web);
-                    absent or "plain" = the graph as torch.onnx exported it
+                    absent or "plain" = the portable graph (trm_edge.export.portable)
     batch           static batch of every entry point (sessions feed any N in chunks of it)
     task            {"name", "vocab_size", "seq_len", "tokens": {...}, "board": [...]}  (the apps read it)
     model           {"seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup",
@@ -48,7 +48,7 @@ SCHEMA_VERSION = 1
 FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
 MANIFEST = "manifest.json"
 MODES = ("looped", "unrolled")
-GRAPHS = ("plain", "web")   # graph shapes (onnx): as exported / for onnxruntime-web (trm_edge.export.web)
+GRAPHS = ("plain", "web")   # graph shapes (onnx): portable / for onnxruntime-web (trm_edge.export.web)
 DTYPES = ("float32", "float16", "int32", "int64", "int8", "uint8", "bool")
 ENTRY_POINTS = {"looped": ("init", "step"), "unrolled": ("forward",)}   # required per mode
 MODEL_KEYS = ("seq_len", "vocab_size", "puzzle_emb_len", "n_puzzle_ids", "n_sup", "halt_threshold")

@@ -34,7 +34,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
      "static, calibrated), int8-dynamic, int4 (4-bit weights, every target), fp16 (coreml). What each target offers: trm_edge/targets.py.")
 @opt("--batch", type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
 @opt("--graph", type=click.Choice(["plain", "web"]),
-     help="ONNX graph shape: plain (as torch.onnx exports it) or web (folded and optimized for onnxruntime-web, "
+     help="ONNX graph shape: plain (static shapes, ops ORT Mobile's NNAPI / Core ML take; trm_edge/export/portable.py) or web (folded and optimized for onnxruntime-web, "
           "fp32, no loop.onnx; docs/web.md). Default: the recipe's, else plain; web for the onnx artifact of --for-app web.")
 @checkpoint_opt()
 @opt("--recipe", help="Recipe name in trm_edge/recipes/ (e.g. onnx-fp32-looped) or a TOML path.")

@@ -3,7 +3,10 @@
 looped   -> init.onnx + step.onnx (host loop), and loop.onnx: the whole recursion with per-sample
             halting inside one graph (torch's while_loop -> ONNX Loop); onnxruntime runs all three.
 unrolled -> forward.onnx at a fixed depth K.
-Weights are stored inside each .onnx (no external-data files; the models are small).
+The graphs are traced from trm_edge.export.portable's copy of the model and rewritten there: static
+shapes and only ops ORT Mobile's NNAPI / Core ML execution providers take. init.onnx and step.onnx
+hold their weights inside; loop.onnx holds none of its own: its tensors are ONNX external data
+pointing at the same bytes in step.onnx / init.onnx (portable.share_weights), one copy per artifact.
 graph = "web" (`--graph web`): every graph shaped for onnxruntime-web (trm_edge.export.web), fp32,
             no loop.onnx; the manifest says "graph": "web".
 """
@@ -18,6 +21,7 @@ from torch import nn
 
 from ..errors import missing, require
 from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
+from .portable import portable_graph, portable_model, share_weights, strip_debug
 from .quantize import calibration_feeds
 from .web import web_model, web_shape
 
@@ -82,7 +86,7 @@ def _export_one(module, args, path: Path, spec: dict, recipe) -> None:
     with torch.no_grad():
         torch.onnx.export(module, args, str(path), dynamo=True, input_names=names_in,
                           output_names=names_out, opset_version=recipe.opset, external_data=False,
-                          optimize=False, verbose=False)  # optimize=True folds a transposed copy of every weight per use: 4x the size
+                          optimize=False, verbose=False)  # trm_edge.export.portable folds (at onnxscript's default size limits)
 
 
 def export(model, recipe, out_dir: Path):
@@ -91,10 +95,11 @@ def export(model, recipe, out_dir: Path):
     cfg = model.cfg
     t0 = time.perf_counter()
     web = recipe.graph == "web"
-    spec, jobs = entry_modules(web_model(model) if web else model, recipe)
+    traced = portable_model(model)
+    spec, jobs = entry_modules(web_model(traced) if web else traced, recipe)
     if recipe.mode == "looped" and recipe.in_graph_loop:
         spec.update(io_spec(cfg, "loop", recipe.batch))
-        jobs.append(("loop", Loop(model)))
+        jobs.append(("loop", Loop(traced)))
 
     def write(tmp: Path):
         ctx = ExportContext(model, recipe, spec, tmp)
@@ -107,9 +112,15 @@ def export(model, recipe, out_dir: Path):
             _export_one(module, args, path, spec[entry], recipe)
             if web:
                 web_shape(path)
+            elif entry != "loop":
+                portable_graph(path)
             if recipe.precision != "fp32":
                 path = quantize(path, entry, ctx)
+            elif entry == "loop":
+                _strip_file(path)
             entries[entry] = {"file": path.name, **spec[entry]}
+        if "loop" in entries:   # after every graph is final: the offsets point into their bytes
+            share_weights(tmp / "loop.onnx", [tmp / entries[e]["file"] for e in ("step", "init")])
         return write_manifest(tmp, model, recipe, entries, source=source_of(model),
                               seconds=time.perf_counter() - t0, tools=("onnx", "onnxscript", "onnxruntime"),
                               extra={"graph": "web"} if web else None)
@@ -117,13 +128,14 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
-def _strip_debug(model) -> None:
-    """Drop the exporter's per-node stack traces (metadata_props: debug text, on the bundled model
-    twice the weights) and the intermediate shape annotations (value_info; ORT infers them)."""
-    for node in model.graph.node:
-        del node.metadata_props[:]
-    del model.graph.value_info[:]
+def _strip_file(path: Path) -> None:
+    onnx_ = require("onnx", "onnx")
+    model = onnx_.load(str(path))
+    strip_debug(model)
+    onnx_.save(model, str(path))
+
+
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------------
 
 
 def _int4_algorithm(cfg, entry: str, ctx):
@@ -160,7 +172,7 @@ def quantize(path: Path, entry: str, ctx) -> Path:
     onnx_ = require("onnx", "onnx")
     if entry == "init":                               # kept float (docs/quantization.md), debug text dropped
         model = onnx_.load(str(path))
-        _strip_debug(model)
+        strip_debug(model)
         onnx_.save(model, str(path))
         return path
     q = require("onnxruntime.quantization", "onnx")
@@ -216,7 +228,7 @@ def quantize(path: Path, entry: str, ctx) -> Path:
                               op_types_to_quantize=linear_ops if cfg.ops == "linear" else None,
                               nodes_to_exclude=exclude)
         model = onnx_.load(str(out))
-        _strip_debug(model)
+        strip_debug(model)
         onnx_.save(model, str(path))                  # same file name as the fp32 artifact
     finally:
         for p in (pre, out, path.with_name(f"{path.stem}.pre.onnx.data")):

@@ -1,15 +1,15 @@
 """The web-shaped ONNX graph (`trm-edge export --target onnx --graph web`): the same entry points,
 built for runtimes that pay per op (onnxruntime-web in WebAssembly).
 
-What changes against the plain export (torch.onnx.export with optimize=False, trm_edge.export.onnx):
+What changes against the plain export (trm_edge.export.portable's graph, trm_edge.export.onnx):
 
 1. The model is traced with the sequence mixer's transpose-free form
    (trm_edge.model.SequenceMLP.forward_untransposed): no Transpose around the SwiGLU over L and no
    transposed-layout FusedMatMul (slow in wasm); eager PyTorch keeps `forward`.
-2. onnxscript's optimizer folds constants: `chunk`'s SplitToSequence + SequenceAt become one Split,
-   every weight's Transpose (nn.Linear's W^T) is stored pre-transposed; onnx_ir then keeps one copy
-   of identical folded weights (the recursion calls the same layers many times, and folding alone
-   writes a transposed weight per call, the reason the plain export keeps optimize=False).
+2. onnxscript's optimizer folds constants without size limits (the plain graph folds at its default
+   limits: SplitToSequence -> Split there too), e.g. forward_untransposed's W of every weight is
+   stored as it is used; onnx_ir then keeps one copy of identical folded weights (the recursion
+   calls the same layers many times, and folding alone writes one weight per call).
 3. onnxruntime's offline optimizer at the EXTENDED level (SessionOptions.optimized_model_filepath):
    standard ONNX ops plus onnxruntime contrib ops (FusedMatMul, QuickGelu, ...), which the wasm
    build of onnxruntime-web runs (it is onnxruntime's CPU execution provider). The result is an
