@@ -56,8 +56,8 @@ def export(model, recipe, out_dir: Path):
 
 # ---- what runs outside the delegate -----------------------------------------------------------
 # ops outside a delegate that move or view data but compute nothing (ExecuTorch's portable kernels)
-DATA_MOVEMENT = ("aten::select_copy", "aten::squeeze_copy", "aten::expand_copy", "aten::view_copy",
-                 "aten::slice_copy", "dim_order_ops::_to_dim_order_copy")
+DATA_MOVEMENT = ("aten::select_copy", "aten::squeeze_copy", "aten::unsqueeze_copy", "aten::expand_copy",
+                 "aten::view_copy", "aten::slice_copy", "dim_order_ops::_to_dim_order_copy")
 
 
 def outside_delegates(pte: Path | bytes) -> dict[str, dict[str, int]]:
