@@ -71,10 +71,27 @@ class Artifact:
     def seconds(self) -> float:
         return self.manifest["export_seconds"]
 
+    @property
+    def weight_ratio(self) -> float | None:
+        return weight_ratio(self.manifest)
+
 
 def files_bytes(manifest: dict) -> int:
     """An artifact's size: the bytes of the files its manifest lists (the manifest itself excluded)."""
     return sum(f.get("bytes", 0) for f in (manifest.get("files") or {}).values())
+
+
+# bytes one weight takes at each precision: the floor an artifact's size is measured against
+WEIGHT_BYTES = {"fp32": 4, "fp16": 2, "int8": 1, "int8-dynamic": 1}
+
+
+def weight_ratio(manifest: dict) -> float | None:
+    """Artifact bytes / (parameters x bytes per weight at its precision): 1.0 is one copy of the
+    weights and nothing else (issue 29: <= 1.10 fp32, <= 1.30 int8). None without a parameter count."""
+    params, per = (manifest.get("model") or {}).get("params"), WEIGHT_BYTES.get(manifest.get("precision"))
+    if not params or not per:
+        return None
+    return files_bytes(manifest) / (params * per)
 
 
 # ---- hashing -----------------------------------------------------------------------------------

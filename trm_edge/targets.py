@@ -29,7 +29,7 @@ REGISTRY = (
     Target("onnx", "trm_edge.export.onnx", "trm_edge.runtime.backends:OnnxSession",
            ("fp32", "int8", "int8-dynamic", "int4"), ".onnx", int8={"weight_only": True}),
     Target("executorch", "trm_edge.export.executorch", "trm_edge.runtime.backends:ExecuTorchSession",
-           ("fp32", "int8", "int8-dynamic", "int4"), ".pte"),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".pte", int8={"activations": "dynamic"}),
     Target("coreml", "trm_edge.export.coreml", "trm_edge.runtime.backends:CoreMLSession",
            ("fp32", "fp16", "int8", "int4"), ".mlpackage", runs_on=("darwin",),
            refusals={"int8-dynamic": "Core ML has no dynamic activation quantization (use int8: weight-only int8)"}),

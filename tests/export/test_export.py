@@ -364,3 +364,30 @@ def test_onnx_graphs_go_whole_to_nnapi_and_coreml(entry, artifacts):
     for ep, c in mobile_partitions(art.path / art.manifest["entry_points"][entry]["file"]).items():
         assert c["partitions"] <= 3 and c["supported"] >= 0.95 * c["nodes"], (entry, ep, c)
         assert set(c["unsupported_ops"]) <= {"ai.onnx:ArgMax"}, (entry, ep, c)
+# ---- issue 29: one copy of the weights, the ExecuTorch step inside its delegate -----------------
+@pytest.mark.parametrize("target", ["executorch", "tflite"])   # onnx: its own test (issue 29, graphs sharing weights)
+def test_artifact_holds_one_copy_of_the_weights(tiny, artifacts, target):
+    """artifact bytes / (parameters x 4) from the manifest (the ratio each export line prints): init and
+    step share one fp32 copy. On this tiny model the graph structure is a large part of the bytes, so the
+    bound is < 2 (a second copy of the weights alone would reach 2); paper sizes: docs/export.md."""
+    from trm_edge.artifact import weight_ratio
+
+    model, _ = tiny
+    a = artifacts(target, "looped")
+    params = sum(p.numel() for p in model.parameters())
+    assert a.manifest["model"]["params"] == params
+    assert weight_ratio(a.manifest) == pytest.approx(a.size_bytes / (4 * params))
+    assert 1.0 <= a.weight_ratio < 2.0, (target, a.weight_ratio)
+
+
+def test_executorch_step_computes_only_inside_xnnpack(artifacts):
+    """Counted from the .pte itself: no compute op of `step` outside the XNNPACK delegate but the
+    argmax of `preds` (the output the apps read); what remains outside is data movement."""
+    from trm_edge.export.executorch import DATA_MOVEMENT, compute_outside, outside_delegates
+
+    a = artifacts("executorch", "looped")
+    ops = outside_delegates(a.path / "model.pte")
+    assert set(ops) == {"init", "step"}
+    assert ops["step"].get("delegate:XnnpackBackend", 0) >= 1
+    assert compute_outside(ops["step"]) == {"aten::argmax": 1}, ops["step"]
+    assert set(ops["step"]) - set(DATA_MOVEMENT) == {"delegate:XnnpackBackend", "aten::argmax"}

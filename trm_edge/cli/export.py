@@ -31,7 +31,7 @@ def vectors(checkpoint, n_puzzles, seed, out):
 @opt("--mode", help="looped, unrolled or all (default: the recipe's, else looped).")
 @opt("--depth", type=click.IntRange(1, MAX_DEPTH), help="Unrolled: supervision steps K (default: n_sup).")
 @opt("--precision", help="fp32, int8 (onnx, tflite: int8 weights, float activations; executorch: "
-     "static, calibrated), int8-dynamic, int4 (4-bit weights, every target), fp16 (coreml). What each target offers: trm_edge/targets.py.")
+     "XNNPACK's dynamically quantized int8 linear), int8-dynamic, int4 (4-bit weights, every target), fp16 (coreml). What each target offers: trm_edge/targets.py.")
 @opt("--batch", type=click.IntRange(1, MAX_BATCH), help="Static batch of the entry points (default 1).")
 @opt("--graph", type=click.Choice(["plain", "web"]),
      help="ONNX graph shape: plain (static shapes, ops ORT Mobile's NNAPI / Core ML take; trm_edge/export/portable.py) or web (folded and optimized for onnxruntime-web, "

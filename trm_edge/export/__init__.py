@@ -178,7 +178,9 @@ def export_all(model, recipes: list[Recipe], out_dir: str | Path, force: bool = 
         arts.append(export(model, r, out_dir, force=force))
         if log:
             a = arts[-1]
-            log(f"{a.name:<28} {a.size_bytes / 1024:8.0f} KiB  {a.seconds:6.1f} s  {a.path}")
+            r = a.weight_ratio
+            log(f"{a.name:<28} {a.size_bytes / 1024:8.0f} KiB  {'' if r is None else f'{r:.2f}x weights':>13}  "
+                f"{a.seconds:6.1f} s  {a.path}")
     if log and len(recipes) > 1:
         log(f"total {time.perf_counter() - t0:.1f} s for {len(recipes)} artifacts")
     return arts

@@ -54,7 +54,42 @@ def export(model, recipe, out_dir: Path):
     return write_artifact(out_dir, recipe, write)
 
 
-# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------
+# ---- what runs outside the delegate -----------------------------------------------------------
+# ops outside a delegate that move or view data but compute nothing (ExecuTorch's portable kernels)
+DATA_MOVEMENT = ("aten::select_copy", "aten::squeeze_copy", "aten::unsqueeze_copy", "aten::expand_copy",
+                 "aten::view_copy", "aten::slice_copy", "dim_order_ops::_to_dim_order_copy")
+
+
+def outside_delegates(pte: Path | bytes) -> dict[str, dict[str, int]]:
+    """Per method of a .pte, the instructions that do not run in a delegate: "op::name" -> count, read
+    from the program itself (ExecuTorch's own flatbuffer deserializer, executorch.exir.schema), plus
+    "delegate:<backend>" -> the number of delegate calls. docs/export.md#executorch-delegate-coverage."""
+    ser = require("executorch.exir._serialize._program", "executorch")
+    schema = require("executorch.exir.schema", "executorch")
+    data = pte if isinstance(pte, bytes) else Path(pte).read_bytes()
+    out = {}
+    for plan in ser.deserialize_pte_binary(data).program.execution_plan:
+        ops: dict[str, int] = {}
+        for chain in plan.chains:
+            for ins in chain.instructions:
+                a = ins.instr_args
+                if isinstance(a, schema.KernelCall):
+                    key = plan.operators[a.op_index].name
+                elif isinstance(a, schema.DelegateCall):
+                    key = f"delegate:{plan.delegates[a.delegate_index].id}"
+                else:   # control flow (jumps, moves, frees): no kernel
+                    continue
+                ops[key] = ops.get(key, 0) + 1
+        out[plan.name] = ops
+    return out
+
+
+def compute_outside(ops: dict[str, int]) -> dict[str, int]:
+    """The compute ops among one method's outside_delegates (data movement and delegate calls dropped)."""
+    return {k: v for k, v in ops.items() if not k.startswith("delegate:") and k not in DATA_MOVEMENT}
+
+
+# ---- the quantization hook (int8, int8-dynamic, int4) ------------------------------------------------
 def _is_norm_mean(node) -> bool:
     w = node.args[1] if len(node.args) > 1 else None
     return getattr(w, "op", None) in ("get_attr", "placeholder") and NORM_MEAN in str(getattr(w, "target", w.name))

@@ -18,7 +18,7 @@ from .common import UnsupportedError
 # the recipe options (module doc) and the type each value must have
 OPTIONS = {"ops": str, "n_calib": int, "calib_method": str, "keep_float": list, "activations": str,
            "weight_only": bool, "gptq": bool, "algorithm": str}
-CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8",),
+CHOICES = {"ops": ("linear", "all"), "calib_method": ("minmax", "percentile", "entropy"), "activations": ("int8", "dynamic"),
            "algorithm": ("rtn", "gptq", "hqq")}
 
 
@@ -46,14 +46,16 @@ class QuantConfig:
     n_calib: int = 64                  # training puzzles for calibration
     calib_method: str = "minmax"       # ONNX calibrator
     keep_float: tuple = field(default_factory=tuple)   # regexes of names kept float
-    activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only)
+    activations: str | None = None     # Core ML: "int8" -> W8A8 (macOS only); "dynamic": int8 as int8-dynamic
     weight_only: bool = False          # int8 weights, float activations and compute (static recipes)
     gptq: bool = False                 # TFLite weight-only / int4: ai_edge_quantizer's GPTQ rounding (calibrated)
     algorithm: str = "rtn"             # ONNX int4: MatMulNBits rounding: rtn | gptq (calibrated) | hqq
 
     @property
     def dynamic(self) -> bool:
-        return self.precision == "int8-dynamic"
+        """Activations quantized per row at run time: int8-dynamic, or int8 with activations = "dynamic"
+        (ExecuTorch's default int8: XNNPACK qd8-f32-qc8w, int8 arithmetic and no calibration)."""
+        return self.precision == "int8-dynamic" or self.activations == "dynamic"
 
     @property
     def bits(self) -> int:
@@ -76,6 +78,11 @@ class QuantConfig:
             # and XNNPACK's int8 linear with float activations is its dynamic one (qd8-f32-qc8w)
             raise UnsupportedError("ExecuTorch (XNNPACK) has no weight-only int8 linear: use precision "
                                    "int8-dynamic (int8 weights, activations quantized per row at run time)")
+        if o.get("activations") == "dynamic" and (recipe.precision != "int8" or recipe.target == "coreml"):
+            raise UnsupportedError("options.activations = 'dynamic' applies to precision int8 of onnx, executorch, "
+                                   "tflite (Core ML has no dynamic activation quantization)")
+        if o.get("activations") == "dynamic" and o.get("weight_only"):
+            raise UnsupportedError("options.activations = 'dynamic' quantizes activations: not with weight_only = true")
         if o.get("gptq") and not ((o.get("weight_only") or recipe.precision == "int4") and recipe.target == "tflite"):
             raise UnsupportedError("options.gptq applies to TFLite int4, and int8 with weight_only = true")
         if o.get("algorithm", "rtn") != "rtn" and not (recipe.target == "onnx" and recipe.precision == "int4"):
