@@ -171,9 +171,7 @@ def quantize(path: Path, entry: str, ctx) -> Path:
     cfg = ctx.recipe.quant
     onnx_ = require("onnx", "onnx")
     if entry == "init":                               # kept float (docs/quantization.md), debug text dropped
-        model = onnx_.load(str(path))
-        strip_debug(model)
-        onnx_.save(model, str(path))
+        _strip_file(path)
         return path
     q = require("onnxruntime.quantization", "onnx")
     from onnxruntime.quantization.shape_inference import quant_pre_process
