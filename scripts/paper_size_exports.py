@@ -1,7 +1,8 @@
 """Export the paper's models (random weights: sizes and graphs only) and print, per preset x target x
 precision: artifact bytes / weight bytes at that precision, export seconds, peak RSS, and for ONNX
 onnxruntime's mobile checker (trm_edge.export.portable.mobile_partitions) on init and step:
-partitions and node coverage for NNAPI and Core ML MLProgram. One export at a time, each in its
+partitions and node coverage for NNAPI and Core ML MLProgram; for ExecuTorch the compute ops its step
+leaves outside the XNNPACK delegate, counted from the .pte. One export at a time, each in its
 own process under /usr/bin/time -v (peak RSS is that process's); a shared machine makes the seconds
 upper bounds.
 
@@ -22,7 +23,7 @@ import torch
 from trm_edge.checkpoint import save_model
 from trm_edge.model import TRMConfig, build_model
 
-BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "int8": 1, "int8-dynamic": 1}
+BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "int8": 1, "int8-dynamic": 1, "int4": 0.5}
 
 
 def export_one(ckpt: Path, target: str, precision: str, out: Path, mode: str) -> dict:
@@ -49,8 +50,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     work = Path(a.work or tempfile.mkdtemp(prefix="paper-size-"))
     print("| preset | target | precision | artifact / weight bytes | export s | peak RSS GB | "
-          "init NNAPI | init MLProgram | step NNAPI | step MLProgram |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "init NNAPI | init MLProgram | step NNAPI | step MLProgram | ExecuTorch step outside XNNPACK |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for preset in a.presets.split(","):
         torch.manual_seed(0)
         model = build_model(TRMConfig.preset(preset)).eval()
@@ -68,8 +69,14 @@ def main(argv=None):
                         c = mobile_partitions(r["dir"] / r["manifest"]["entry_points"][entry]["file"])
                         cells += [f"{c[ep]['partitions']} ({100 * c[ep]['supported'] / c[ep]['nodes']:.1f} % "
                                   f"of {c[ep]['nodes']})" for ep in ("NNAPI", "MLProgram")]
+                    cells.append("-")
+                elif target == "executorch":
+                    from trm_edge.export.executorch import compute_outside, outside_delegates
+                    step = outside_delegates(r["dir"] / "model.pte")["step"]
+                    outside = ", ".join(f"{k} x{v}" for k, v in compute_outside(step).items()) or "nothing"
+                    cells = ["-"] * 4 + [f"{step.get('delegate:XnnpackBackend', 0)} partitions; outside: {outside}"]
                 else:
-                    cells = ["-"] * 4
+                    cells = ["-"] * 5
                 print(f"| {preset} ({params / 1e6:.2f}M) | {target} | {precision} | {size / 1e6:.1f} MB / "
                       f"{weights / 1e6:.1f} MB = {size / weights:.2f}x | {r['seconds']:.0f} | {r['rss_gb']:.2f} | "
                       + " | ".join(cells) + " |", flush=True)

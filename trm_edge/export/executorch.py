@@ -17,7 +17,7 @@ import torch
 from .. import targets
 from ..errors import missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
-from .quantize import calibration_feeds
+from .quantize import HEADS, calibration_feeds
 from .xnnpack import NORM_MEAN, xnnpack_friendly
 
 FILE = "model" + targets.get("executorch").suffix   # model.pte
@@ -150,7 +150,7 @@ def _int4(module, args, cfg):
     (XNNPACK's qd8-f32-qb4w linear). A layer whose K is not a multiple of INT4_GROUP (the token
     mixer's first linear: K = seq_len) keeps int8 weights per channel (qd8-f32-qc8w): XNNPACK's
     4-bit linear needs group_size % 32 == 0, and torchao's per-channel int4 is a group of K.
-    keep_float: regexes of module names left float."""
+    keep_float: regexes of module names left float; the heads (quantize.HEADS) stay float too."""
     import copy
 
     import torch
@@ -160,7 +160,7 @@ def _int4(module, args, cfg):
     module = copy.deepcopy(module)   # the wrappers share the model: quantize a copy
     linear = lambda grouped: lambda m, fqn: (  # noqa: E731
         isinstance(m, torch.nn.Linear) and (m.in_features % INT4_GROUP == 0) == grouped
-        and not any(re.search(rx, fqn) for rx in cfg.keep_float))
+        and not any(re.search(rx, fqn) for rx in (*cfg.keep_float, *(rf"(^|\.){h}$" for h in HEADS))))
     for grouped, dtype, gran in ((True, torch.int4, PerGroup(INT4_GROUP)), (False, torch.int8, PerAxis(0))):
         quantize_(module, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=gran),
                   filter_fn=linear(grouped))

@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import missing, require
 from .common import ExportContext, _supervision_step, entry_modules, example_inputs, io_spec, source_of, write_artifact, write_manifest
 from .portable import portable_graph, portable_model, share_weights, strip_debug
-from .quantize import calibration_feeds
+from .quantize import HEADS, calibration_feeds
 from .web import web_model, web_shape
 
 
@@ -184,8 +184,11 @@ def quantize(path: Path, entry: str, ctx) -> Path:
         # one int8 copy per parameter), so MatMul's B is an initializer that gets per-channel weights
         quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)  # ORT symbolic shape inference breaks on SplitToSequence
         model = onnx_.load(str(pre))
+        # kept float: a node whose name, or the name of a weight it reads (e.g. "q_head.wt"), matches;
+        # at int4 also the heads (quantize.HEADS)
+        keep = (*cfg.keep_float, *(rf"(^|\.){h}\." for h in HEADS if cfg.bits == 4))
         exclude = [n.name for n in model.graph.node
-                   if any(re.search(rx, n.name) for rx in cfg.keep_float)]
+                   if any(re.search(rx, name) for rx in keep for name in [n.name, *n.input])]
         linear_ops = ["MatMul", "Gemm"]
         if cfg.bits == 4 or (cfg.weight_only and not cfg.dynamic):
             # int8 weights (symmetric, one scale per output channel and block of 32 inputs), float

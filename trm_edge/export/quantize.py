@@ -95,6 +95,13 @@ class QuantConfig:
         return cls(precision=recipe.precision, **o)
 
 
+# The answer and halting heads (module names): D x V + D weights, nothing worth saving, and they decide
+# the answer and the halting step. Kept float at int4 on ONNX and ExecuTorch (TFLite keeps them float at
+# every precision: tflite.TFLITE_KEEP_FLOAT). Measured on the 4x4 test fixture, ONNX int4: largest gap
+# to eager over depths 11.5 pts with the heads at 4 bits, 2.5 pts kept float (docs/quantization.md).
+HEADS = ("lm_head", "q_head")
+
+
 # The default int8 recipe per target (its registration's `int8`): the configuration that kept exact
 # accuracy per depth and the halting step closest to eager fp32 on the bundled models
 # (docs/quantization.md, `trm-edge report quant`). A recipe's own options override these.
