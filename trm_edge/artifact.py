@@ -25,6 +25,8 @@ removes or re-means a field bumps the number, and readers refuse formats they do
     entry_points    name -> {"file", "method"?, "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}
     files           relative path -> {"sha256", "bytes"}: every file of the artifact but the manifest
     source          {"checkpoint": name or path or null, "weights_sha256": sha256 of the eager weights}
+    min_runtime     optional: runtime -> oldest release measured to run the artifact (trm_edge.targets
+                    Target.min_runtime; the Android app refuses an artifact whose minimum it does not meet)
     recipe, trm_edge_version, tools, host, exported_at, export_seconds   (provenance)
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +46,7 @@ from .safe_io import NAME_RE, inside
 from .schema import (MAX_BATCH, MAX_DEPTH, MAX_N_SUP, TASK, Int, Num, SchemaError, Str, Type, check_fields,
                      manifest_task, read_json, task_shape, versioned)
 from .targets import PRECISIONS, TARGETS   # the registry of export targets (trm_edge.targets)
+from .targets import get as target_info
 
 SCHEMA_VERSION = 1
 FORMAT = f"trm-edge-artifact/{SCHEMA_VERSION}"
@@ -200,7 +204,14 @@ def _validate(manifest, where: str) -> dict:
                 check_fields(t, tensor, w, required=("name", "shape", "dtype"), unknown=True)
                 if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 2**31 for n in t["shape"]):
                     bad(f"entry point {name!r}: {key}[{i}] shape must be a list of sizes, got {t['shape']!r}")
+    need = manifest.get("min_runtime")
+    if need is not None and not (isinstance(need, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and VERSION_RE.fullmatch(v) for k, v in need.items())):
+        bad(f"min_runtime: must map runtime names to release numbers like \"1.4.1\", got {need!r}")
     return manifest
+
+
+VERSION_RE = re.compile(r"\d+(\.\d+){0,3}")   # a min_runtime release number (what AppRuntimes.kt compares)
 
 
 def _plain(name: str) -> str | None:
@@ -319,6 +330,7 @@ def write_manifest(root: Path, *, name: str, target: str, mode: str, precision: 
         "state": {n: {"shape": [B, L, D], "dtype": "float32"} for n in ("x", "y", "z")},
         "entry_points": entry_points,
         "files": list_files(root),
+        **({"min_runtime": dict(need)} if (need := target_info(target).min_runtime) else {}),
         "source": source,
         "recipe": recipe,
         "trm_edge_version": __version__,

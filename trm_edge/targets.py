@@ -23,18 +23,25 @@ class Target:
     int8: dict = field(default_factory=dict, hash=False)   # its default int8 quantizer options
     refusals: dict = field(default_factory=dict, hash=False)   # precision -> why it is not offered
     runs_on: tuple[str, ...] | None = None   # sys.platform values its runtime predicts on (None: any)
+    # manifest "min_runtime": runtime -> the oldest release its artifacts were measured to run on, as the
+    # current pip runtime runs them (scripts/check_app_runtimes.py installs exactly these from pip and
+    # compares every precision's looped artifact; the Android app refuses an artifact whose minimum is
+    # newer than the runtime it ships: android_demo/core AppRuntimes). Empty: not measured, no field.
+    min_runtime: dict = field(default_factory=dict, hash=False)
 
 
 REGISTRY = (
     Target("onnx", "trm_edge.export.onnx", "trm_edge.runtime.backends:OnnxSession",
            ("fp32", "int8", "int8-dynamic", "int4"), ".onnx", int8={"weight_only": True}),
     Target("executorch", "trm_edge.export.executorch", "trm_edge.runtime.backends:ExecuTorchSession",
-           ("fp32", "int8", "int8-dynamic", "int4"), ".pte", int8={"activations": "dynamic"}),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".pte", int8={"activations": "dynamic"},
+           min_runtime={"executorch": "1.4.1"}),   # = the AAR the app pins (org.pytorch:executorch-android)
     Target("coreml", "trm_edge.export.coreml", "trm_edge.runtime.backends:CoreMLSession",
            ("fp32", "fp16", "int8", "int4"), ".mlpackage", runs_on=("darwin",),
            refusals={"int8-dynamic": "Core ML has no dynamic activation quantization (use int8: weight-only int8)"}),
     Target("tflite", "trm_edge.export.tflite", "trm_edge.runtime.backends:TFLiteSession",
-           ("fp32", "int8", "int8-dynamic", "int4"), ".tflite", int8={"weight_only": True}),
+           ("fp32", "int8", "int8-dynamic", "int4"), ".tflite", int8={"weight_only": True},
+           min_runtime={"litert": "1.4.0"}),   # pip ai-edge-litert 1.4.0 = LiteRT v1.4.0; the app's AAR: 1.4.1
 )
 BY_NAME = {t.name: t for t in REGISTRY}
 TARGETS = tuple(BY_NAME)            # onnx, executorch, coreml, tflite

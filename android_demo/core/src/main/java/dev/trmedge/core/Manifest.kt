@@ -44,6 +44,7 @@ data class Manifest(
     val fileBytes: Map<String, Long>,
     val configJson: JSONObject?,      // TRMConfig as exported (for the bench JSON)
     val weightsSha256: String?,       // source.weights_sha256: which weights were exported
+    val minRuntime: Map<String, String> = emptyMap(),   // min_runtime: runtime -> oldest release it runs on
 ) {
     fun entry(name: String): EntryPoint =
         entryPoints[name] ?: throw ArtifactException("artifact ${this.name} has no entry point '$name' (has ${entryPoints.keys})")
@@ -98,6 +99,8 @@ data class Manifest(
                 fileBytes = bytes,
                 configJson = model.optJSONObject("config"),
                 weightsSha256 = j.optJSONObject("source")?.optString("weights_sha256")?.ifEmpty { null },
+                minRuntime = j.optJSONObject("min_runtime")?.let { r -> r.keys().asSequence().associateWith { r.getString(it) } }
+                    ?: emptyMap(),
             )
         }
 

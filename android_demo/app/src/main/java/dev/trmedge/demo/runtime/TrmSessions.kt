@@ -1,5 +1,6 @@
 package dev.trmedge.demo.runtime
 
+import dev.trmedge.core.AppRuntimes
 import dev.trmedge.core.ArtifactException
 import dev.trmedge.core.Manifest
 import dev.trmedge.core.TrmSession
@@ -12,6 +13,7 @@ object TrmSessions {
         val m = Manifest.load(dir)
         if (m.mode != "looped") throw ArtifactException(
             "${m.name}: the app runs looped artifacts (init + step); this one is '${m.mode}'")
+        AppRuntimes.check(m)   // before the runtime loads it: one clear line instead of a native load error
         return when (m.target) {
             "executorch" -> ExecuTorchSession(dir, m, threads)
             "tflite" -> LiteRtSession(dir, m, threads)
