@@ -7,6 +7,9 @@ own process under /usr/bin/time -v (peak RSS is that process's); a shared machin
 upper bounds.
 
     python scripts/paper_size_exports.py --presets sudoku-mlp,maze-att --targets onnx --precisions fp32,int8
+
+With --validate N, each artifact is then checked by `trm-edge validate ARTIFACT --n N --max-steps K`
+against eager PyTorch (every supervision step up to K compared; Core ML's prediction is macOS only).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -40,6 +44,22 @@ def export_one(ckpt: Path, target: str, precision: str, out: Path, mode: str) ->
             "rss_gb": rss_kb / 2**20}
 
 
+def validate_one(art: Path, ckpt: Path, n: int, max_steps: int) -> str:
+    """`trm-edge validate` on one artifact: PASS or FAIL, and its seconds."""
+    cmd = [sys.executable, "-m", "trm_edge.cli", "validate", str(art), "--checkpoint", str(ckpt), "--n", str(n),
+           "--max-steps", str(max_steps)]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    failed = "validation failed" in r.stderr
+    if r.returncode and not failed:
+        raise SystemExit(f"{' '.join(cmd[2:])} failed:\n{r.stderr[-3000:]}")
+    verdict = "FAIL" if failed else "PASS"
+    if "Core ML prediction needs macOS" in r.stdout:
+        verdict += " (package spec only: prediction is macOS only)"
+    return f"{verdict} ({secs:.0f} s)"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default="sudoku-mlp,maze-att")
@@ -47,11 +67,14 @@ def main(argv=None):
     ap.add_argument("--precisions", default="fp32,int8")
     ap.add_argument("--mode", default="looped")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--validate", type=int, default=0, metavar="N",
+                    help="then `trm-edge validate` each artifact on N test puzzles (default 0: not run)")
+    ap.add_argument("--max-steps", type=int, default=2, help="--validate: supervision steps compared")
     a = ap.parse_args(argv)
     work = Path(a.work or tempfile.mkdtemp(prefix="paper-size-"))
     print("| preset | target | precision | artifact / weight bytes | export s | peak RSS GB | "
-          "init NNAPI | init MLProgram | step NNAPI | step MLProgram | ExecuTorch step outside XNNPACK |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "init NNAPI | init MLProgram | step NNAPI | step MLProgram | ExecuTorch step outside XNNPACK | validate |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for preset in a.presets.split(","):
         torch.manual_seed(0)
         model = build_model(TRMConfig.preset(preset)).eval()
@@ -77,6 +100,7 @@ def main(argv=None):
                     cells = ["-"] * 4 + [f"{step.get('delegate:XnnpackBackend', 0)} partitions; outside: {outside}"]
                 else:
                     cells = ["-"] * 5
+                cells.append(validate_one(r["dir"], ckpt, a.validate, a.max_steps) if a.validate else "-")
                 print(f"| {preset} ({params / 1e6:.2f}M) | {target} | {precision} | {size / 1e6:.1f} MB / "
                       f"{weights / 1e6:.1f} MB = {size / weights:.2f}x | {r['seconds']:.0f} | {r['rss_gb']:.2f} | "
                       + " | ".join(cells) + " |", flush=True)

@@ -407,6 +407,36 @@ def test_coreml_int4_package_has_int4_weights(trained, artifacts):
             load(q.path)
 
 
+def test_coreml_keeps_float_what_it_is_told(trained, artifacts):
+    """Core ML honours options.keep_float (regexes of module names) and, at int4, keeps the heads
+    (quantize.HEADS) float, as ONNX and ExecuTorch do. The fixture's heads are under coremltools'
+    2048-element threshold (float anyway), so the head rule is checked on the names it maps to in the
+    real converted package; keep_float on the largest net linear is checked by its bytes."""
+    import re
+    import coremltools as ct
+    import torch
+    from trm_edge.export import load_source
+    from trm_edge.export.coreml import coreml_weights, kept_float
+    from trm_edge.export.quantize import QuantConfig
+
+    _need("coreml")
+    model = trained[1]
+    name, lin = max(((n, m) for n, m in model.named_modules()
+                     if isinstance(m, torch.nn.Linear) and m.in_features % 32 == 0), key=lambda x: x[1].weight.numel())
+    q = _export(trained, artifacts, "coreml", "int4")
+    kept = export(load_source(str(trained[0])), Recipe(target="coreml", precision="int4", mode="looped",
+                  options={"keep_float": [rf"(^|\.){re.escape(name)}$"]}), artifacts["dir"] / "coreml-keep")
+    w, wk = (coreml_weights(a.path / "model.mlpackage")["step"] for a in (q, kept))
+    n = lin.weight.numel()
+    assert w["int4_params"] - wk["int4_params"] == n, (name, w, wk)
+    # float: + the weight, - its int4 scales (one per output channel and block of 32 inputs)
+    assert wk["float_params"] - w["float_params"] == n - n // 32, (name, w, wk)
+    step = ct.models.MLModel(str(q.path / "model.mlpackage"), function_name="step", skip_model_load=True)
+    int4, int8 = (QuantConfig.from_recipe(Recipe(target="coreml", precision=p)) for p in ("int4", "int8"))
+    assert set(kept_float(step, model, int4)) == {"p_model_lm_head_weight", "p_model_q_head_weight"}
+    assert kept_float(step, model, int8) == {}
+
+
 def test_int4_options_are_checked():
     from trm_edge.export.quantize import QuantConfig
 

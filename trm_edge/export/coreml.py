@@ -9,6 +9,7 @@ Conversion and saving work on Linux; prediction needs macOS (runtime.backends.Co
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 from .. import targets
 from ..errors import TRMEdgeError, missing, require
 from .common import ExportContext, entry_modules, example_inputs, source_of, write_artifact, write_manifest
-from .quantize import calibration_feeds
+from .quantize import HEADS, calibration_feeds
 
 FILE = "model" + targets.get("coreml").suffix   # model.mlpackage
 
@@ -109,14 +110,15 @@ def quantize(mlmodel, entry: str, ctx):
     if entry == "init":
         return mlmodel                                # kept float (docs/quantization.md)
     opt = require("coremltools.optimize.coreml", "coreml")
+    keep = kept_float(mlmodel, ctx.model, cfg)
     wconfig = opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
-        mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+        mode="linear_symmetric", dtype="int8", granularity="per_channel"), op_name_configs=keep)
     if cfg.bits == 4:
         # int4 weights, one scale per output channel and block of 32 inputs (iOS 18); coremltools skips
         # a weight whose K is not a multiple of 32 (the token mixer's first linear, K = seq_len): the
         # int8 per-channel pass after it takes those
         mlmodel = opt.linear_quantize_weights(mlmodel, opt.OptimizationConfig(global_config=opt.OpLinearQuantizerConfig(
-            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32)))
+            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32), op_name_configs=keep))
     if cfg.activations == "int8":
         import platform
         if platform.system() != "Darwin":
@@ -129,6 +131,20 @@ def quantize(mlmodel, entry: str, ctx):
         mlmodel = opt.experimental.linear_quantize_activations(mlmodel, aconfig, feeds)
     return opt.linear_quantize_weights(mlmodel, wconfig)
 
+
+
+def kept_float(mlmodel, model, cfg) -> dict:
+    """{weight const: None} (coremltools' op_name_configs: not compressed) for the nn.Linear weights kept
+    float: options.keep_float (regexes of module names) and, at int4, the heads (quantize.HEADS), as on
+    ONNX and ExecuTorch. torch.export names a weight const p_<wrapper>_<module path, . -> _>_weight."""
+    rxs = (*cfg.keep_float, *(rf"(^|\.){h}$" for h in HEADS if cfg.bits == 4))
+    fqns = [n for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and any(re.search(rx, n) for rx in rxs)]
+    if not fqns:
+        return {}
+    names = [op.outputs[0].name for fn in mlmodel.get_spec().mlProgram.functions.values()
+             for block in fn.block_specializations.values() for op in block.operations if op.type == "const"]
+    return {w: None for w in names for f in fqns if w.endswith("_" + f.replace(".", "_") + "_weight")}
 
 
 def coreml_weights(path) -> dict:
