@@ -15,6 +15,7 @@ import pytest
 
 from trm_edge import apps, artifact
 from trm_edge.checkpoint import DEFAULT_CHECKPOINT, file_sha256, resolve
+from trm_edge.targets import get as target_info
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "trm_edge" / "golden_vectors"   # the one place this file names them
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,9 @@ def test_committed_assets_are_the_bundled_default_model(app):
         assert v["checkpoint"] == DEFAULT_CHECKPOINT
         assert v["checkpoint_sha256"] == file_sha256(ckpt), \
             "the bundled checkpoint changed: re-export the apps' models (android_demo/README.md)"
+        # the oldest runtime release each was measured on (scripts/check_app_runtimes.py), which the
+        # Android app checks before it opens one (AppRuntimes.kt)
+        assert m.get("min_runtime", {}) == target_info(m["target"]).min_runtime, (a["name"], m.get("min_runtime"))
     puzzles = json.loads((d / "puzzles.json").read_text())
     assert puzzles == apps.sample_puzzles(puzzles["task"], len(puzzles["inputs"]), puzzles["seed"])
 
