@@ -380,6 +380,21 @@ def test_artifact_holds_one_copy_of_the_weights(tiny, artifacts, target):
     assert 1.0 <= a.weight_ratio < 2.0, (target, a.weight_ratio)
 
 
+def test_coreml_init_holds_only_the_init_parameters(tiny, artifacts):
+    """The Core ML `init` function stores the embedding and the two init vectors, not their broadcast
+    to (B, L, D): const elimination folded that into two blobs (3.75 MB at maze-att's 916 x 512,
+    1.17x the fp32 weights); coreml._convert keeps it a run-time tile."""
+    from trm_edge.export.coreml import coreml_weights
+
+    model, _ = tiny
+    a = artifacts("coreml", "looped")
+    in_init = sum(t.numel() for n, t in [*model.named_parameters(), *model.named_buffers()]
+                  if not n.startswith(("net.", "lm_head.", "q_head.")))
+    w = coreml_weights(a.path / "model.mlpackage")["init"]
+    assert w["float_params"] <= in_init, (w, in_init)
+    assert w["ops"].get("tile", 0) == 2, w["ops"]
+
+
 def test_executorch_step_computes_only_inside_xnnpack(artifacts):
     """Counted from the .pte itself: no compute op of `step` outside the XNNPACK delegate but the
     argmax of `preds` (the output the apps read); what remains outside is data movement."""

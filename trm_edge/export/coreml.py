@@ -9,6 +9,7 @@ Conversion and saving work on Linux; prediction needs macOS (runtime.backends.Co
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
@@ -29,8 +30,19 @@ def available() -> str | None:
     return missing("coreml", "coremltools")
 
 
-def _convert(ct, module, spec: dict, recipe):
+def _not_a_skipped_fold(record) -> bool:
+    return "is skipped in const elimination pass" not in record.getMessage()
+
+
+def _convert(ct, module, spec: dict, recipe, entry: str):
     args = example_inputs(spec)
+    pipeline = ct.PassPipeline()   # the default passes
+    if entry == "init":
+        # const elimination would fold the fixed init vectors' broadcast into two (B, L, D) weight blobs
+        # (3.75 MB at maze-att, 916 x 512): nothing larger than a D-vector is folded in init, the
+        # broadcast runs at call time
+        pipeline.set_options("common::const_elimination", {"skip_const_by_size": str(module.model.cfg.d_model)})
+        logging.getLogger("coremltools").addFilter(_not_a_skipped_fold)   # its warning per skipped fold, per pass run
     with torch.no_grad():
         ep = torch.export.export(module, args, strict=False).run_decompositions({})
     dtypes = {"int32": np.int32, "float32": np.float32}
@@ -43,6 +55,7 @@ def _convert(ct, module, spec: dict, recipe):
         convert_to="mlprogram",
         minimum_deployment_target=ct.target.iOS18,
         compute_precision=precision,
+        pass_pipeline=pipeline,
     )
 
 
@@ -56,7 +69,7 @@ def export(model, recipe, out_dir: Path):
         parts = tmp / ".parts"
         parts.mkdir()
         for entry, module in jobs:
-            mlmodel = _convert(ct, module, spec[entry], recipe)
+            mlmodel = _convert(ct, module, spec[entry], recipe, entry)
             if recipe.precision != "fp32":
                 mlmodel = quantize(mlmodel, entry, ctx)
             mlmodel.save(str(parts / f"{entry}.mlpackage"))
