@@ -380,6 +380,22 @@ def test_artifact_holds_one_copy_of_the_weights(tiny, artifacts, target):
     assert 1.0 <= a.weight_ratio < 2.0, (target, a.weight_ratio)
 
 
+def test_executorch_session_runs_on_the_threads_asked(artifacts):
+    """ExecuTorch's XNNPACK threadpool is its own (one thread per core): load(threads=N) sizes it, so
+    `bench --threads 1` measures one thread (torch.set_num_threads alone left it at the core count)."""
+    pool = pytest.importorskip("executorch.extension.pybindings.portable_lib", reason="extra [executorch]")
+    a = artifacts("executorch", "looped")
+    before = pool._threadpool_get_thread_count()
+    try:
+        for n in (1, 2):
+            sess = load(a.path, threads=n)
+            assert pool._threadpool_get_thread_count() == n
+            tokens, _ = puzzles(a.manifest["task"]["name"], 8)
+            assert sess.solve(tokens).preds.shape[1:] == tokens.shape
+    finally:
+        pool._unsafe_reset_threadpool(before)
+
+
 def test_coreml_init_holds_only_the_init_parameters(tiny, artifacts):
     """The Core ML `init` function stores the embedding and the two init vectors, not their broadcast
     to (B, L, D): const elimination folded that into two blobs (3.75 MB at maze-att's 916 x 512,

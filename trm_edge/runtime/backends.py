@@ -181,6 +181,11 @@ class ExecuTorchSession(_Looped, Session):
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)
+            # XNNPACK runs on ExecuTorch's own threadpool (one thread per core by default), which
+            # torch.set_num_threads does not size: without this, --threads 1 ran on 2 threads here
+            pool = require("executorch.extension.pybindings.portable_lib", "executorch")
+            if pool._threadpool_get_thread_count() != threads:
+                pool._unsafe_reset_threadpool(threads)
         files = {spec["file"] for spec in manifest["entry_points"].values()}
         if len(files) != 1:
             raise ArtifactError(f"{self.name}: an ExecuTorch artifact has one .pte, manifest names {sorted(files)}")
