@@ -42,21 +42,25 @@ def _convert(ct, module, spec: dict, recipe, entry: str):
         # (3.75 MB at maze-att, 916 x 512): nothing larger than a D-vector is folded in init, the
         # broadcast runs at call time
         pipeline.set_options("common::const_elimination", {"skip_const_by_size": str(module.model.cfg.d_model)})
-        logging.getLogger("coremltools").addFilter(_not_a_skipped_fold)   # its warning per skipped fold, per pass run
     with torch.no_grad():
         ep = torch.export.export(module, args, strict=False).run_decompositions({})
     dtypes = {"int32": np.int32, "float32": np.float32}
     precision = ct.precision.FLOAT16 if recipe.precision == "fp16" else ct.precision.FLOAT32
-    return ct.convert(
-        ep,
-        inputs=[ct.TensorType(name=i["name"], shape=tuple(i["shape"]), dtype=dtypes[i["dtype"]])
-                for i in spec["inputs"]],
-        outputs=[ct.TensorType(name=o["name"]) for o in spec["outputs"]],
-        convert_to="mlprogram",
-        minimum_deployment_target=ct.target.iOS18,
-        compute_precision=precision,
-        pass_pipeline=pipeline,
-    )
+    log = logging.getLogger("coremltools")
+    log.addFilter(_not_a_skipped_fold)   # one warning per skipped fold and pass run, for this conversion only
+    try:
+        return ct.convert(
+            ep,
+            inputs=[ct.TensorType(name=i["name"], shape=tuple(i["shape"]), dtype=dtypes[i["dtype"]])
+                    for i in spec["inputs"]],
+            outputs=[ct.TensorType(name=o["name"]) for o in spec["outputs"]],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS18,
+            compute_precision=precision,
+            pass_pipeline=pipeline,
+        )
+    finally:
+        log.removeFilter(_not_a_skipped_fold)
 
 
 def export(model, recipe, out_dir: Path):

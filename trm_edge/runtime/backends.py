@@ -182,7 +182,7 @@ class ExecuTorchSession(_Looped, Session):
         if threads:
             torch.set_num_threads(threads)
             # XNNPACK runs on ExecuTorch's own threadpool (one thread per core by default), which
-            # torch.set_num_threads does not size: without this, --threads 1 ran on 2 threads here
+            # torch.set_num_threads does not size: without this, --threads 1 ran on every core
             pool = require("executorch.extension.pybindings.portable_lib", "executorch")
             if pool._threadpool_get_thread_count() != threads:
                 pool._unsafe_reset_threadpool(threads)
