@@ -8,8 +8,10 @@
 # Environment: CHUNKS (default 4) x CHUNK_S (default 1200 s of training each), THREADS (default 2;
 # use 1 on a loaded machine), FINALIZE (default 1: calibrate, evaluate and plot after the chunks; 0
 # to run more chunks later), and the hyper-parameters below (chosen by the sweep in
-# trm_edge/checkpoints/sudoku9/README.md). A kill loses at most --checkpoint-every steps: re-running
-# the script resumes from RUN/train_state.
+# trm_edge/checkpoints/sudoku9/README.md). INIT=CHECKPOINT starts the run from that model's weights
+# (e.g. INIT=sudoku9: continue the bundled model with a fresh optimizer); STEPS and LR_MIN_RATIO
+# give the run a cosine lr decay that ends at step STEPS (the chunks stop there). A kill loses at
+# most --checkpoint-every steps: re-running the script resumes from RUN/train_state.
 set -euo pipefail
 RUN=${1:-/tmp/sudoku9}
 CHUNKS=${CHUNKS:-4}
@@ -18,17 +20,22 @@ THREADS=${THREADS:-2}
 TASK=${TASK:-sudoku9-30-36}   # the bundled model's range (the sweep compared 24-36)
 LR=${LR:-2e-3}
 D=${D:-64}
+STEPS=${STEPS:-100000}
+LR_MIN_RATIO=${LR_MIN_RATIO:-1}   # 1: constant lr after the warm-up
+init=()
+[[ -n "${INIT:-}" ]] && init=(--init "$INIT")
 export TRM_EDGE_CACHE=${TRM_EDGE_CACHE:-/tmp/trmcache}
 mkdir -p "$RUN/evals"
 for ((c = 1; c <= CHUNKS; c++)); do
-    resume=()
-    [[ -f "$RUN/train_state/state.json" ]] && resume=(--resume)
-    trm-edge train --preset sudoku9-small --task "$TASK" --model d_model="$D" --model n_latent=2 \
-        --no-halt --lr "$LR" --n-train 10000 --steps 100000 --time-budget "$CHUNK_S" \
-        --checkpoint-every 500 --log-every 50 --val-n 0 --threads "$THREADS" --quiet --out "$RUN" "${resume[@]}"
-    step=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$RUN/summary.json")
-    trm-edge eval --checkpoint "$RUN/model" --n 300 --givens 30-36 --threshold 1e9 \
+    start=(--preset sudoku9-small --task "$TASK" --model d_model="$D" --model n_latent=2 --no-halt --lr "$LR"
+           --n-train 10000 --lr-min-ratio "$LR_MIN_RATIO" "${init[@]}")
+    [[ -f "$RUN/train_state/state.json" ]] && start=(--resume)   # the run keeps its own settings
+    trm-edge train "${start[@]}" --steps "$STEPS" --time-budget "$CHUNK_S" \
+        --checkpoint-every 500 --log-every 48 --val-n 0 --threads "$THREADS" --quiet --out "$RUN"
+    read -r step stopped < <(python -c "import json,sys; s=json.load(open(sys.argv[1])); print(s['step'], s['stopped_by'].replace(' ', '_'))" "$RUN/summary.json")
+    trm-edge eval --checkpoint "$RUN/model" --n 300 --givens 30-36 --threshold 1e6 \
         --json "$RUN/evals/step-$step.json"
+    [[ "$stopped" == steps ]] && break
 done
 [[ "${FINALIZE:-1}" == 1 ]] || exit 0
 trm-edge calibrate --checkpoint "$RUN/model" --n 1000                  # q_halt threshold on the val split

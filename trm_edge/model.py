@@ -200,7 +200,11 @@ class Attention(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         B, L, D = h.shape
-        q, k, v = self.qkv(h).view(B, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3x (B, H, L, hd)
+        qkv = self.qkv(h)  # (B, L, 3D): [q | k | v], each (H, hd)
+        # three slices, not view(B, L, 3, H, hd).permute + unpack: the unpack's selects lower to
+        # squeeze_copy, which XNNPACK does not take (one partition break per q, k and v of every call)
+        q, k, v = (qkv[..., i * D:(i + 1) * D].view(B, L, self.n_heads, self.head_dim).transpose(1, 2)
+                   for i in range(3))  # 3x (B, H, L, hd)
         if self.use_rope:
             cos, sin = self.rope_cos.to(q.dtype), self.rope_sin.to(q.dtype)
             q = q * cos + _rotate_half(q) * sin

@@ -396,6 +396,25 @@ def test_executorch_session_runs_on_the_threads_asked(artifacts):
         pool._unsafe_reset_threadpool(before)
 
 
+def test_executorch_attention_step_is_one_xnnpack_partition(tmp_path):
+    """An attention model (the maze / ARC presets' mixer, RoPE) lowers `step` to XNNPACK without
+    partition breaks: each break is another delegate blob to compile at export (maze-att int8 had 32)
+    and a hop through portable kernels at run time. Counted from the .pte: at most 2 delegate calls
+    (the net, then the heads after the argmax's select) and only argmax computing outside."""
+    from trm_edge.export.executorch import compute_outside, outside_delegates
+
+    why = target_module("executorch").available()
+    if why:
+        pytest.skip(why)
+    torch.manual_seed(0)
+    model = build_model(TRMConfig.preset("sudoku4-tiny", mixer="attention", pos="rope", n_heads=2)).eval()
+    a = export(model, Recipe(target="executorch", mode="looped"), tmp_path)
+    step = outside_delegates(a.path / "model.pte")["step"]
+    assert 1 <= step.get("delegate:XnnpackBackend", 0) <= 2, step
+    assert compute_outside(step) == {"aten::argmax": 1}, step
+    assert step.get("aten::squeeze_copy", 0) <= 1, step   # was 3 per attention call (the q, k, v unpack)
+
+
 def test_coreml_init_holds_only_the_init_parameters(tiny, artifacts):
     """The Core ML `init` function stores the embedding and the two init vectors, not their broadcast
     to (B, L, D): const elimination folded that into two blobs (3.75 MB at maze-att's 916 x 512,

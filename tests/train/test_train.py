@@ -260,3 +260,28 @@ def test_log_line_is_the_mean_over_its_window(tmp_path):
         for k in ("loss", "acc", "exact"):
             assert line[k] == pytest.approx(np.mean([d[k] for d in chunk]), abs=2e-4), (k, line, chunk)
     assert len({round(d["loss"], 4) for d in each}) > 1   # per-step values differ: the mean is not trivial
+
+
+def test_init_starts_from_a_checkpoints_weights_and_refuses_another_model(tmp_path):
+    """--init: step 0 of the new run holds the given checkpoint's weights (model and EMA); a
+    checkpoint of another shape is one clear error, and the run folder is not touched."""
+    from trm_edge.errors import TRMEdgeError
+
+    train(tiny_cfg(steps=3, ema=0.9), tmp_path / "a", device="cpu", progress=False)
+    src, _ = load_model(tmp_path / "a" / "model")
+    warm = Trainer(tiny_cfg(init=str(tmp_path / "a" / "model"), seed=7))
+    cold = Trainer(tiny_cfg(seed=7))
+    for name, w in src.state_dict().items():
+        assert torch.equal(warm.model.state_dict()[name], w), name
+        assert torch.equal(warm.ema.module.state_dict()[name], w), name
+    assert any(not torch.equal(cold.model.state_dict()[n], w) for n, w in src.state_dict().items())
+    with pytest.raises(ValueError, match="d_model"):
+        Trainer(tiny_cfg(init=str(tmp_path / "a" / "model"), model={"d_model": 16}))
+    r = subprocess.run([*TRM, "train", "--preset", "sudoku4-tiny", "--model", "d_model=16", "--steps", "1",
+                        "--n-train", "64", "--val-n", "0", "--quiet", "--init", str(tmp_path / "a" / "model"),
+                        "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "its model differs from this run's in d_model" in r.stderr, r.stderr
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(TRMEdgeError, match="no checkpoint"):
+        Trainer(tiny_cfg(init=str(tmp_path / "nowhere")))

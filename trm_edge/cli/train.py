@@ -33,6 +33,7 @@ TRAIN_FLAGS = {
     "log_every": (click.IntRange(0, MAX_OPT_STEPS), None),
     "time_budget": (Finite(0, 1e12, min_open=True), "Seconds of training; then save and stop (continue with --resume)."),
     "val_n": (click.IntRange(0, MAX_PUZZLES), "Validation puzzles for halting calibration at the end (0: skip)."),
+    "init": (str, "Start from this checkpoint's weights (a folder or a bundled name, same model); fresh optimizer."),
     "portable": (bool, "Smaller state files (bf16 EMA/moments, no ACT carry) to move a run between machines."),
 }
 

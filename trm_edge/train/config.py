@@ -61,6 +61,8 @@ class TrainConfig:
     puzzle_weight_decay: float = 0.1
     data: str | None = None         # Sudoku-Extreme files (train.csv or the authors' built dir) instead of
                                     # generated puzzles (trm_edge/tasks/sudoku_extreme.py)
+    init: str | None = None         # start from this checkpoint's weights (folder or bundled name; same
+                                    # model config but halt_threshold); optimizer and schedule start fresh
     portable: bool = False          # state to carry between machines: EMA, AdamW moments and the saved
                                     # model in bf16, no ACT carry (paper model: ~50 MB, files <= 16 MiB)
 

@@ -108,6 +108,8 @@ class Trainer:
         self.task = get_task(self.mcfg.task)
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.mcfg).to(self.device)
+        if cfg.init:
+            self._init_from(cfg.init)
         self.fwd: nn.Module = SupervisionStep(self.model)
         if world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -143,6 +145,19 @@ class Trainer:
             "puzzle_ids": torch.zeros(self.B, dtype=torch.int32),
         }
         self.carry = {k: v.to(self.device) for k, v in self.carry.items()}
+
+    def _init_from(self, checkpoint: str) -> None:
+        """Warm start: the weights of `checkpoint`, whose model must be this run's (halt_threshold aside:
+        it is calibrated after training); the EMA, built next, starts from them too."""
+        from ..checkpoint import load_model
+
+        init, d = load_model(checkpoint)
+        theirs, ours = asdict(init.cfg), asdict(self.mcfg)
+        differ = sorted(k for k in ours if k != "halt_threshold" and theirs.get(k) != ours[k])
+        if differ:
+            raise ValueError(f"--init {d}: its model differs from this run's in {', '.join(differ)} "
+                             f"(theirs: {', '.join(f'{k}={theirs[k]}' for k in differ)})")
+        self.model.load_state_dict(init.state_dict())
 
     # -- one optimizer step ------------------------------------------------------------------
     def _refill(self) -> None:
