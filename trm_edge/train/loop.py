@@ -93,7 +93,7 @@ class Trainer:
     """Holds model, optimizer, EMA, data stream and the ACT carry of one rank."""
 
     def __init__(self, cfg: TrainConfig, device: str = "cpu", stream=None, rank: int = 0, world: int = 1,
-                 compile_backend: str | None = None):
+                 compile_backend: str | None = None, warm_start: bool = True):
         self.cfg, self.device, self.rank, self.world = cfg, torch.device(device), rank, world
         if cfg.batch_size % world:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} ranks")
@@ -108,7 +108,7 @@ class Trainer:
         self.task = get_task(self.mcfg.task)
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.mcfg).to(self.device)
-        if cfg.init:
+        if cfg.init and warm_start:   # a resumed run loads its own weights instead
             self._init_from(cfg.init)
         self.fwd: nn.Module = SupervisionStep(self.model)
         if world > 1:
@@ -319,7 +319,7 @@ def train(cfg: TrainConfig, out: str | Path, device: str | None = None, resume: 
     if resume:
         tensors, meta = load_train_state(out)
         cfg = TrainConfig.from_dict({**meta["train_config"], **_overridable(cfg)})
-    trainer = Trainer(cfg, device, rank=rank, world=world, compile_backend=compile_backend)
+    trainer = Trainer(cfg, device, rank=rank, world=world, compile_backend=compile_backend, warm_start=not resume)
     if resume:
         trainer.load_state(tensors, meta)
     if rank == 0:
