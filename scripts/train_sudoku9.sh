@@ -10,7 +10,8 @@
 # to run more chunks later), and the hyper-parameters below (chosen by the sweep in
 # trm_edge/checkpoints/sudoku9/README.md). INIT=CHECKPOINT starts the run from that model's weights
 # (e.g. INIT=sudoku9: continue the bundled model with a fresh optimizer); STEPS and LR_MIN_RATIO
-# give the run a cosine lr decay that ends at step STEPS (the chunks stop there). A kill loses at
+# give the run a cosine lr decay that ends at step STEPS (the chunks stop there); N_TRAIN (default
+# 10000) sets the generated training puzzles (stage 4 of the bundled model used 30000). A kill loses at
 # most --checkpoint-every steps: re-running the script resumes from RUN/train_state.
 set -euo pipefail
 RUN=${1:-/tmp/sudoku9}
@@ -20,6 +21,7 @@ THREADS=${THREADS:-2}
 TASK=${TASK:-sudoku9-30-36}   # the bundled model's range (the sweep compared 24-36)
 LR=${LR:-2e-3}
 D=${D:-64}
+N_TRAIN=${N_TRAIN:-10000}   # generated training puzzles (augmented on the fly)
 STEPS=${STEPS:-100000}
 LR_MIN_RATIO=${LR_MIN_RATIO:-1}   # 1: constant lr after the warm-up
 init=()
@@ -28,7 +30,7 @@ export TRM_EDGE_CACHE=${TRM_EDGE_CACHE:-/tmp/trmcache}
 mkdir -p "$RUN/evals"
 for ((c = 1; c <= CHUNKS; c++)); do
     start=(--preset sudoku9-small --task "$TASK" --model d_model="$D" --model n_latent=2 --no-halt --lr "$LR"
-           --n-train 10000 --lr-min-ratio "$LR_MIN_RATIO" "${init[@]}")
+           --n-train "$N_TRAIN" --lr-min-ratio "$LR_MIN_RATIO" "${init[@]}")
     [[ -f "$RUN/train_state/state.json" ]] && start=(--resume)   # the run keeps its own settings
     trm-edge train "${start[@]}" --steps "$STEPS" --time-budget "$CHUNK_S" \
         --checkpoint-every 500 --log-every 48 --val-n 0 --threads "$THREADS" --quiet --out "$RUN"
